@@ -1,0 +1,33 @@
+use super::inputs::InputArgs;
+use super::CliResult;
+use archconv::{analyze, AnalyzeOptions, Dag};
+
+#[derive(clap::Args)]
+pub struct Args {
+    /// The DAG: MLP code (2_21_112), NAS-Bench-201 string, DARTS genotype or JSON edge
+    /// list (format auto-detected). Use @FILE to read it from a file.
+    dag: String,
+    #[command(flatten)]
+    inputs: InputArgs,
+    /// Print JSON instead of text.
+    #[arg(long)]
+    json: bool,
+}
+
+pub fn run(a: Args) -> CliResult {
+    let text = match a.dag.strip_prefix('@') {
+        Some(path) => std::fs::read_to_string(path).map_err(|e| format!("cannot read DAG file {path}: {e}"))?,
+        None => a.dag.clone(),
+    };
+    let dag = Dag::parse(&text)?;
+    let (inputs, desc) = a.inputs.inputs()?;
+    let report = analyze(&dag, &inputs, &AnalyzeOptions::default())?;
+    if a.json {
+        let mut v = serde_json::to_value(&report)?;
+        v["inputs"] = serde_json::Value::String(desc);
+        super::emit(&(serde_json::to_string_pretty(&v)? + "\n"));
+    } else {
+        super::emit(&format!("inputs: {desc}\n{report}"));
+    }
+    Ok(())
+}

@@ -1,0 +1,51 @@
+//! Subcommands, one file each.
+
+mod analyze;
+mod inputs;
+mod reproduce;
+mod space;
+
+use clap::{Parser, Subcommand};
+
+/// Deep architecture connectivity and convergence: path statistics, exact NNGP kernels,
+/// spectra (Chen et al., NeurIPS 2022).
+#[derive(Parser)]
+#[command(name = "archconv", version, about, long_about = None)]
+struct Cli {
+    #[command(subcommand)]
+    command: Command,
+}
+
+#[derive(Subcommand)]
+enum Command {
+    /// Path statistics and the three kernels' eigenvalue summary of one DAG.
+    Analyze(analyze::Args),
+    /// Search-space statistics (NAS-Bench-201): d/m distribution, center, radius, filter.
+    Space(space::Args),
+    /// Regenerate every figure, table and report the project can produce.
+    Reproduce(reproduce::Args),
+}
+
+pub type CliResult = Result<(), Box<dyn std::error::Error>>;
+
+/// Writes to stdout; a closed pipe (`archconv ... | head`) ends the program quietly.
+pub fn emit(text: &str) {
+    use std::io::Write;
+    let mut out = std::io::stdout().lock();
+    if let Err(e) = out.write_all(text.as_bytes()).and_then(|_| out.flush()) {
+        if e.kind() == std::io::ErrorKind::BrokenPipe {
+            std::process::exit(0);
+        }
+        eprintln!("error: cannot write to stdout: {e}");
+        std::process::exit(1);
+    }
+}
+
+pub fn run() -> CliResult {
+    let cli = Cli::parse();
+    match cli.command {
+        Command::Analyze(a) => analyze::run(a),
+        Command::Space(a) => space::run(a),
+        Command::Reproduce(a) => reproduce::run(a),
+    }
+}

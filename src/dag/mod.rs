@@ -1,0 +1,351 @@
+//! Architectures as directed acyclic graphs (PAPER.md section 1).
+//!
+//! A [`Dag`] has nodes `0..=H`; every [`Edge`] `s -> t` has `s < t` and carries one
+//! [`Op`] *class*: [`Op::Zero`] (edge absent), [`Op::Skip`] (identity) or
+//! [`Op::Linear`] (`relu(W x)` with Kaiming-normal `W`). A node is the **sum** of its
+//! incoming edges' outputs. Benchmark operation names (NAS-Bench-201, DARTS) are mapped
+//! onto the three classes once, by [`Op::from_name`]; everything downstream matches on
+//! the class only.
+//!
+//! Parsers with round-trip `Display` live in [`format`]: the authors' MLP code
+//! (`2_21_112`), NAS-Bench-201 arch strings, DARTS genotypes and a JSON edge list.
+//! [`Dag::parse`] detects the format.
+//!
+//! ```
+//! use archconv::{Dag, Op};
+//! let dag = Dag::parse("2_21_112").unwrap();          // DAG#3 of the paper
+//! assert_eq!(dag, Dag::dag3());
+//! assert_eq!(dag.output(), 3);
+//! assert_eq!(dag.edges().iter().filter(|e| e.op == Op::Linear).count(), 3);
+//! ```
+
+pub mod format;
+
+use serde::{Deserialize, Serialize};
+use std::fmt;
+
+/// Kernel class of an edge operation (PAPER.md section 1, table).
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize, PartialOrd, Ord)]
+#[serde(rename_all = "lowercase")]
+pub enum Op {
+    /// The edge is absent (`none` in the benchmarks). Kept in the edge list only so
+    /// drawings can show it in light grey; ignored by every computation.
+    Zero,
+    /// Identity, non-parameterized (`skip_connect`; pooling maps here too).
+    Skip,
+    /// `relu(W x)`, `W` iid `N(0, 2/m)`: parameterized (convolutions map here).
+    Linear,
+}
+
+impl Op {
+    /// Maps an operation name to its class.
+    ///
+    /// | class | names |
+    /// |---|---|
+    /// | Zero | `none`, `zero`, `0` |
+    /// | Skip | `skip`, `skip_connect`, `identity`, `avg_pool_3x3`, `max_pool_3x3`, `1` |
+    /// | Linear | `linear`, `nor_conv_1x1`, `nor_conv_3x3`, `sep_conv_3x3`, `sep_conv_5x5`, `dil_conv_3x3`, `dil_conv_5x5`, `conv_1x1`, `conv_3x3`, `conv_7x1_1x7`, `2` |
+    ///
+    /// ```
+    /// use archconv::Op;
+    /// assert_eq!(Op::from_name("avg_pool_3x3"), Some(Op::Skip));
+    /// assert_eq!(Op::from_name("sep_conv_5x5"), Some(Op::Linear));
+    /// assert_eq!(Op::from_name("relu"), None);
+    /// ```
+    pub fn from_name(name: &str) -> Option<Op> {
+        Some(match name {
+            "none" | "zero" | "0" => Op::Zero,
+            "skip" | "skip_connect" | "identity" | "avg_pool_3x3" | "max_pool_3x3" | "1" => {
+                Op::Skip
+            }
+            "linear" | "nor_conv_1x1" | "nor_conv_3x3" | "sep_conv_3x3" | "sep_conv_5x5"
+            | "dil_conv_3x3" | "dil_conv_5x5" | "conv_1x1" | "conv_3x3" | "conv_7x1_1x7" | "2" => {
+                Op::Linear
+            }
+            _ => return None,
+        })
+    }
+
+    /// The canonical lower-case name of the class (`zero`, `skip`, `linear`).
+    pub fn name(self) -> &'static str {
+        match self {
+            Op::Zero => "zero",
+            Op::Skip => "skip",
+            Op::Linear => "linear",
+        }
+    }
+
+    /// Whether the op carries weights (counts towards a path's depth `d_p`).
+    pub fn is_parameterized(self) -> bool {
+        self == Op::Linear
+    }
+}
+
+impl fmt::Display for Op {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(self.name())
+    }
+}
+
+/// One edge `from -> to` with its op class and, when parsed from a benchmark format, the
+/// original operation name (used for labels and round-trips).
+#[derive(Debug, Clone, PartialEq, Eq, Hash, Serialize, Deserialize)]
+pub struct Edge {
+    /// Source node (`from < to`).
+    pub from: usize,
+    /// Target node.
+    pub to: usize,
+    /// Kernel class.
+    pub op: Op,
+    /// Original operation name, if any (e.g. `nor_conv_3x3`).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub name: Option<String>,
+}
+
+impl Edge {
+    /// An edge without a benchmark name.
+    pub fn new(from: usize, to: usize, op: Op) -> Edge {
+        Edge {
+            from,
+            to,
+            op,
+            name: None,
+        }
+    }
+
+    /// The label to show: the original name or the class name.
+    pub fn label(&self) -> &str {
+        self.name.as_deref().unwrap_or(self.op.name())
+    }
+}
+
+/// What is wrong with a graph.
+#[derive(Debug, Clone, PartialEq, thiserror::Error)]
+#[non_exhaustive]
+pub enum DagError {
+    /// No nodes at all.
+    #[error("a DAG needs at least one node (got 0)")]
+    Empty,
+    /// An edge goes backward or is a self-loop, which would allow a cycle.
+    #[error("edge #{index} {from} -> {to} does not go forward: edges must satisfy from < to (cycles and self-loops are not allowed)")]
+    NotForward {
+        /// Position of the edge in the edge list.
+        index: usize,
+        /// Its source.
+        from: usize,
+        /// Its target.
+        to: usize,
+    },
+    /// An edge names a node that does not exist.
+    #[error("edge #{index} {from} -> {to} names node {node}, but the DAG has nodes 0..={last}")]
+    NodeOutOfRange {
+        /// Position of the edge.
+        index: usize,
+        /// Its source.
+        from: usize,
+        /// Its target.
+        to: usize,
+        /// The missing node.
+        node: usize,
+        /// The last node.
+        last: usize,
+    },
+    /// An input node has incoming edges (inputs carry the lifted data only).
+    #[error("input node {node} has an incoming edge from node {from}: input nodes cannot have incoming edges")]
+    InputHasIncoming {
+        /// The input node.
+        node: usize,
+        /// The source of the offending edge.
+        from: usize,
+    },
+    /// An input node index is out of range or repeated.
+    #[error("input node {node} is invalid: inputs must be distinct nodes below the output node {output}")]
+    BadInput {
+        /// The offending input.
+        node: usize,
+        /// The output node.
+        output: usize,
+    },
+}
+
+/// A DAG architecture: nodes `0..=H`, forward edges, input nodes (default `[0]`) and the
+/// output node `H`.
+///
+/// Construct with [`Dag::new`] (validates), a named constructor ([`Dag::dag1`],
+/// [`Dag::dag2`], [`Dag::dag3`], [`Dag::chain`], [`Dag::complete`]) or [`Dag::parse`].
+#[derive(Debug, Clone, PartialEq, Eq, Hash, Serialize)]
+pub struct Dag {
+    nodes: usize,
+    edges: Vec<Edge>,
+    inputs: Vec<usize>,
+}
+
+impl Dag {
+    /// Builds a DAG with `nodes` nodes (`0..nodes`, output `nodes - 1`), the given edges
+    /// and the single input node 0. Multi-edges are allowed.
+    pub fn new(nodes: usize, edges: Vec<Edge>) -> Result<Dag, DagError> {
+        Dag::with_inputs(nodes, edges, vec![0])
+    }
+
+    /// Like [`Dag::new`] with several input nodes (DARTS cells have two: `c_{k-2}`,
+    /// `c_{k-1}`). Path statistics count paths from each input separately and pool them;
+    /// kernels feed every input node the same lifted input.
+    pub fn with_inputs(nodes: usize, edges: Vec<Edge>, inputs: Vec<usize>) -> Result<Dag, DagError> {
+        if nodes == 0 {
+            return Err(DagError::Empty);
+        }
+        let last = nodes - 1;
+        for (index, e) in edges.iter().enumerate() {
+            for node in [e.from, e.to] {
+                if node > last {
+                    return Err(DagError::NodeOutOfRange {
+                        index,
+                        from: e.from,
+                        to: e.to,
+                        node,
+                        last,
+                    });
+                }
+            }
+            if e.from >= e.to {
+                return Err(DagError::NotForward {
+                    index,
+                    from: e.from,
+                    to: e.to,
+                });
+            }
+        }
+        let mut seen = vec![false; nodes];
+        for &i in &inputs {
+            if (i >= last && nodes > 1) || i >= nodes || seen[i] {
+                return Err(DagError::BadInput { node: i, output: last });
+            }
+            seen[i] = true;
+        }
+        if inputs.is_empty() {
+            return Err(DagError::BadInput { node: 0, output: last });
+        }
+        if let Some(e) = edges.iter().find(|e| e.op != Op::Zero && inputs.contains(&e.to)) {
+            return Err(DagError::InputHasIncoming { node: e.to, from: e.from });
+        }
+        let mut edges = edges;
+        // Stable order by target then source: the traversal order of every algorithm.
+        edges.sort_by_key(|e| (e.to, e.from));
+        Ok(Dag {
+            nodes,
+            edges,
+            inputs,
+        })
+    }
+
+    /// Parses any supported text format, detected from its shape: a JSON edge list
+    /// (starts with `{`), a DARTS genotype (starts with `Genotype`), a NAS-Bench-201
+    /// string (starts with `|`), or the authors' MLP code (digits and `_`).
+    ///
+    /// ```
+    /// use archconv::Dag;
+    /// let nb = Dag::parse("|nor_conv_3x3~0|+|none~0|skip_connect~1|+|skip_connect~0|none~1|nor_conv_1x1~2|").unwrap();
+    /// assert_eq!(nb.output(), 3);
+    /// assert!(Dag::parse("2_21_11").is_err());
+    /// ```
+    pub fn parse(text: &str) -> Result<Dag, format::ParseError> {
+        format::parse_any(text)
+    }
+
+    /// Number of nodes `H + 1`.
+    pub fn num_nodes(&self) -> usize {
+        self.nodes
+    }
+
+    /// The output node `H`.
+    pub fn output(&self) -> usize {
+        self.nodes - 1
+    }
+
+    /// Input nodes (usually `[0]`).
+    pub fn inputs(&self) -> &[usize] {
+        &self.inputs
+    }
+
+    /// Whether `node` is an input node.
+    pub fn is_input(&self, node: usize) -> bool {
+        self.inputs.contains(&node)
+    }
+
+    /// All edges (zero edges included), sorted by `(to, from)`.
+    pub fn edges(&self) -> &[Edge] {
+        &self.edges
+    }
+
+    /// Incoming non-zero edges of node `t`.
+    pub fn in_edges(&self, t: usize) -> impl Iterator<Item = &Edge> + '_ {
+        self.edges.iter().filter(move |e| e.to == t && e.op != Op::Zero)
+    }
+
+    /// Outgoing non-zero edges of node `s`.
+    pub fn out_edges(&self, s: usize) -> impl Iterator<Item = &Edge> + '_ {
+        self.edges.iter().filter(move |e| e.from == s && e.op != Op::Zero)
+    }
+
+    /// Number of non-zero edges of class `op`.
+    pub fn count(&self, op: Op) -> usize {
+        self.edges.iter().filter(|e| e.op == op).count()
+    }
+
+    /// A sequential chain of `depth` linear edges `0 -> 1 -> ... -> depth`.
+    pub fn chain(depth: usize) -> Dag {
+        let edges = (0..depth).map(|i| Edge::new(i, i + 1, Op::Linear)).collect();
+        Dag::new(depth + 1, edges).expect("a chain is a valid DAG")
+    }
+
+    /// The fully connected DAG on `nodes` nodes, every edge of class `op`: it has
+    /// `2^(nodes-2)` input-output paths.
+    pub fn complete(nodes: usize, op: Op) -> Dag {
+        let mut edges = Vec::new();
+        for t in 1..nodes {
+            for s in 0..t {
+                edges.push(Edge::new(s, t, op));
+            }
+        }
+        Dag::new(nodes.max(1), edges).expect("a complete forward DAG is valid")
+    }
+
+    /// DAG#1 of the paper (Fig. 3, sequential): MLP code `2_02_002`.
+    pub fn dag1() -> Dag {
+        format::MlpCode::parse("2_02_002").expect("valid code").dag()
+    }
+
+    /// DAG#2 of the paper (Fig. 3, parallel): MLP code `1_01_222`.
+    pub fn dag2() -> Dag {
+        format::MlpCode::parse("1_01_222").expect("valid code").dag()
+    }
+
+    /// DAG#3 of the paper (Fig. 3, mixed): MLP code `2_21_112`.
+    pub fn dag3() -> Dag {
+        format::MlpCode::parse("2_21_112").expect("valid code").dag()
+    }
+
+    /// The three example DAGs with their names.
+    pub fn paper_dags() -> [(&'static str, Dag); 3] {
+        [
+            ("DAG#1", Dag::dag1()),
+            ("DAG#2", Dag::dag2()),
+            ("DAG#3", Dag::dag3()),
+        ]
+    }
+
+    /// A short human description: the MLP code when the DAG has one, else the JSON list.
+    pub fn describe(&self) -> String {
+        match format::MlpCode::from_dag(self) {
+            Some(c) => c.to_string(),
+            None => format::json::to_json(self),
+        }
+    }
+}
+
+impl fmt::Display for Dag {
+    /// Writes the JSON edge list (always round-trips through [`Dag::parse`]).
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(&format::json::to_json(self))
+    }
+}

@@ -1,0 +1,376 @@
+//! Closed-form infinite-width (NNGP) kernels of DAG networks (PAPER.md sections 2, 4, 7).
+//!
+//! Three kernels, side by side ([`KernelKind`]):
+//!
+//! 1. **path-sum** (paper Eq. 12): `K^H = sum_p f^{d_p}(K^0) = sum_d n(d) f^d(K^0)`, with
+//!    `n(d)` the depth histogram of [`crate::paths`]; every node gets its own histogram.
+//! 2. **independent-branch**: `K^t = sum_{linear s->t} f(K^s) + sum_{skip s->t} K^s`
+//!    (cross terms between branches dropped).
+//! 3. **exact**: the post-ReLU recursion of PAPER.md section 7 with node means `mu^t`,
+//!    cross-node Grams `S^{t,u}` and branch cross terms:
+//!
+//! ```text
+//! a_e = mu^s (skip) or sqrt(diag K^s / pi) (linear);      mu^t = sum_e a_e
+//! K^t = sum_{e,e'} C(e,e'),  C(e,e) = f(K^s) (linear),  C(e,e') = a_e a_e'^T (e != e', one linear),
+//!       C(e,e') = S^{s,s'} (both skip, e = e' included)
+//! S^{t,u} = sum_{skip s->t} S^{s,u} + sum_{linear e} a_e (mu^u)^T   (u < t)
+//! ```
+//!
+//! The exact and independent-branch kernels share one traversal ([`exact`]); they differ
+//! only in whether the pair terms are kept. The input lift ([`Lift`]) turns data into
+//! `(K^0, mu^0)`: dense `K^0 = X X^T / d, mu^0 = 0`, or ReLU stem `K^0 = f(X X^T/d),
+//! mu^0 = sqrt(diag/pi)`.
+//!
+//! ```
+//! use archconv::{Dag, kernel::{Inputs, KernelKind, Lift}};
+//! let x = Inputs::gaussian(8, 16, 7);                      // 8 points in R^16, seeded
+//! let inp = Inputs::from_data(x.view(), Lift::Dense).unwrap();
+//! let chain = Dag::chain(3);
+//! let ps = inp.kernel(&chain, KernelKind::PathSum).unwrap();
+//! let ex = inp.kernel(&chain, KernelKind::Exact).unwrap();
+//! // On a chain all three kernels agree.
+//! let diff = (&ps.output().gram - &ex.output().gram).mapv(f64::abs).fold(0.0f64, |a, &b| a.max(b));
+//! assert!(diff < 1e-12);
+//! ```
+
+pub mod exact;
+pub mod pathsum;
+pub mod relu;
+
+use crate::dag::Dag;
+use ndarray::{Array1, Array2, ArrayView2};
+use rand::SeedableRng;
+use rand_distr::{Distribution, StandardNormal};
+use serde::Serialize;
+use std::fmt;
+
+/// Which closed-form kernel.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, PartialOrd, Ord)]
+#[serde(rename_all = "kebab-case")]
+pub enum KernelKind {
+    /// The paper's Eq. 12: sum over paths of iterated `f`.
+    PathSum,
+    /// Branch kernels added, cross terms dropped.
+    IndependentBranch,
+    /// The exact post-ReLU recursion (section 7).
+    Exact,
+}
+
+impl KernelKind {
+    /// All three, in the order path-sum, independent-branch, exact.
+    pub const ALL: [KernelKind; 3] = [
+        KernelKind::PathSum,
+        KernelKind::IndependentBranch,
+        KernelKind::Exact,
+    ];
+
+    /// Short name (`path-sum`, `independent-branch`, `exact`).
+    pub fn name(self) -> &'static str {
+        match self {
+            KernelKind::PathSum => "path-sum",
+            KernelKind::IndependentBranch => "independent-branch",
+            KernelKind::Exact => "exact",
+        }
+    }
+}
+
+impl fmt::Display for KernelKind {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(self.name())
+    }
+}
+
+/// How data enter the DAG's node 0.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Default)]
+#[serde(rename_all = "kebab-case")]
+pub enum Lift {
+    /// A plain dense first layer: `K^0 = X X^T / d`, `mu^0 = 0` (the paper's theory).
+    #[default]
+    Dense,
+    /// The authors' MLP stem `Linear + ReLU`: `K^0 = f(X X^T / d)`, `mu^0 = sqrt(diag/pi)`.
+    ReluStem,
+}
+
+impl fmt::Display for Lift {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(match self {
+            Lift::Dense => "dense",
+            Lift::ReluStem => "relu-stem",
+        })
+    }
+}
+
+/// Bad data or a bad input Gram.
+#[derive(Debug, Clone, PartialEq, thiserror::Error)]
+#[non_exhaustive]
+pub enum KernelError {
+    /// A data entry or Gram entry is NaN or infinite.
+    #[error("non-finite value {value} at row {row}, column {col} of the {what}")]
+    NonFinite {
+        /// "data matrix" or "input Gram".
+        what: &'static str,
+        /// Row (0-based).
+        row: usize,
+        /// Column (0-based).
+        col: usize,
+        /// The value.
+        value: f64,
+    },
+    /// Kernels need at least two points.
+    #[error("need at least 2 input points, got {n}")]
+    TooFewPoints {
+        /// Number of points given.
+        n: usize,
+    },
+    /// The data matrix has no features.
+    #[error("the data matrix has {n} rows but 0 columns")]
+    NoFeatures {
+        /// Rows.
+        n: usize,
+    },
+    /// A given Gram is not square.
+    #[error("input Gram must be square, got {rows} x {cols}")]
+    NotSquare {
+        /// Rows.
+        rows: usize,
+        /// Columns.
+        cols: usize,
+    },
+    /// A given Gram is not symmetric.
+    #[error("input Gram is not symmetric: K[{i},{j}] = {a} but K[{j},{i}] = {b}")]
+    NotSymmetric {
+        /// Row.
+        i: usize,
+        /// Column.
+        j: usize,
+        /// `K[i,j]`.
+        a: f64,
+        /// `K[j,i]`.
+        b: f64,
+    },
+    /// A diagonal entry is negative, or an entry violates `|K_ij| <= sqrt(K_ii K_jj)`.
+    #[error("input Gram is not a Gram matrix at ({i},{j}): {why}")]
+    NotGram {
+        /// Row.
+        i: usize,
+        /// Column.
+        j: usize,
+        /// What fails.
+        why: String,
+    },
+    /// The DAG has no path from an input to the output, so its output Gram is zero.
+    #[error("the DAG has no path from its input to node {node}; its kernel is identically zero")]
+    NoPath {
+        /// The node.
+        node: usize,
+    },
+}
+
+/// The lifted input: `K^0` and `mu^0` fed to every input node.
+#[derive(Debug, Clone)]
+pub struct Inputs {
+    k0: Array2<f64>,
+    mu0: Array1<f64>,
+    lift: Lift,
+}
+
+/// One node's infinite-width state: Gram `K^t` and mean vector `mu^t`.
+#[derive(Debug, Clone, PartialEq)]
+pub struct NodeState {
+    /// `K^t_ij = lim (1/m) <X^t_i, X^t_j>`.
+    pub gram: Array2<f64>,
+    /// `mu^t_i = lim (1/m) sum_k X^t_ik`.
+    pub mean: Array1<f64>,
+}
+
+/// A kernel evaluated at every node of a DAG.
+#[derive(Debug, Clone)]
+pub struct Kernel {
+    kind: KernelKind,
+    nodes: Vec<NodeState>,
+}
+
+impl Kernel {
+    /// Which kernel this is.
+    pub fn kind(&self) -> KernelKind {
+        self.kind
+    }
+
+    /// The output node's state (`K^H`, `mu^H`).
+    pub fn output(&self) -> &NodeState {
+        self.nodes.last().expect("at least one node")
+    }
+
+    /// Node `t`'s state.
+    pub fn node(&self, t: usize) -> &NodeState {
+        &self.nodes[t]
+    }
+
+    /// All nodes' states, index = node.
+    pub fn nodes(&self) -> &[NodeState] {
+        &self.nodes
+    }
+
+    /// Consumes the result, returning the output Gram.
+    pub fn into_output_gram(mut self) -> Array2<f64> {
+        self.nodes.pop().expect("at least one node").gram
+    }
+}
+
+fn check_finite(x: ArrayView2<'_, f64>, what: &'static str) -> Result<(), KernelError> {
+    for ((row, col), &value) in x.indexed_iter() {
+        if !value.is_finite() {
+            return Err(KernelError::NonFinite {
+                what,
+                row,
+                col,
+                value,
+            });
+        }
+    }
+    Ok(())
+}
+
+impl Inputs {
+    /// Lifts a data matrix `X` (`N x d`, one point per row). Rows are first scaled to
+    /// `||x_i||^2 = d`, so `K^0_ii = 1` as in the paper (zero rows stay zero); use
+    /// [`Inputs::from_data_unnormalized`] to keep the scale.
+    pub fn from_data(x: ArrayView2<'_, f64>, lift: Lift) -> Result<Inputs, KernelError> {
+        Inputs::from_data_opts(x, lift, true)
+    }
+
+    /// Like [`Inputs::from_data`] without row normalisation: `K^0 = X X^T / d`.
+    pub fn from_data_unnormalized(x: ArrayView2<'_, f64>, lift: Lift) -> Result<Inputs, KernelError> {
+        Inputs::from_data_opts(x, lift, false)
+    }
+
+    fn from_data_opts(x: ArrayView2<'_, f64>, lift: Lift, normalize: bool) -> Result<Inputs, KernelError> {
+        let (n, d) = x.dim();
+        if n < 2 {
+            return Err(KernelError::TooFewPoints { n });
+        }
+        if d == 0 {
+            return Err(KernelError::NoFeatures { n });
+        }
+        check_finite(x, "data matrix")?;
+        let mut k = crate::linalg::gram_rows(x);
+        k.mapv_inplace(|v| v / d as f64);
+        if normalize {
+            let s: Vec<f64> = k.diag().iter().map(|&v| if v > 0.0 { 1.0 / v.sqrt() } else { 0.0 }).collect();
+            for ((i, j), v) in k.indexed_iter_mut() {
+                *v *= s[i] * s[j];
+            }
+            for i in 0..n {
+                if s[i] > 0.0 {
+                    k[[i, i]] = 1.0;
+                }
+            }
+        }
+        Ok(Inputs::lift_gram(k, lift))
+    }
+
+    /// Uses a given input Gram `K^0` (validated: square, symmetric, finite, a Gram).
+    pub fn from_gram(k0: Array2<f64>, lift: Lift) -> Result<Inputs, KernelError> {
+        let (rows, cols) = k0.dim();
+        if rows != cols {
+            return Err(KernelError::NotSquare { rows, cols });
+        }
+        if rows < 2 {
+            return Err(KernelError::TooFewPoints { n: rows });
+        }
+        check_finite(k0.view(), "input Gram")?;
+        for i in 0..rows {
+            if k0[[i, i]] < 0.0 {
+                return Err(KernelError::NotGram {
+                    i,
+                    j: i,
+                    why: format!("negative diagonal {}", k0[[i, i]]),
+                });
+            }
+            for j in 0..i {
+                let (a, b) = (k0[[i, j]], k0[[j, i]]);
+                let tol = 1e-12 * (a.abs() + b.abs() + 1e-300);
+                if (a - b).abs() > tol {
+                    return Err(KernelError::NotSymmetric { i, j, a, b });
+                }
+                let bound = (k0[[i, i]] * k0[[j, j]]).sqrt();
+                if a.abs() > bound * (1.0 + 1e-10) + 1e-300 {
+                    return Err(KernelError::NotGram {
+                        i,
+                        j,
+                        why: format!("|K_ij| = {} exceeds sqrt(K_ii K_jj) = {bound}", a.abs()),
+                    });
+                }
+            }
+        }
+        Ok(Inputs::lift_gram(k0, lift))
+    }
+
+    fn lift_gram(k: Array2<f64>, lift: Lift) -> Inputs {
+        match lift {
+            Lift::Dense => {
+                let n = k.nrows();
+                Inputs {
+                    k0: k,
+                    mu0: Array1::zeros(n),
+                    lift,
+                }
+            }
+            Lift::ReluStem => {
+                let mu0 = relu_mean(&k);
+                Inputs {
+                    k0: relu::f_matrix(k.view()),
+                    mu0,
+                    lift,
+                }
+            }
+        }
+    }
+
+    /// A seeded standard Gaussian data matrix (`n x d`), the CLI's default input.
+    pub fn gaussian(n: usize, d: usize, seed: u64) -> Array2<f64> {
+        let mut rng = rand_chacha::ChaCha8Rng::seed_from_u64(seed);
+        Array2::from_shape_simple_fn((n, d), || StandardNormal.sample(&mut rng))
+    }
+
+    /// Number of points `N`.
+    pub fn len(&self) -> usize {
+        self.k0.nrows()
+    }
+
+    /// Always false: at least two points are required.
+    pub fn is_empty(&self) -> bool {
+        false
+    }
+
+    /// The lifted input Gram `K^0`.
+    pub fn k0(&self) -> &Array2<f64> {
+        &self.k0
+    }
+
+    /// The lifted input mean `mu^0`.
+    pub fn mu0(&self) -> &Array1<f64> {
+        &self.mu0
+    }
+
+    /// The lift used.
+    pub fn lift(&self) -> Lift {
+        self.lift
+    }
+
+    /// Evaluates one kernel at every node of `dag`. Errors when the output has no path
+    /// from an input (its Gram would be identically zero).
+    pub fn kernel(&self, dag: &Dag, kind: KernelKind) -> Result<Kernel, KernelError> {
+        let nodes = match kind {
+            KernelKind::PathSum => pathsum::path_sum(dag, self)?,
+            KernelKind::IndependentBranch => exact::recursion(dag, self, exact::Rule::IndependentBranch)?,
+            KernelKind::Exact => exact::recursion(dag, self, exact::Rule::Exact)?,
+        };
+        Ok(Kernel { kind, nodes })
+    }
+}
+
+/// Mean of `sqrt(2) relu(g)` for `g ~ N(0, K_ii)`: `sqrt(K_ii / pi)` (PAPER.md section 7).
+pub fn relu_mean(k: &Array2<f64>) -> Array1<f64> {
+    k.diag().mapv(|v| (v.max(0.0) / std::f64::consts::PI).sqrt())
+}

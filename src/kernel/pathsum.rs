@@ -1,0 +1,69 @@
+//! The path-sum kernel (paper Eq. 12): `K^t = sum_d n_t(d) f^d(K^0)`.
+//!
+//! `n_t(d)` is the number of input-to-`t` paths with `d` linear edges
+//! ([`crate::paths::DepthHistograms`]); `f^d` is the ReLU map applied `d` times. Each
+//! path keeps the unit diagonal, so `K^H_ii = P K^0_ii`. Node means follow the same
+//! recursion as the other kernels, `mu^t = sum_{skip} mu^s + sum_{linear} sqrt(diag K^s/pi)`,
+//! evaluated on this kernel's own diagonals.
+//!
+//! ```
+//! use archconv::{Dag, kernel::{Inputs, KernelKind, Lift, relu::h_iter}};
+//! use ndarray::array;
+//! let c = 0.4;
+//! let inp = Inputs::from_gram(array![[1.0, c], [c, 1.0]], Lift::Dense).unwrap();
+//! let k = inp.kernel(&Dag::dag3(), KernelKind::PathSum).unwrap();
+//! // DAG#3: paths of depth 0, 1, 2, 2  ->  c + f(c) + 2 f^2(c)
+//! let expect = c + h_iter(c, 1) + 2.0 * h_iter(c, 2);
+//! assert!((k.output().gram[[0, 1]] - expect).abs() < 1e-15);
+//! assert_eq!(k.output().gram[[0, 0]], 4.0);
+//! ```
+
+use super::{relu, Inputs, KernelError, NodeState};
+use crate::dag::{Dag, Op};
+use crate::paths::DepthHistograms;
+use ndarray::{Array1, Array2};
+
+pub(crate) fn path_sum(dag: &Dag, inp: &Inputs) -> Result<Vec<NodeState>, KernelError> {
+    let n = inp.len();
+    let out = dag.output();
+    // Overflow of u128 counts only happens for gigantic DAGs whose f64 sums would be
+    // meaningless anyway; report it as a kernel error naming the node.
+    let hist = DepthHistograms::of(dag).map_err(|e| KernelError::NoPath { node: e.node })?;
+    if hist.node(out).iter().all(|&c| c == 0) {
+        return Err(KernelError::NoPath { node: out });
+    }
+    let max_d = (0..dag.num_nodes())
+        .filter_map(|t| hist.node(t).iter().rposition(|&c| c > 0))
+        .max()
+        .unwrap_or(0);
+    // F_d = f^d(K^0), d = 0..=max_d.
+    let mut fd: Vec<Array2<f64>> = vec![inp.k0().clone()];
+    for d in 1..=max_d {
+        let next = relu::f_matrix(fd[d - 1].view());
+        fd.push(next);
+    }
+    let mut states: Vec<NodeState> = Vec::with_capacity(dag.num_nodes());
+    for t in 0..dag.num_nodes() {
+        let mut gram = Array2::<f64>::zeros((n, n));
+        for (d, &c) in hist.node(t).iter().enumerate() {
+            if c > 0 {
+                gram.scaled_add(c as f64, &fd[d]);
+            }
+        }
+        let mean = if dag.is_input(t) {
+            inp.mu0().clone()
+        } else {
+            let mut mu = Array1::<f64>::zeros(n);
+            for e in dag.in_edges(t) {
+                match e.op {
+                    Op::Skip => mu += &states[e.from].mean,
+                    Op::Linear => mu += &super::relu_mean(&states[e.from].gram),
+                    Op::Zero => {}
+                }
+            }
+            mu
+        };
+        states.push(NodeState { gram, mean });
+    }
+    Ok(states)
+}

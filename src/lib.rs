@@ -1,0 +1,68 @@
+//! # archconv
+//!
+//! Deep architecture connectivity and convergence, after Chen, Huang, Gong, Hanin and
+//! Wang, *Deep Architecture Connectivity Matters for Its Convergence: A Fine-Grained
+//! Analysis* (NeurIPS 2022). Describe a DAG architecture; get its path statistics,
+//! effective depth and width, closed-form NNGP kernels (the paper's path-sum rule, the
+//! independent-branch rule and the exact post-ReLU recursion) and their spectra.
+//!
+//! Data flow: text -> [`Dag`] -> [`PathStats`] / [`kernel::Kernel`] -> [`spectrum`]
+//! -> reports.
+//!
+//! ```
+//! use archconv::{Dag, PathStats, kernel::{Inputs, KernelKind, Lift}, spectrum::SpectrumSummary};
+//! let dag = Dag::parse("2_21_112")?;                       // DAG#3
+//! let stats = PathStats::of(&dag)?;
+//! assert_eq!(stats.effective_depth(), Some(1.25));
+//! let x = Inputs::gaussian(32, 10, 1);
+//! let inputs = Inputs::from_data(x.view(), Lift::Dense)?;
+//! let k = inputs.kernel(&dag, KernelKind::Exact)?;
+//! let s = SpectrumSummary::of(&k.output().gram)?;
+//! assert!(s.lambda_min > 0.0);
+//! # Ok::<(), Box<dyn std::error::Error>>(())
+//! ```
+#![deny(missing_docs)]
+
+pub mod analysis;
+pub mod dag;
+pub mod data;
+pub mod kernel;
+mod linalg;
+pub mod paths;
+pub mod report;
+pub mod reproduce;
+pub mod space;
+pub mod spectrum;
+
+pub use analysis::{analyze, Analysis, AnalyzeOptions};
+pub use dag::{Dag, DagError, Edge, Op};
+pub use kernel::{Inputs, Kernel, KernelKind, Lift};
+pub use paths::{PathStats, Undefined};
+pub use spectrum::SpectrumSummary;
+
+/// Which linear-algebra backend this build uses (`faer` or `lapack (OpenBLAS)`).
+pub const LINALG_BACKEND: &str = linalg::BACKEND;
+
+/// Any error the library reports, for callers that do not care which stage failed.
+#[derive(Debug, thiserror::Error)]
+#[non_exhaustive]
+pub enum Error {
+    /// Parsing an architecture.
+    #[error(transparent)]
+    Parse(#[from] dag::format::ParseError),
+    /// An invalid graph.
+    #[error(transparent)]
+    Dag(#[from] DagError),
+    /// Path counting overflow.
+    #[error(transparent)]
+    Paths(#[from] paths::PathOverflow),
+    /// Kernel inputs.
+    #[error(transparent)]
+    Kernel(#[from] kernel::KernelError),
+    /// Spectra.
+    #[error(transparent)]
+    Spectrum(#[from] spectrum::SpectrumError),
+    /// Reading data files.
+    #[error(transparent)]
+    Data(#[from] data::DataError),
+}

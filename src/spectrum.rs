@@ -1,0 +1,318 @@
+//! Spectra of kernel matrices (PAPER.md sections 2-4): `lambda_min`, `lambda_max`,
+//! condition number, the full spectrum, `lambda_min` normalised by the mean diagonal,
+//! the 2x2 bound (Lemma 3.3) and the path-sum bound `P - sum_p f^{d_p}(c)` (Eq. 12).
+//!
+//! `lambda_min` avoids a full eigendecomposition: it factors `K = L L^T` (Cholesky) and
+//! runs a block Krylov method with full reorthogonalisation and Rayleigh-Ritz on
+//! `K^{-1}`, whose largest eigenvalue is `1/lambda_min`. It stops when the Ritz pair's
+//! residual `r` satisfies `min(|r|, |r|^2 / gap) <= 1e-13 theta` (the standard a-posteriori
+//! bounds for symmetric matrices). When `K` is not numerically positive definite
+//! (singular kernels) or the iteration does not converge, it falls back to the full
+//! symmetric eigensolver. Small matrices (`N <= 256`) use the full solver directly.
+//!
+//! ```
+//! use archconv::spectrum::{lambda_min, eigenvalues, pair_bound};
+//! use ndarray::array;
+//! let k = array![[2.0, 1.0, 0.0], [1.0, 2.0, 1.0], [0.0, 1.0, 2.0]];
+//! let ev = eigenvalues(&k).unwrap();
+//! assert!((lambda_min(&k).unwrap() - (2.0 - 2f64.sqrt())).abs() < 1e-12);
+//! assert!((ev[2] - (2.0 + 2f64.sqrt())).abs() < 1e-12);
+//! let b = pair_bound(&k).unwrap();                 // Lemma 3.3: lambda_min <= bound
+//! assert!(b.value >= ev[0]);
+//! assert_eq!((b.i, b.j), (0, 1));
+//! ```
+
+use crate::kernel::relu::h_iter;
+use crate::linalg::{self, CholSolver};
+use crate::paths::PathStats;
+use faer::{Mat, MatRef, Par};
+use ndarray::Array2;
+use rand::SeedableRng;
+use rand_distr::{Distribution, StandardNormal};
+use serde::Serialize;
+
+/// A matrix the spectral routines cannot handle.
+#[derive(Debug, Clone, PartialEq, thiserror::Error)]
+#[non_exhaustive]
+pub enum SpectrumError {
+    /// Not square.
+    #[error("matrix must be square, got {rows} x {cols}")]
+    NotSquare {
+        /// Rows.
+        rows: usize,
+        /// Columns.
+        cols: usize,
+    },
+    /// Empty matrix.
+    #[error("matrix is empty")]
+    Empty,
+    /// NaN or infinity.
+    #[error("non-finite entry {value} at ({i}, {j})")]
+    NonFinite {
+        /// Row.
+        i: usize,
+        /// Column.
+        j: usize,
+        /// Value.
+        value: f64,
+    },
+    /// The eigensolver failed to converge.
+    #[error("symmetric eigensolver did not converge ({n} x {n})")]
+    NoConvergence {
+        /// Size.
+        n: usize,
+    },
+}
+
+fn validate(k: &Array2<f64>) -> Result<usize, SpectrumError> {
+    let (rows, cols) = k.dim();
+    if rows != cols {
+        return Err(SpectrumError::NotSquare { rows, cols });
+    }
+    if rows == 0 {
+        return Err(SpectrumError::Empty);
+    }
+    for ((i, j), &value) in k.indexed_iter() {
+        if !value.is_finite() {
+            return Err(SpectrumError::NonFinite { i, j, value });
+        }
+    }
+    Ok(rows)
+}
+
+/// All eigenvalues of the symmetric matrix `k`, ascending (faer, or LAPACK `dsyevd`
+/// with feature `lapack`). Only the lower triangle is read.
+pub fn eigenvalues(k: &Array2<f64>) -> Result<Vec<f64>, SpectrumError> {
+    let n = validate(k)?;
+    linalg::sym_eigenvalues(k.view()).ok_or(SpectrumError::NoConvergence { n })
+}
+
+const DIRECT_MAX: usize = 256;
+const TOL: f64 = 1e-13;
+
+/// Largest eigenvalue of the symmetric operator `op` (applied to blocks of vectors) on
+/// `R^n`, by block Krylov + Rayleigh-Ritz. Returns `None` if not converged within
+/// `max_dim` basis vectors.
+fn block_krylov_largest(n: usize, op: &dyn Fn(&Mat<f64>) -> Mat<f64>, block: usize, max_dim: usize) -> Option<f64> {
+    let block = block.min(n);
+    let mut rng = rand_chacha::ChaCha8Rng::seed_from_u64(0x5eed);
+    let start = Mat::<f64>::from_fn(n, block, |_, _| StandardNormal.sample(&mut rng));
+    let mut q = orthonormalize(start.as_ref(), None)?;
+    let mut v = Mat::<f64>::zeros(n, 0);
+    let mut av = Mat::<f64>::zeros(n, 0);
+    let mut prev_theta = f64::NAN;
+    while v.ncols() + q.ncols() <= max_dim {
+        let aq = op(&q);
+        v = hcat(&v, &q);
+        av = hcat(&av, &aq);
+        let k = v.ncols();
+        let mut hm = Mat::<f64>::zeros(k, k);
+        faer::linalg::matmul::matmul(hm.as_mut(), faer::Accum::Replace, v.transpose(), av.as_ref(), 1.0, Par::rayon(0));
+        let hs = Mat::<f64>::from_fn(k, k, |i, j| 0.5 * (hm[(i, j)] + hm[(j, i)]));
+        let eig = hs.self_adjoint_eigen(faer::Side::Lower).ok()?;
+        let s = eig.S();
+        let theta = s[k - 1];
+        let theta2 = if k > 1 { s[k - 2] } else { f64::NEG_INFINITY };
+        let u = eig.U();
+        let sv = u.col(k - 1);
+        let mut r = Mat::<f64>::zeros(n, 1);
+        // r = AV s - theta V s
+        faer::linalg::matmul::matmul(r.as_mut(), faer::Accum::Replace, av.as_ref(), sv.as_mat(), 1.0, Par::rayon(0));
+        faer::linalg::matmul::matmul(r.as_mut(), faer::Accum::Add, v.as_ref(), sv.as_mat(), -theta, Par::rayon(0));
+        let rn = r.norm_l2();
+        let gap = theta - theta2;
+        let bound = if gap > 0.0 { rn.min(rn * rn / gap) } else { rn };
+        if bound <= TOL * theta.abs() || (rn == 0.0) {
+            return Some(theta);
+        }
+        if k >= n {
+            return Some(theta);
+        }
+        let _ = prev_theta;
+        prev_theta = theta;
+        // Next block: AQ orthogonalised against the basis.
+        q = match orthonormalize(aq.as_ref(), Some(&v)) {
+            Some(q) => q,
+            None => return Some(theta), // invariant subspace found
+        };
+    }
+    None
+}
+
+fn hcat(a: &Mat<f64>, b: &Mat<f64>) -> Mat<f64> {
+    let (n, ka, kb) = (a.nrows().max(b.nrows()), a.ncols(), b.ncols());
+    Mat::from_fn(n, ka + kb, |i, j| if j < ka { a[(i, j)] } else { b[(i, j - ka)] })
+}
+
+/// Orthonormal basis of the columns of `x` after removing their components along the
+/// orthonormal `basis` (two passes of block Gram-Schmidt); drops near-dependent columns.
+fn orthonormalize(x: MatRef<'_, f64>, basis: Option<&Mat<f64>>) -> Option<Mat<f64>> {
+    let mut w = x.to_owned();
+    if let Some(v) = basis {
+        for _ in 0..2 {
+            let mut c = Mat::<f64>::zeros(v.ncols(), w.ncols());
+            faer::linalg::matmul::matmul(c.as_mut(), faer::Accum::Replace, v.transpose(), w.as_ref(), 1.0, Par::rayon(0));
+            faer::linalg::matmul::matmul(w.as_mut(), faer::Accum::Add, v.as_ref(), c.as_ref(), -1.0, Par::rayon(0));
+        }
+    }
+    // Modified Gram-Schmidt within the block (block is small).
+    let scale = x.norm_l2().max(1e-300);
+    let mut cols: Vec<Vec<f64>> = Vec::new();
+    for j in 0..w.ncols() {
+        let mut c: Vec<f64> = (0..w.nrows()).map(|i| w[(i, j)]).collect();
+        for _ in 0..2 {
+            for q in &cols {
+                let d: f64 = q.iter().zip(&c).map(|(a, b)| a * b).sum();
+                c.iter_mut().zip(q).for_each(|(ci, qi)| *ci -= d * qi);
+            }
+        }
+        let nrm = c.iter().map(|a| a * a).sum::<f64>().sqrt();
+        if nrm > 1e-10 * scale {
+            c.iter_mut().for_each(|a| *a /= nrm);
+            cols.push(c);
+        }
+    }
+    if cols.is_empty() {
+        return None;
+    }
+    Some(Mat::from_fn(w.nrows(), cols.len(), |i, j| cols[j][i]))
+}
+
+/// How `lambda_min` was obtained.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
+#[serde(rename_all = "kebab-case")]
+pub enum Method {
+    /// Full symmetric eigendecomposition.
+    Full,
+    /// Cholesky + block Krylov on `K^{-1}`.
+    CholeskyKrylov,
+}
+
+fn lambda_min_with_method(k: &Array2<f64>) -> Result<(f64, Method), SpectrumError> {
+    let n = validate(k)?;
+    if n > DIRECT_MAX {
+        if let Some(chol) = CholSolver::new(k.view()) {
+            let op = |x: &Mat<f64>| {
+                let mut y = x.clone();
+                chol.solve_in_place(&mut y);
+                y
+            };
+            if let Some(theta) = block_krylov_largest(n, &op, 16, 480) {
+                if theta > 0.0 && theta.is_finite() {
+                    return Ok((1.0 / theta, Method::CholeskyKrylov));
+                }
+            }
+        }
+    }
+    let ev = eigenvalues(k)?;
+    Ok((ev[0], Method::Full))
+}
+
+/// Smallest eigenvalue of the symmetric matrix `k` (module docs for the method).
+pub fn lambda_min(k: &Array2<f64>) -> Result<f64, SpectrumError> {
+    lambda_min_with_method(k).map(|r| r.0)
+}
+
+/// Largest eigenvalue of the symmetric matrix `k` (block Krylov on `K` for large `N`).
+pub fn lambda_max(k: &Array2<f64>) -> Result<f64, SpectrumError> {
+    let n = validate(k)?;
+    if n > DIRECT_MAX {
+        let kv = k.view();
+        let ks = kv.as_standard_layout();
+        let ksv = ks.view();
+        let kf = linalg::as_faer(&ksv).expect("standard layout");
+        let op = |x: &Mat<f64>| {
+            let mut y = Mat::<f64>::zeros(n, x.ncols());
+            faer::linalg::matmul::matmul(y.as_mut(), faer::Accum::Replace, kf, x.as_ref(), 1.0, Par::rayon(0));
+            y
+        };
+        if let Some(theta) = block_krylov_largest(n, &op, 8, 400) {
+            return Ok(theta);
+        }
+    }
+    let ev = eigenvalues(k)?;
+    Ok(ev[n - 1])
+}
+
+/// Eigenvalue summary of a kernel matrix.
+#[derive(Debug, Clone, PartialEq, Serialize)]
+pub struct SpectrumSummary {
+    /// `lambda_min(K)`.
+    pub lambda_min: f64,
+    /// `lambda_max(K)`.
+    pub lambda_max: f64,
+    /// `lambda_max / lambda_min`; `None` when `lambda_min <= 0` (singular: unbounded).
+    pub condition: Option<f64>,
+    /// `tr(K) / N`.
+    pub mean_diagonal: f64,
+    /// `lambda_min / (tr K / N)`: removes the scale set by the number of paths
+    /// (PAPER.md section 6); `None` when the diagonal is zero.
+    pub normalized_lambda_min: Option<f64>,
+    /// How `lambda_min` was computed.
+    pub method: Method,
+}
+
+impl SpectrumSummary {
+    /// Computes the summary of `k`.
+    pub fn of(k: &Array2<f64>) -> Result<SpectrumSummary, SpectrumError> {
+        let (lmin, method) = lambda_min_with_method(k)?;
+        let lmax = lambda_max(k)?;
+        let n = k.nrows() as f64;
+        let mean_diagonal = k.diag().sum() / n;
+        Ok(SpectrumSummary {
+            lambda_min: lmin,
+            lambda_max: lmax,
+            condition: (lmin > 0.0).then(|| lmax / lmin),
+            mean_diagonal,
+            normalized_lambda_min: (mean_diagonal > 0.0).then(|| lmin / mean_diagonal),
+            method,
+        })
+    }
+}
+
+/// The 2x2 bound of Lemma 3.3 with its minimising pair:
+/// `lambda_min(K) <= min_{i != j} lambda_min([[K_ii, K_ij], [K_ji, K_jj]])`, where the
+/// 2x2 minimum is `(K_ii + K_jj)/2 - sqrt(((K_ii - K_jj)/2)^2 + K_ij^2)`.
+#[derive(Debug, Clone, Copy, PartialEq, Serialize)]
+pub struct PairBound {
+    /// The bound.
+    pub value: f64,
+    /// First index of the minimising pair (`i < j`).
+    pub i: usize,
+    /// Second index.
+    pub j: usize,
+}
+
+/// Computes the 2x2 bound (`None` for fewer than 2 points).
+pub fn pair_bound(k: &Array2<f64>) -> Option<PairBound> {
+    let n = k.nrows();
+    let mut best: Option<PairBound> = None;
+    for i in 0..n {
+        for j in i + 1..n {
+            let (a, d, b) = (k[[i, i]], k[[j, j]], k[[i, j]]);
+            let value = 0.5 * (a + d) - (0.25 * (a - d) * (a - d) + b * b).sqrt();
+            if best.is_none_or(|p| value < p.value) {
+                best = Some(PairBound { value, i, j });
+            }
+        }
+    }
+    best
+}
+
+/// The path-sum bound of Eq. 12 for unit-diagonal inputs with correlation `c`:
+/// `P - sum_p f^{d_p}(c) = sum_d n(d) (1 - h^d(c))`.
+///
+/// ```
+/// use archconv::{Dag, PathStats, spectrum::pathsum_bound, kernel::relu::h_iter};
+/// let s = PathStats::of(&Dag::dag1()).unwrap();
+/// let c = 0.5;
+/// assert!((pathsum_bound(&s, c) - (1.0 - h_iter(c, 3))).abs() < 1e-15);   // lambda_1
+/// ```
+pub fn pathsum_bound(stats: &PathStats, c: f64) -> f64 {
+    stats
+        .histogram()
+        .iter()
+        .enumerate()
+        .map(|(d, &n)| n as f64 * (1.0 - h_iter(c, d)))
+        .sum()
+}
