@@ -1,0 +1,52 @@
+//! Shared test helpers: tolerances live here (STYLE.md), so every test derives its
+//! thresholds the same way.
+#![allow(dead_code)]
+
+use ndarray::Array2;
+
+/// Unit roundoff of f64.
+pub const EPS: f64 = f64::EPSILON;
+
+/// Tolerance for analytic agreement of an O(n)-operation computation on values of size
+/// `scale`: `c * n * eps * scale` with a small safety constant `c = 16`.
+pub fn analytic_tol(n: usize, scale: f64) -> f64 {
+    16.0 * (n.max(1) as f64) * EPS * scale.max(1e-300)
+}
+
+/// Monte Carlo tolerance: `k` standard errors of a mean of `n` samples with standard
+/// deviation `sigma` (`k = 4` gives a two-sided false-alarm rate of about 6e-5).
+pub fn mc_tol(sigma: f64, n: usize, k: f64) -> f64 {
+    k * sigma / (n as f64).sqrt()
+}
+
+/// Largest absolute entrywise difference and where it occurs.
+pub fn worst_diff(a: &Array2<f64>, b: &Array2<f64>) -> (f64, (usize, usize)) {
+    assert_eq!(a.dim(), b.dim(), "shape mismatch");
+    let mut worst = (0.0, (0, 0));
+    for ((i, j), x) in a.indexed_iter() {
+        let d = (x - b[[i, j]]).abs();
+        if d > worst.0 || d.is_nan() {
+            worst = (d, (i, j));
+        }
+    }
+    worst
+}
+
+/// Asserts `|a - b| <= tol` entrywise; on failure prints the worst entry of both.
+#[track_caller]
+pub fn assert_matrix_close(a: &Array2<f64>, b: &Array2<f64>, tol: f64, what: &str) {
+    let (d, (i, j)) = worst_diff(a, b);
+    assert!(
+        d <= tol,
+        "{what}: worst |diff| = {d:e} at ({i}, {j}): actual {} vs expected {} (tol {tol:e})",
+        a[[i, j]],
+        b[[i, j]]
+    );
+}
+
+/// Relative Frobenius distance `||a - b||_F / ||b||_F`.
+pub fn rel_frobenius(a: &Array2<f64>, b: &Array2<f64>) -> f64 {
+    let num: f64 = a.iter().zip(b.iter()).map(|(x, y)| (x - y) * (x - y)).sum();
+    let den: f64 = b.iter().map(|y| y * y).sum();
+    (num / den).sqrt()
+}
