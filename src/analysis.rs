@@ -140,7 +140,11 @@ impl fmt::Display for Analysis {
             .map(|(d, c)| format!("d={d}: {c}"))
             .collect();
         writeln!(f, "depth histogram: {}", depths.join(", "))?;
-        writeln!(f, "sum of d_p = {}, paths with d_p > 0 = {}", p.depth_sum, p.parameterized_paths)?;
+        writeln!(
+            f,
+            "sum of d_p = {}, paths with d_p > 0 = {}",
+            p.depth_sum, p.parameterized_paths
+        )?;
         match &p.undefined_reason {
             Some(r) => writeln!(f, "effective depth/width: {r}")?,
             None => writeln!(
@@ -155,7 +159,11 @@ impl fmt::Display for Analysis {
         if self.kernels.is_empty() {
             return Ok(());
         }
-        writeln!(f, "\nkernels on {} points ({} lift):", self.points, self.lift)?;
+        writeln!(
+            f,
+            "\nkernels on {} points ({} lift):",
+            self.points, self.lift
+        )?;
         writeln!(
             f,
             "{:<20} {:>14} {:>14} {:>14} {:>14} {:>14}",
@@ -170,7 +178,8 @@ impl fmt::Display for Analysis {
                 s.lambda_min,
                 s.normalized_lambda_min.unwrap_or(f64::NAN),
                 s.lambda_max,
-                s.condition.map_or("inf (singular)".to_string(), |c| format!("{c:.6e}")),
+                s.condition
+                    .map_or("inf (singular)".to_string(), |c| format!("{c:.6e}")),
                 k.pair_bound.map_or(f64::NAN, |b| b.value),
             )?;
         }

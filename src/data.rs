@@ -102,13 +102,23 @@ impl IdxImages {
 pub fn read_idx_images(path: &Path) -> Result<IdxImages, DataError> {
     let b = read_bytes(path)?;
     if b.len() < 16 {
-        return Err(format_err(path, format!("file has {} bytes, an IDX3 header needs 16", b.len())));
+        return Err(format_err(
+            path,
+            format!("file has {} bytes, an IDX3 header needs 16", b.len()),
+        ));
     }
     let magic = be_u32(&b, 0);
     if magic != 0x0803 {
-        return Err(format_err(path, format!("bad magic number {magic:#010x} at byte 0 (IDX3 images have 0x00000803)")));
+        return Err(format_err(
+            path,
+            format!("bad magic number {magic:#010x} at byte 0 (IDX3 images have 0x00000803)"),
+        ));
     }
-    let (n, rows, cols) = (be_u32(&b, 4) as usize, be_u32(&b, 8) as usize, be_u32(&b, 12) as usize);
+    let (n, rows, cols) = (
+        be_u32(&b, 4) as usize,
+        be_u32(&b, 8) as usize,
+        be_u32(&b, 12) as usize,
+    );
     let need = n
         .checked_mul(rows)
         .and_then(|x| x.checked_mul(cols))
@@ -129,18 +139,36 @@ pub fn read_idx_images(path: &Path) -> Result<IdxImages, DataError> {
 pub fn read_idx_labels(path: &Path, classes: u8) -> Result<Vec<u8>, DataError> {
     let b = read_bytes(path)?;
     if b.len() < 8 {
-        return Err(format_err(path, format!("file has {} bytes, an IDX1 header needs 8", b.len())));
+        return Err(format_err(
+            path,
+            format!("file has {} bytes, an IDX1 header needs 8", b.len()),
+        ));
     }
     let magic = be_u32(&b, 0);
     if magic != 0x0801 {
-        return Err(format_err(path, format!("bad magic number {magic:#010x} at byte 0 (IDX1 labels have 0x00000801)")));
+        return Err(format_err(
+            path,
+            format!("bad magic number {magic:#010x} at byte 0 (IDX1 labels have 0x00000801)"),
+        ));
     }
     let n = be_u32(&b, 4) as usize;
     if b.len() != 8 + n {
-        return Err(format_err(path, format!("header says {n} labels but the file has {} label bytes (truncated or corrupt)", b.len() - 8)));
+        return Err(format_err(
+            path,
+            format!(
+                "header says {n} labels but the file has {} label bytes (truncated or corrupt)",
+                b.len() - 8
+            ),
+        ));
     }
     if let Some((i, &l)) = b[8..].iter().enumerate().find(|(_, &l)| l >= classes) {
-        return Err(format_err(path, format!("label {l} of record {i} (byte {}) is not below {classes}", 8 + i)));
+        return Err(format_err(
+            path,
+            format!(
+                "label {l} of record {i} (byte {}) is not below {classes}",
+                8 + i
+            ),
+        ));
     }
     Ok(b[8..].to_vec())
 }
@@ -150,7 +178,8 @@ pub fn read_idx_labels(path: &Path, classes: u8) -> Result<Vec<u8>, DataError> {
 /// header. Every row must have the same number of finite values.
 pub fn read_csv_matrix(path: &Path) -> Result<Array2<f64>, DataError> {
     let bytes = read_bytes(path)?;
-    let text = String::from_utf8(bytes).map_err(|e| format_err(path, format!("not UTF-8 text: {e}")))?;
+    let text =
+        String::from_utf8(bytes).map_err(|e| format_err(path, format!("not UTF-8 text: {e}")))?;
     parse_csv_matrix(&text).map_err(|m| format_err(path, m))
 }
 
@@ -176,14 +205,30 @@ pub fn parse_csv_matrix(text: &str) -> Result<Array2<f64>, String> {
         for (ci, (p, f)) in parsed.iter().zip(&fields).enumerate() {
             match p {
                 Ok(v) if v.is_finite() => values.push(*v),
-                Ok(v) => return Err(format!("line {}, column {}: non-finite value {v}", li + 1, ci + 1)),
-                Err(_) => return Err(format!("line {}, column {}: `{f}` is not a number", li + 1, ci + 1)),
+                Ok(v) => {
+                    return Err(format!(
+                        "line {}, column {}: non-finite value {v}",
+                        li + 1,
+                        ci + 1
+                    ))
+                }
+                Err(_) => {
+                    return Err(format!(
+                        "line {}, column {}: `{f}` is not a number",
+                        li + 1,
+                        ci + 1
+                    ))
+                }
             }
         }
         match width {
             None => width = Some(fields.len()),
             Some(w) if w != fields.len() => {
-                return Err(format!("line {}: {} values, but earlier rows have {w}", li + 1, fields.len()))
+                return Err(format!(
+                    "line {}: {} values, but earlier rows have {w}",
+                    li + 1,
+                    fields.len()
+                ))
             }
             _ => {}
         }

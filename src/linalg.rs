@@ -29,7 +29,14 @@ pub(crate) fn gram_rows(x: ArrayView2<'_, f64>) -> Array2<f64> {
     let xv = xs.view();
     let xf = as_faer(&xv).expect("standard layout");
     let mut out = Mat::<f64>::zeros(x.nrows(), x.nrows());
-    faer::linalg::matmul::matmul(out.as_mut(), faer::Accum::Replace, xf, xf.transpose(), 1.0, Par::rayon(0));
+    faer::linalg::matmul::matmul(
+        out.as_mut(),
+        faer::Accum::Replace,
+        xf,
+        xf.transpose(),
+        1.0,
+        Par::rayon(0),
+    );
     // Symmetrise exactly (GEMM blocking may differ in the last bit between triangles).
     let n = x.nrows();
     let mut a = to_ndarray(out.as_ref());
@@ -44,7 +51,11 @@ pub(crate) fn gram_rows(x: ArrayView2<'_, f64>) -> Array2<f64> {
 }
 
 /// Which library performs dense factorizations.
-pub const BACKEND: &str = if cfg!(feature = "lapack") { "lapack (OpenBLAS)" } else { "faer" };
+pub const BACKEND: &str = if cfg!(feature = "lapack") {
+    "lapack (OpenBLAS)"
+} else {
+    "faer"
+};
 
 /// All eigenvalues of a symmetric matrix, ascending.
 pub(crate) fn sym_eigenvalues(k: ArrayView2<'_, f64>) -> Option<Vec<f64>> {
@@ -107,7 +118,8 @@ impl CholSolver {
             self.l
                 .solve_triangular_inplace(UPLO::Lower, Diag::NonUnit, &mut b)
                 .expect("triangular solve with a valid factor");
-            self.lt.solve_triangular_inplace(UPLO::Upper, Diag::NonUnit, &mut b)
+            self.lt
+                .solve_triangular_inplace(UPLO::Upper, Diag::NonUnit, &mut b)
                 .expect("triangular solve with a valid factor");
             *x = to_faer(b.view());
         }

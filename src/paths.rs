@@ -286,11 +286,15 @@ pub fn enumerate_paths(dag: &Dag) -> impl Iterator<Item = Path> + '_ {
         }
     }
     // Stack of (node, edges so far).
-    let mut stack: Vec<(usize, Vec<usize>)> = dag.inputs().iter().rev().map(|&i| (i, vec![])).collect();
+    let mut stack: Vec<(usize, Vec<usize>)> =
+        dag.inputs().iter().rev().map(|&i| (i, vec![])).collect();
     std::iter::from_fn(move || {
         while let Some((node, edges)) = stack.pop() {
             if node == out {
-                let depth = edges.iter().filter(|&&i| dag.edges()[i].op == Op::Linear).count();
+                let depth = edges
+                    .iter()
+                    .filter(|&&i| dag.edges()[i].op == Op::Linear)
+                    .count();
                 return Some(Path { edges, depth });
             }
             for &i in by_source[node].iter().rev() {

@@ -43,10 +43,12 @@ pub fn reproduce(opts: &ReproduceOptions, progress: &mut dyn FnMut(&str)) -> Res
     step_bounds(&mut report)?;
     progress("[3/3] NAS-Bench-201 space: effective depth/width and filter");
     step_space(&mut report);
-    report.write(&opts.out).map_err(|source| crate::data::DataError::Io {
-        path: opts.out.clone(),
-        source,
-    })?;
+    report
+        .write(&opts.out)
+        .map_err(|source| crate::data::DataError::Io {
+            path: opts.out.clone(),
+            source,
+        })?;
     Ok(report)
 }
 
@@ -67,17 +69,41 @@ fn step_dags(report: &mut Report, opts: &ReproduceOptions) -> Result<(), Error> 
                 format!("{:.4}", a.paths.effective_width.unwrap_or(f64::NAN)),
                 k.kind.to_string(),
                 format!("{:.6}", k.spectrum.lambda_min),
-                format!("{:.6}", k.spectrum.normalized_lambda_min.unwrap_or(f64::NAN)),
-                k.spectrum.condition.map_or("inf".into(), |c| format!("{c:.3}")),
+                format!(
+                    "{:.6}",
+                    k.spectrum.normalized_lambda_min.unwrap_or(f64::NAN)
+                ),
+                k.spectrum
+                    .condition
+                    .map_or("inf".into(), |c| format!("{c:.3}")),
             ]);
         }
         data.push(serde_json::json!({"name": name, "analysis": a}));
     }
     let md = format!(
         "Seeded Gaussian inputs, N = {n}, d = 32, rows normalised to K0_ii = 1, dense lift.\n\n{}",
-        md_table(&["DAG", "code", "P", "depth", "width", "kernel", "lambda_min", "normalised", "condition"], &rows)
+        md_table(
+            &[
+                "DAG",
+                "code",
+                "P",
+                "depth",
+                "width",
+                "kernel",
+                "lambda_min",
+                "normalised",
+                "condition"
+            ],
+            &rows
+        )
     );
-    report.push("dags", "DAG#1-#3: paths and kernel spectra", md, serde_json::Value::Array(data), vec![]);
+    report.push(
+        "dags",
+        "DAG#1-#3: paths and kernel spectra",
+        md,
+        serde_json::Value::Array(data),
+        vec![],
+    );
     Ok(())
 }
 
@@ -94,7 +120,8 @@ pub fn bounds_table(cs: &[f64]) -> Result<Vec<serde_json::Value>, Error> {
                 let k = inp.kernel(&dag, kind)?;
                 let g = &k.output().gram;
                 // 2x2 lambda_min in closed form.
-                let lmin = 0.5 * (g[[0, 0]] + g[[1, 1]]) - (0.25 * (g[[0, 0]] - g[[1, 1]]).powi(2) + g[[0, 1]].powi(2)).sqrt();
+                let lmin = 0.5 * (g[[0, 0]] + g[[1, 1]])
+                    - (0.25 * (g[[0, 0]] - g[[1, 1]]).powi(2) + g[[0, 1]].powi(2)).sqrt();
                 entry[kind.name()] = serde_json::json!({"lambda_min": lmin, "normalised": lmin / (0.5 * (g[[0, 0]] + g[[1, 1]]))});
             }
             row[name] = entry;
@@ -105,14 +132,23 @@ pub fn bounds_table(cs: &[f64]) -> Result<Vec<serde_json::Value>, Error> {
 }
 
 fn step_bounds(report: &mut Report) -> Result<(), Error> {
-    let cs: Vec<f64> = (0..=19).map(|i| -0.9 + 0.1 * i as f64).chain([0.95, 0.99]).collect();
+    let cs: Vec<f64> = (0..=19)
+        .map(|i| -0.9 + 0.1 * i as f64)
+        .chain([0.95, 0.99])
+        .collect();
     let table = bounds_table(&cs)?;
     let mut rows = Vec::new();
     for r in &table {
         let mut row = vec![format!("{:.2}", r["c"].as_f64().unwrap_or(f64::NAN))];
         for (name, _) in Dag::paper_dags() {
-            row.push(format!("{:.5}", r[name]["pathsum_bound"].as_f64().unwrap_or(f64::NAN)));
-            row.push(format!("{:.5}", r[name]["exact"]["lambda_min"].as_f64().unwrap_or(f64::NAN)));
+            row.push(format!(
+                "{:.5}",
+                r[name]["pathsum_bound"].as_f64().unwrap_or(f64::NAN)
+            ));
+            row.push(format!(
+                "{:.5}",
+                r[name]["exact"]["lambda_min"].as_f64().unwrap_or(f64::NAN)
+            ));
         }
         rows.push(row);
     }
@@ -126,13 +162,23 @@ fn step_bounds(report: &mut Report) -> Result<(), Error> {
         4.0 - (c + h_iter(c, 1) + 2.0 * h_iter(c, 2)),
         md_table(&["c", "DAG#1 bound", "DAG#1 exact", "DAG#2 bound", "DAG#2 exact", "DAG#3 bound", "DAG#3 exact"], &rows)
     );
-    report.push("bounds", "Eigenvalue bounds versus input correlation (Sec. 3.3)", md, serde_json::Value::Array(table), vec![]);
+    report.push(
+        "bounds",
+        "Eigenvalue bounds versus input correlation (Sec. 3.3)",
+        md,
+        serde_json::Value::Array(table),
+        vec![],
+    );
     Ok(())
 }
 
 fn step_space(report: &mut Report) {
     let s = crate::space::nb201_space();
-    let rows: Vec<Vec<String>> = s.kept.iter().map(|(phi, k)| vec![phi.to_string(), k.to_string()]).collect();
+    let rows: Vec<Vec<String>> = s
+        .kept
+        .iter()
+        .map(|(phi, k)| vec![phi.to_string(), k.to_string()])
+        .collect();
     let md = format!(
         "{} cells; {} without a path, {} skip-only. Effective depth in [{:.4}, {:.4}], width in [{:.4}, {:.4}]; \
          center ({:.4}, {:.4}), half-radius ({:.4}, {:.4}) (paper: center (1.6, 2.2), half-radius (0.7, 0.9)).\n\n{}",
@@ -140,5 +186,11 @@ fn step_space(report: &mut Report) {
         s.center.0, s.center.1, s.half_radius.0, s.half_radius.1,
         md_table(&["radius factor", "cells kept"], &rows)
     );
-    report.push("nb201-space", "NAS-Bench-201: effective depth and width (Sec. 4)", md, serde_json::to_value(&s).unwrap_or_default(), vec![]);
+    report.push(
+        "nb201-space",
+        "NAS-Bench-201: effective depth and width (Sec. 4)",
+        md,
+        serde_json::to_value(&s).unwrap_or_default(),
+        vec![],
+    );
 }

@@ -41,7 +41,8 @@ impl Filter {
 
     /// Whether `(d, m)` is kept at radius factor `phi` (tolerance 1e-12 for rounding).
     pub fn keeps(&self, d: f64, m: f64, phi: f64) -> bool {
-        (d - self.center.0).abs() <= phi * self.radius.0 + 1e-12 && (m - self.center.1).abs() <= phi * self.radius.1 + 1e-12
+        (d - self.center.0).abs() <= phi * self.radius.0 + 1e-12
+            && (m - self.center.1).abs() <= phi * self.radius.1 + 1e-12
     }
 }
 
@@ -100,9 +101,17 @@ pub fn nb201_points() -> Vec<CellPoint> {
 
 /// Summarises any list of cell points (see the module docs).
 pub fn summarize(points: &[CellPoint]) -> SpaceSummary {
-    let defined: Vec<(Ratio, Ratio)> = points.iter().filter_map(|p| Some((p.depth?, p.width?))).collect();
+    let defined: Vec<(Ratio, Ratio)> = points
+        .iter()
+        .filter_map(|p| Some((p.depth?, p.width?)))
+        .collect();
     let minmax = |f: &dyn Fn(&(Ratio, Ratio)) -> f64| {
-        defined.iter().map(f).fold((f64::INFINITY, f64::NEG_INFINITY), |(a, b), x| (a.min(x), b.max(x)))
+        defined
+            .iter()
+            .map(f)
+            .fold((f64::INFINITY, f64::NEG_INFINITY), |(a, b), x| {
+                (a.min(x), b.max(x))
+            })
     };
     let depth_range = minmax(&|p| p.0.to_f64());
     let width_range = minmax(&|p| p.1.to_f64());
@@ -111,21 +120,35 @@ pub fn summarize(points: &[CellPoint]) -> SpaceSummary {
     for &g in &defined {
         *groups.entry(g).or_default() += 1;
     }
-    let mut groups: Vec<(Ratio, Ratio, usize)> = groups.into_iter().map(|((d, m), c)| (d, m, c)).collect();
-    groups.sort_by(|a, b| a.0.to_f64().total_cmp(&b.0.to_f64()).then(a.1.to_f64().total_cmp(&b.1.to_f64())));
+    let mut groups: Vec<(Ratio, Ratio, usize)> =
+        groups.into_iter().map(|((d, m), c)| (d, m, c)).collect();
+    groups.sort_by(|a, b| {
+        a.0.to_f64()
+            .total_cmp(&b.0.to_f64())
+            .then(a.1.to_f64().total_cmp(&b.1.to_f64()))
+    });
     let kept = RADIUS_FACTORS
         .iter()
         .map(|&phi| {
             (
                 phi,
-                defined.iter().filter(|(d, m)| filter.keeps(d.to_f64(), m.to_f64(), phi)).count(),
+                defined
+                    .iter()
+                    .filter(|(d, m)| filter.keeps(d.to_f64(), m.to_f64(), phi))
+                    .count(),
             )
         })
         .collect();
     SpaceSummary {
         cells: points.len(),
-        no_path: points.iter().filter(|p| p.undefined == Some(Undefined::NoPath)).count(),
-        zero_depth: points.iter().filter(|p| p.undefined == Some(Undefined::ZeroDepth)).count(),
+        no_path: points
+            .iter()
+            .filter(|p| p.undefined == Some(Undefined::NoPath))
+            .count(),
+        zero_depth: points
+            .iter()
+            .filter(|p| p.undefined == Some(Undefined::ZeroDepth))
+            .count(),
         depth_range,
         width_range,
         center: filter.center,
@@ -144,13 +167,29 @@ pub fn nb201_space() -> SpaceSummary {
 impl std::fmt::Display for SpaceSummary {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
         writeln!(f, "cells: {}", self.cells)?;
-        writeln!(f, "undefined: {} with no path, {} skip-only (depth 0)", self.no_path, self.zero_depth)?;
-        writeln!(f, "effective depth range [{:.6}, {:.6}], width range [{:.6}, {:.6}]", self.depth_range.0, self.depth_range.1, self.width_range.0, self.width_range.1)?;
-        writeln!(f, "center ({:.6}, {:.6}), half-radius ({:.6}, {:.6})", self.center.0, self.center.1, self.half_radius.0, self.half_radius.1)?;
+        writeln!(
+            f,
+            "undefined: {} with no path, {} skip-only (depth 0)",
+            self.no_path, self.zero_depth
+        )?;
+        writeln!(
+            f,
+            "effective depth range [{:.6}, {:.6}], width range [{:.6}, {:.6}]",
+            self.depth_range.0, self.depth_range.1, self.width_range.0, self.width_range.1
+        )?;
+        writeln!(
+            f,
+            "center ({:.6}, {:.6}), half-radius ({:.6}, {:.6})",
+            self.center.0, self.center.1, self.half_radius.0, self.half_radius.1
+        )?;
         for (phi, k) in &self.kept {
             writeln!(f, "radius factor {phi:<5}: {k} cells kept")?;
         }
-        writeln!(f, "\n(dbar, mbar) distribution ({} groups):", self.groups.len())?;
+        writeln!(
+            f,
+            "\n(dbar, mbar) distribution ({} groups):",
+            self.groups.len()
+        )?;
         writeln!(f, "{:>8} {:>8} {:>8}", "dbar", "mbar", "cells")?;
         for (d, m, c) in &self.groups {
             writeln!(f, "{:>8} {:>8} {:>8}", d.to_string(), m.to_string(), c)?;

@@ -93,7 +93,12 @@ const TOL: f64 = 1e-13;
 /// Largest eigenvalue of the symmetric operator `op` (applied to blocks of vectors) on
 /// `R^n`, by block Krylov + Rayleigh-Ritz. Returns `None` if not converged within
 /// `max_dim` basis vectors.
-fn block_krylov_largest(n: usize, op: &dyn Fn(&Mat<f64>) -> Mat<f64>, block: usize, max_dim: usize) -> Option<f64> {
+fn block_krylov_largest(
+    n: usize,
+    op: &dyn Fn(&Mat<f64>) -> Mat<f64>,
+    block: usize,
+    max_dim: usize,
+) -> Option<f64> {
     let block = block.min(n);
     let mut rng = rand_chacha::ChaCha8Rng::seed_from_u64(0x5eed);
     let start = Mat::<f64>::from_fn(n, block, |_, _| StandardNormal.sample(&mut rng));
@@ -107,7 +112,14 @@ fn block_krylov_largest(n: usize, op: &dyn Fn(&Mat<f64>) -> Mat<f64>, block: usi
         av = hcat(&av, &aq);
         let k = v.ncols();
         let mut hm = Mat::<f64>::zeros(k, k);
-        faer::linalg::matmul::matmul(hm.as_mut(), faer::Accum::Replace, v.transpose(), av.as_ref(), 1.0, Par::rayon(0));
+        faer::linalg::matmul::matmul(
+            hm.as_mut(),
+            faer::Accum::Replace,
+            v.transpose(),
+            av.as_ref(),
+            1.0,
+            Par::rayon(0),
+        );
         let hs = Mat::<f64>::from_fn(k, k, |i, j| 0.5 * (hm[(i, j)] + hm[(j, i)]));
         let eig = hs.self_adjoint_eigen(faer::Side::Lower).ok()?;
         let s = eig.S();
@@ -117,8 +129,22 @@ fn block_krylov_largest(n: usize, op: &dyn Fn(&Mat<f64>) -> Mat<f64>, block: usi
         let sv = u.col(k - 1);
         let mut r = Mat::<f64>::zeros(n, 1);
         // r = AV s - theta V s
-        faer::linalg::matmul::matmul(r.as_mut(), faer::Accum::Replace, av.as_ref(), sv.as_mat(), 1.0, Par::rayon(0));
-        faer::linalg::matmul::matmul(r.as_mut(), faer::Accum::Add, v.as_ref(), sv.as_mat(), -theta, Par::rayon(0));
+        faer::linalg::matmul::matmul(
+            r.as_mut(),
+            faer::Accum::Replace,
+            av.as_ref(),
+            sv.as_mat(),
+            1.0,
+            Par::rayon(0),
+        );
+        faer::linalg::matmul::matmul(
+            r.as_mut(),
+            faer::Accum::Add,
+            v.as_ref(),
+            sv.as_mat(),
+            -theta,
+            Par::rayon(0),
+        );
         let rn = r.norm_l2();
         let gap = theta - theta2;
         let bound = if gap > 0.0 { rn.min(rn * rn / gap) } else { rn };
@@ -141,7 +167,11 @@ fn block_krylov_largest(n: usize, op: &dyn Fn(&Mat<f64>) -> Mat<f64>, block: usi
 
 fn hcat(a: &Mat<f64>, b: &Mat<f64>) -> Mat<f64> {
     let (n, ka, kb) = (a.nrows().max(b.nrows()), a.ncols(), b.ncols());
-    Mat::from_fn(n, ka + kb, |i, j| if j < ka { a[(i, j)] } else { b[(i, j - ka)] })
+    Mat::from_fn(
+        n,
+        ka + kb,
+        |i, j| if j < ka { a[(i, j)] } else { b[(i, j - ka)] },
+    )
 }
 
 /// Orthonormal basis of the columns of `x` after removing their components along the
@@ -151,8 +181,22 @@ fn orthonormalize(x: MatRef<'_, f64>, basis: Option<&Mat<f64>>) -> Option<Mat<f6
     if let Some(v) = basis {
         for _ in 0..2 {
             let mut c = Mat::<f64>::zeros(v.ncols(), w.ncols());
-            faer::linalg::matmul::matmul(c.as_mut(), faer::Accum::Replace, v.transpose(), w.as_ref(), 1.0, Par::rayon(0));
-            faer::linalg::matmul::matmul(w.as_mut(), faer::Accum::Add, v.as_ref(), c.as_ref(), -1.0, Par::rayon(0));
+            faer::linalg::matmul::matmul(
+                c.as_mut(),
+                faer::Accum::Replace,
+                v.transpose(),
+                w.as_ref(),
+                1.0,
+                Par::rayon(0),
+            );
+            faer::linalg::matmul::matmul(
+                w.as_mut(),
+                faer::Accum::Add,
+                v.as_ref(),
+                c.as_ref(),
+                -1.0,
+                Par::rayon(0),
+            );
         }
     }
     // Modified Gram-Schmidt within the block (block is small).
@@ -223,7 +267,14 @@ pub fn lambda_max(k: &Array2<f64>) -> Result<f64, SpectrumError> {
         let kf = linalg::as_faer(&ksv).expect("standard layout");
         let op = |x: &Mat<f64>| {
             let mut y = Mat::<f64>::zeros(n, x.ncols());
-            faer::linalg::matmul::matmul(y.as_mut(), faer::Accum::Replace, kf, x.as_ref(), 1.0, Par::rayon(0));
+            faer::linalg::matmul::matmul(
+                y.as_mut(),
+                faer::Accum::Replace,
+                kf,
+                x.as_ref(),
+                1.0,
+                Par::rayon(0),
+            );
             y
         };
         if let Some(theta) = block_krylov_largest(n, &op, 8, 400) {
@@ -301,6 +352,11 @@ pub fn pair_bound(k: &Array2<f64>) -> Option<PairBound> {
 
 /// The path-sum bound of Eq. 12 for unit-diagonal inputs with correlation `c`:
 /// `P - sum_p f^{d_p}(c) = sum_d n(d) (1 - h^d(c))`.
+///
+/// This is the eigenvalue `P - s` of the 2x2 path-sum kernel `[[P, s], [s, P]]`,
+/// `s = sum_p h^{d_p}(c)`; it is that matrix's `lambda_min` only when `s >= 0` (for
+/// strongly anti-correlated pairs on DAGs with skip-only paths, `s < 0` and the minimum is
+/// `P + s`). The paper's `lambda_1..3` of section 3 are this quantity.
 ///
 /// ```
 /// use archconv::{Dag, PathStats, spectrum::pathsum_bound, kernel::relu::h_iter};

@@ -16,7 +16,8 @@ pub struct Args {
 
 pub fn run(a: Args) -> CliResult {
     let text = match a.dag.strip_prefix('@') {
-        Some(path) => std::fs::read_to_string(path).map_err(|e| format!("cannot read DAG file {path}: {e}"))?,
+        Some(path) => std::fs::read_to_string(path)
+            .map_err(|e| format!("cannot read DAG file {path}: {e}"))?,
         None => a.dag.clone(),
     };
     let dag = Dag::parse(&text)?;

@@ -53,14 +53,27 @@ impl InputArgs {
         Ok(if let Some(p) = &self.csv {
             let x = data::read_csv_matrix(p)?;
             let n = self.points.min(x.nrows());
-            (x.slice(ndarray::s![..n, ..]).to_owned(), format!("{} (first {n} rows)", p.display()))
+            (
+                x.slice(ndarray::s![..n, ..]).to_owned(),
+                format!("{} (first {n} rows)", p.display()),
+            )
         } else if let Some(p) = &self.mnist {
             let img = data::read_idx_images(p)?;
-            (img.to_f64(self.points), format!("{} (first {} images)", p.display(), self.points.min(img.pixels.nrows())))
+            (
+                img.to_f64(self.points),
+                format!(
+                    "{} (first {} images)",
+                    p.display(),
+                    self.points.min(img.pixels.nrows())
+                ),
+            )
         } else {
             (
                 Inputs::gaussian(self.points, self.dim, self.seed),
-                format!("seeded Gaussian N={} d={} seed={}", self.points, self.dim, self.seed),
+                format!(
+                    "seeded Gaussian N={} d={} seed={}",
+                    self.points, self.dim, self.seed
+                ),
             )
         })
     }

@@ -43,7 +43,7 @@ impl Op {
     /// | class | names |
     /// |---|---|
     /// | Zero | `none`, `zero`, `0` |
-    /// | Skip | `skip`, `skip_connect`, `identity`, `avg_pool_3x3`, `max_pool_3x3`, `1` |
+    /// | Skip | `skip`, `skip_connect`, `identity`, `avg_pool_3x3`, `max_pool_3x3`, `concat` (DARTS cell output), `1` |
     /// | Linear | `linear`, `nor_conv_1x1`, `nor_conv_3x3`, `sep_conv_3x3`, `sep_conv_5x5`, `dil_conv_3x3`, `dil_conv_5x5`, `conv_1x1`, `conv_3x3`, `conv_7x1_1x7`, `2` |
     ///
     /// ```
@@ -55,9 +55,8 @@ impl Op {
     pub fn from_name(name: &str) -> Option<Op> {
         Some(match name {
             "none" | "zero" | "0" => Op::Zero,
-            "skip" | "skip_connect" | "identity" | "avg_pool_3x3" | "max_pool_3x3" | "1" => {
-                Op::Skip
-            }
+            "skip" | "skip_connect" | "identity" | "avg_pool_3x3" | "max_pool_3x3" | "concat"
+            | "1" => Op::Skip,
             "linear" | "nor_conv_1x1" | "nor_conv_3x3" | "sep_conv_3x3" | "sep_conv_5x5"
             | "dil_conv_3x3" | "dil_conv_5x5" | "conv_1x1" | "conv_3x3" | "conv_7x1_1x7" | "2" => {
                 Op::Linear
@@ -190,7 +189,11 @@ impl Dag {
     /// Like [`Dag::new`] with several input nodes (DARTS cells have two: `c_{k-2}`,
     /// `c_{k-1}`). Path statistics count paths from each input separately and pool them;
     /// kernels feed every input node the same lifted input.
-    pub fn with_inputs(nodes: usize, edges: Vec<Edge>, inputs: Vec<usize>) -> Result<Dag, DagError> {
+    pub fn with_inputs(
+        nodes: usize,
+        edges: Vec<Edge>,
+        inputs: Vec<usize>,
+    ) -> Result<Dag, DagError> {
         if nodes == 0 {
             return Err(DagError::Empty);
         }
@@ -218,15 +221,27 @@ impl Dag {
         let mut seen = vec![false; nodes];
         for &i in &inputs {
             if (i >= last && nodes > 1) || i >= nodes || seen[i] {
-                return Err(DagError::BadInput { node: i, output: last });
+                return Err(DagError::BadInput {
+                    node: i,
+                    output: last,
+                });
             }
             seen[i] = true;
         }
         if inputs.is_empty() {
-            return Err(DagError::BadInput { node: 0, output: last });
+            return Err(DagError::BadInput {
+                node: 0,
+                output: last,
+            });
         }
-        if let Some(e) = edges.iter().find(|e| e.op != Op::Zero && inputs.contains(&e.to)) {
-            return Err(DagError::InputHasIncoming { node: e.to, from: e.from });
+        if let Some(e) = edges
+            .iter()
+            .find(|e| e.op != Op::Zero && inputs.contains(&e.to))
+        {
+            return Err(DagError::InputHasIncoming {
+                node: e.to,
+                from: e.from,
+            });
         }
         let mut edges = edges;
         // Stable order by target then source: the traversal order of every algorithm.
@@ -279,12 +294,16 @@ impl Dag {
 
     /// Incoming non-zero edges of node `t`.
     pub fn in_edges(&self, t: usize) -> impl Iterator<Item = &Edge> + '_ {
-        self.edges.iter().filter(move |e| e.to == t && e.op != Op::Zero)
+        self.edges
+            .iter()
+            .filter(move |e| e.to == t && e.op != Op::Zero)
     }
 
     /// Outgoing non-zero edges of node `s`.
     pub fn out_edges(&self, s: usize) -> impl Iterator<Item = &Edge> + '_ {
-        self.edges.iter().filter(move |e| e.from == s && e.op != Op::Zero)
+        self.edges
+            .iter()
+            .filter(move |e| e.from == s && e.op != Op::Zero)
     }
 
     /// Number of non-zero edges of class `op`.
@@ -294,7 +313,9 @@ impl Dag {
 
     /// A sequential chain of `depth` linear edges `0 -> 1 -> ... -> depth`.
     pub fn chain(depth: usize) -> Dag {
-        let edges = (0..depth).map(|i| Edge::new(i, i + 1, Op::Linear)).collect();
+        let edges = (0..depth)
+            .map(|i| Edge::new(i, i + 1, Op::Linear))
+            .collect();
         Dag::new(depth + 1, edges).expect("a chain is a valid DAG")
     }
 
@@ -312,17 +333,23 @@ impl Dag {
 
     /// DAG#1 of the paper (Fig. 3, sequential): MLP code `2_02_002`.
     pub fn dag1() -> Dag {
-        format::MlpCode::parse("2_02_002").expect("valid code").dag()
+        format::MlpCode::parse("2_02_002")
+            .expect("valid code")
+            .dag()
     }
 
     /// DAG#2 of the paper (Fig. 3, parallel): MLP code `1_01_222`.
     pub fn dag2() -> Dag {
-        format::MlpCode::parse("1_01_222").expect("valid code").dag()
+        format::MlpCode::parse("1_01_222")
+            .expect("valid code")
+            .dag()
     }
 
     /// DAG#3 of the paper (Fig. 3, mixed): MLP code `2_21_112`.
     pub fn dag3() -> Dag {
-        format::MlpCode::parse("2_21_112").expect("valid code").dag()
+        format::MlpCode::parse("2_21_112")
+            .expect("valid code")
+            .dag()
     }
 
     /// The three example DAGs with their names.

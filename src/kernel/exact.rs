@@ -87,7 +87,11 @@ impl Traversal<'_> {
             return self.states[a].gram.clone();
         }
         if a < b {
-            return self.cross_gram(b, a).reversed_axes().as_standard_layout().to_owned();
+            return self
+                .cross_gram(b, a)
+                .reversed_axes()
+                .as_standard_layout()
+                .to_owned();
         }
         if let Some(s) = self.cross.get(&(a, b)) {
             return s.clone();
@@ -119,7 +123,11 @@ pub(crate) fn add_outer(m: &mut Array2<f64>, alpha: f64, u: &Array1<f64>, v: &Ar
     });
 }
 
-pub(crate) fn recursion(dag: &Dag, inp: &Inputs, rule: Rule) -> Result<Vec<NodeState>, KernelError> {
+pub(crate) fn recursion(
+    dag: &Dag,
+    inp: &Inputs,
+    rule: Rule,
+) -> Result<Vec<NodeState>, KernelError> {
     let n = inp.len();
     let out = dag.output();
     if let Ok(h) = DepthHistograms::of(dag) {

@@ -240,11 +240,18 @@ impl Inputs {
     }
 
     /// Like [`Inputs::from_data`] without row normalisation: `K^0 = X X^T / d`.
-    pub fn from_data_unnormalized(x: ArrayView2<'_, f64>, lift: Lift) -> Result<Inputs, KernelError> {
+    pub fn from_data_unnormalized(
+        x: ArrayView2<'_, f64>,
+        lift: Lift,
+    ) -> Result<Inputs, KernelError> {
         Inputs::from_data_opts(x, lift, false)
     }
 
-    fn from_data_opts(x: ArrayView2<'_, f64>, lift: Lift, normalize: bool) -> Result<Inputs, KernelError> {
+    fn from_data_opts(
+        x: ArrayView2<'_, f64>,
+        lift: Lift,
+        normalize: bool,
+    ) -> Result<Inputs, KernelError> {
         let (n, d) = x.dim();
         if n < 2 {
             return Err(KernelError::TooFewPoints { n });
@@ -256,7 +263,11 @@ impl Inputs {
         let mut k = crate::linalg::gram_rows(x);
         k.mapv_inplace(|v| v / d as f64);
         if normalize {
-            let s: Vec<f64> = k.diag().iter().map(|&v| if v > 0.0 { 1.0 / v.sqrt() } else { 0.0 }).collect();
+            let s: Vec<f64> = k
+                .diag()
+                .iter()
+                .map(|&v| if v > 0.0 { 1.0 / v.sqrt() } else { 0.0 })
+                .collect();
             for ((i, j), v) in k.indexed_iter_mut() {
                 *v *= s[i] * s[j];
             }
@@ -363,7 +374,9 @@ impl Inputs {
     pub fn kernel(&self, dag: &Dag, kind: KernelKind) -> Result<Kernel, KernelError> {
         let nodes = match kind {
             KernelKind::PathSum => pathsum::path_sum(dag, self)?,
-            KernelKind::IndependentBranch => exact::recursion(dag, self, exact::Rule::IndependentBranch)?,
+            KernelKind::IndependentBranch => {
+                exact::recursion(dag, self, exact::Rule::IndependentBranch)?
+            }
             KernelKind::Exact => exact::recursion(dag, self, exact::Rule::Exact)?,
         };
         Ok(Kernel { kind, nodes })
@@ -372,5 +385,6 @@ impl Inputs {
 
 /// Mean of `sqrt(2) relu(g)` for `g ~ N(0, K_ii)`: `sqrt(K_ii / pi)` (PAPER.md section 7).
 pub fn relu_mean(k: &Array2<f64>) -> Array1<f64> {
-    k.diag().mapv(|v| (v.max(0.0) / std::f64::consts::PI).sqrt())
+    k.diag()
+        .mapv(|v| (v.max(0.0) / std::f64::consts::PI).sqrt())
 }

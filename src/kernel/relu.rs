@@ -62,7 +62,11 @@ pub fn fast_asin(x: f64) -> f64 {
         r = r.mul_add(t, c);
     }
     let p = (y * t).mul_add(r, y);
-    let v = if big { (-2.0f64).mul_add(p, FRAC_PI_2) } else { p };
+    let v = if big {
+        (-2.0f64).mul_add(p, FRAC_PI_2)
+    } else {
+        p
+    };
     v.copysign(x)
 }
 

@@ -95,11 +95,18 @@ pub enum ParseError {
 fn caret(input: &str, position: usize) -> String {
     // Show at most 120 characters around the position.
     let start = position.saturating_sub(60);
-    let start = (0..=start).rev().find(|&i| input.is_char_boundary(i)).unwrap_or(0);
+    let start = (0..=start)
+        .rev()
+        .find(|&i| input.is_char_boundary(i))
+        .unwrap_or(0);
     let end = (position + 60).min(input.len());
-    let end = (end..=input.len()).find(|&i| input.is_char_boundary(i)).unwrap_or(input.len());
+    let end = (end..=input.len())
+        .find(|&i| input.is_char_boundary(i))
+        .unwrap_or(input.len());
     let shown = &input[start..end];
-    let pad = input[start..position.min(input.len()).max(start)].chars().count();
+    let pad = input[start..position.min(input.len()).max(start)]
+        .chars()
+        .count();
     format!("  {}\n  {}^", shown, " ".repeat(pad))
 }
 
@@ -200,15 +207,15 @@ impl<'a> Cursor<'a> {
         if len == 0 {
             return Err(self.error(what.to_string()));
         }
-        let value = self.input[start..start + len].parse::<usize>().map_err(|_| {
-            ParseError::Syntax {
+        let value = self.input[start..start + len]
+            .parse::<usize>()
+            .map_err(|_| ParseError::Syntax {
                 format: self.format,
                 position: start,
                 expected: format!("{what} (a small integer)"),
                 found: format!("'{}'", &self.input[start..start + len]),
                 input: self.input.to_string(),
-            }
-        })?;
+            })?;
         self.pos += len;
         Ok((start, value))
     }
@@ -233,7 +240,7 @@ pub fn parse_any(text: &str) -> Result<Dag, ParseError> {
         Ok(Genotype::parse(text)?.dag())
     } else if t.starts_with('|') {
         Ok(Nb201Arch::parse(text)?.dag())
-    } else if !t.is_empty() && t.trim_end().chars().all(|c| c.is_ascii_digit() || c == '_') {
+    } else if t.starts_with(|c: char| c.is_ascii_digit()) {
         Ok(MlpCode::parse(text)?.dag())
     } else {
         Err(ParseError::Unrecognized {

@@ -53,7 +53,9 @@ impl Nb201Arch {
                     return Err(ParseError::Syntax {
                         format: Format::Nb201,
                         position: spos,
-                        expected: format!("a source node below {t} (this group lists the inputs of node {t})"),
+                        expected: format!(
+                            "a source node below {t} (this group lists the inputs of node {t})"
+                        ),
                         found: format!("'{src}'"),
                         input: text.to_string(),
                     });
@@ -78,7 +80,11 @@ impl Nb201Arch {
     pub fn from_ops(ops: [&str; 6]) -> Nb201Arch {
         let e = |i: usize, s: usize| (ops[i].to_string(), s);
         Nb201Arch {
-            nodes: vec![vec![e(0, 0)], vec![e(1, 0), e(2, 1)], vec![e(3, 0), e(4, 1), e(5, 2)]],
+            nodes: vec![
+                vec![e(0, 0)],
+                vec![e(1, 0), e(2, 1)],
+                vec![e(3, 0), e(4, 1), e(5, 2)],
+            ],
         }
     }
 
