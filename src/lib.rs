@@ -26,6 +26,7 @@
 pub mod analysis;
 pub mod dag;
 pub mod data;
+pub mod empirical_ntk;
 pub mod kernel;
 mod linalg;
 pub mod paths;

@@ -130,3 +130,22 @@ impl CholSolver {
         }
     }
 }
+
+/// `op(a) b` with `op(a) = a` or `a^T`, multi-threaded (faer GEMM).
+pub(crate) fn gemm(a: &Array2<f64>, transpose_a: bool, b: &Array2<f64>) -> Array2<f64> {
+    let (a_s, b_s) = (a.as_standard_layout(), b.as_standard_layout());
+    let (av, bv) = (a_s.view(), b_s.view());
+    let af = as_faer(&av).expect("standard layout");
+    let bf = as_faer(&bv).expect("standard layout");
+    let af = if transpose_a { af.transpose() } else { af };
+    let mut out = Mat::<f64>::zeros(af.nrows(), bf.ncols());
+    faer::linalg::matmul::matmul(
+        out.as_mut(),
+        faer::Accum::Replace,
+        af,
+        bf,
+        1.0,
+        Par::rayon(0),
+    );
+    to_ndarray(out.as_ref())
+}

@@ -34,6 +34,7 @@
 //! ```
 
 pub mod exact;
+pub mod ntk;
 pub mod pathsum;
 pub mod relu;
 
@@ -172,6 +173,8 @@ pub struct Inputs {
     k0: Array2<f64>,
     mu0: Array1<f64>,
     lift: Lift,
+    /// The data Gram `X X^T / d` before the lift (needed by the NTK's lift term).
+    data_gram: Array2<f64>,
 }
 
 /// One node's infinite-width state: Gram `K^t` and mean vector `mu^t`.
@@ -280,6 +283,21 @@ impl Inputs {
         Ok(Inputs::lift_gram(k, lift))
     }
 
+    /// The rows of `x` scaled to `||x_i||^2 = d` (zero rows stay zero): the data that
+    /// [`Inputs::from_data`] uses, for finite-width simulations of the same network.
+    pub fn normalize_rows(x: ArrayView2<'_, f64>) -> Array2<f64> {
+        let d = x.ncols() as f64;
+        let mut out = x.to_owned();
+        for mut row in out.rows_mut() {
+            let nrm2 = row.dot(&row);
+            if nrm2 > 0.0 {
+                let s = (d / nrm2).sqrt();
+                row.mapv_inplace(|v| v * s);
+            }
+        }
+        out
+    }
+
     /// Uses a given input Gram `K^0` (validated: square, symmetric, finite, a Gram).
     pub fn from_gram(k0: Array2<f64>, lift: Lift) -> Result<Inputs, KernelError> {
         let (rows, cols) = k0.dim();
@@ -322,9 +340,10 @@ impl Inputs {
             Lift::Dense => {
                 let n = k.nrows();
                 Inputs {
-                    k0: k,
+                    k0: k.clone(),
                     mu0: Array1::zeros(n),
                     lift,
+                    data_gram: k,
                 }
             }
             Lift::ReluStem => {
@@ -333,9 +352,15 @@ impl Inputs {
                     k0: relu::f_matrix(k.view()),
                     mu0,
                     lift,
+                    data_gram: k,
                 }
             }
         }
+    }
+
+    /// The data Gram `X X^T / d` (after row normalisation) before the lift.
+    pub fn data_gram(&self) -> &Array2<f64> {
+        &self.data_gram
     }
 
     /// A seeded standard Gaussian data matrix (`n x d`), the CLI's default input.

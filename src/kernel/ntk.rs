@@ -1,0 +1,268 @@
+//! The exact neural tangent kernel of DAG networks (PAPER.md section 8, beyond the paper).
+//!
+//! NTK parameterisation, no biases, everything trained: readout `u = v . X^H / sqrt(m)`,
+//! every linear edge `sqrt(2) relu(W_e X^s / sqrt(m))`, and the lift weights `W0`. With the
+//! forward Grams `K^s` of the NNGP recursion ([`super::exact`]) and the degree-0 map
+//! `fdot(K)_ij = (pi - arccos C_ij) / pi`, the backward Grams
+//! `Q^{a,b} = lim (1/m) <delta^a, delta^b>` (`delta^a = sqrt(m) du/dX^a`, `P^a = Q^{a,a}`)
+//! follow in reverse topological order:
+//!
+//! ```text
+//! Q^{H,H} = 1 1^T
+//! Q^{a,b} = sum_{skip a->t} Q^{t,b}                                  (b > a)
+//! P^a     = sum_{skip a->t, skip a->t'} Q^{t,t'} + sum_{linear a->t} fdot(K^a) * P^t
+//! Theta   = K^H + sum_{linear e=(s->t)} K^s * fdot(K^s) * P^t + lift term
+//! lift term: dense  K_data * P^lift;   ReLU stem  K_data * fdot(K_data) * P^lift
+//! ```
+//!
+//! (`*` is the elementwise product; `K_data = X X^T / d`; `P^lift = sum_{i,j inputs} Q^{i,j}`.)
+//! Linear out-edges contribute no backward cross terms: a fresh weight matrix enters the
+//! backward signal linearly with mean zero. Routes that differ only by skip edges stay
+//! correlated (the skip pairs with `t != t'`). The **independent-branch** NTK (what
+//! neural-tangents computes when its `FanInSum` is forced) uses the independent-branch
+//! forward Grams and drops those skip-pair terms.
+//!
+//! Every term is kept separately ([`Ntk::readout`], [`Ntk::edge_terms`], [`Ntk::lift`]),
+//! and [`NtkVariant`] selects readout-only, frozen-lift or full sums. On a chain the exact
+//! NTK reduces to the textbook recursion `Theta^l = K^l + Theta^{l-1} * fdot(K^{l-1})`.
+//!
+//! ```
+//! use archconv::{Dag, kernel::{Inputs, Lift, exact::Rule, ntk::NtkVariant}};
+//! let x = Inputs::gaussian(6, 4, 0);
+//! let inp = Inputs::from_data(x.view(), Lift::Dense).unwrap();
+//! let ntk = inp.ntk(&Dag::dag3(), Rule::Exact).unwrap();
+//! let theta = ntk.theta(NtkVariant::Full);
+//! assert_eq!(ntk.edge_terms().len(), 3);                 // one per linear edge
+//! assert!(theta[[0, 0]] > ntk.readout()[[0, 0]]);          // training all layers adds terms
+//! ```
+
+use super::exact::{recursion, Rule};
+use super::{relu, Inputs, KernelError, Lift};
+use crate::dag::{Dag, Edge, Op};
+use ndarray::{Array2, Zip};
+use std::collections::HashMap;
+
+/// Which parameters are trained.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, serde::Serialize)]
+#[serde(rename_all = "kebab-case")]
+pub enum NtkVariant {
+    /// Readout, every linear edge and the lift weights.
+    Full,
+    /// Readout and linear edges; the lift weights frozen.
+    FrozenLift,
+    /// Only the readout: `Theta = K^H` (the NNGP).
+    ReadoutOnly,
+}
+
+/// The NTK of a DAG network, term by term.
+#[derive(Debug, Clone)]
+pub struct Ntk {
+    rule: Rule,
+    lift_kind: Lift,
+    readout: Array2<f64>,
+    edges: Vec<(Edge, Array2<f64>)>,
+    lift: Array2<f64>,
+    backward: Vec<Array2<f64>>,
+}
+
+impl Ntk {
+    pub(crate) fn from_parts(
+        rule: Rule,
+        lift_kind: Lift,
+        readout: Array2<f64>,
+        edges: Vec<(Edge, Array2<f64>)>,
+        lift: Array2<f64>,
+        backward: Vec<Array2<f64>>,
+    ) -> Ntk {
+        Ntk {
+            rule,
+            lift_kind,
+            readout,
+            edges,
+            lift,
+            backward,
+        }
+    }
+
+    /// Which forward/backward rule was used.
+    pub fn rule(&self) -> Rule {
+        self.rule
+    }
+
+    /// Which input lift the lift term belongs to (dense or ReLU stem).
+    pub fn lift_kind(&self) -> Lift {
+        self.lift_kind
+    }
+
+    /// Readout term `K^H`.
+    pub fn readout(&self) -> &Array2<f64> {
+        &self.readout
+    }
+
+    /// Per linear edge `(s -> t)`: `K^s * fdot(K^s) * P^t`.
+    pub fn edge_terms(&self) -> &[(Edge, Array2<f64>)] {
+        &self.edges
+    }
+
+    /// Lift term (`K_data * P^lift`, or `K_data * fdot(K_data) * P^lift` for the stem).
+    pub fn lift(&self) -> &Array2<f64> {
+        &self.lift
+    }
+
+    /// Backward Gram `P^t` of node `t`.
+    pub fn backward(&self, t: usize) -> &Array2<f64> {
+        &self.backward[t]
+    }
+
+    /// The NTK for a choice of trained parameters.
+    pub fn theta(&self, variant: NtkVariant) -> Array2<f64> {
+        let mut out = self.readout.clone();
+        if variant == NtkVariant::ReadoutOnly {
+            return out;
+        }
+        for (_, term) in &self.edges {
+            out += term;
+        }
+        if variant == NtkVariant::Full {
+            out += &self.lift;
+        }
+        out
+    }
+}
+
+struct Backward<'a> {
+    dag: &'a Dag,
+    rule: Rule,
+    /// `P^t`, filled in reverse order.
+    p: Vec<Option<Array2<f64>>>,
+    /// `Q^{a,b}` for `a < b`.
+    cross: HashMap<(usize, usize), Array2<f64>>,
+    n: usize,
+}
+
+impl Backward<'_> {
+    /// `Q^{a,b}` for any `a, b` whose `P` are already known.
+    fn q(&mut self, a: usize, b: usize) -> Array2<f64> {
+        if a == b {
+            return self.p[a].clone().expect("P computed in reverse order");
+        }
+        if a > b {
+            return self.q(b, a).reversed_axes().as_standard_layout().to_owned();
+        }
+        if let Some(q) = self.cross.get(&(a, b)) {
+            return q.clone();
+        }
+        let mut acc = Array2::<f64>::zeros((self.n, self.n));
+        let outs: Vec<usize> = self
+            .dag
+            .out_edges(a)
+            .filter(|e| e.op == Op::Skip)
+            .map(|e| e.to)
+            .collect();
+        for t in outs {
+            acc += &self.q(t, b);
+        }
+        self.cross.insert((a, b), acc.clone());
+        acc
+    }
+}
+
+impl Inputs {
+    /// The NTK of `dag` under `rule` ([`Rule::Exact`] or [`Rule::IndependentBranch`]).
+    pub fn ntk(&self, dag: &Dag, rule: Rule) -> Result<Ntk, KernelError> {
+        let forward = recursion(dag, self, rule)?;
+        let n = self.len();
+        let h = dag.output();
+        let mut bw = Backward {
+            dag,
+            rule,
+            p: vec![None; dag.num_nodes()],
+            cross: HashMap::new(),
+            n,
+        };
+        let mut fdot_cache: HashMap<usize, Array2<f64>> = HashMap::new();
+        for a in (0..dag.num_nodes()).rev() {
+            let mut pa = Array2::<f64>::zeros((n, n));
+            if a == h {
+                pa.fill(1.0);
+            }
+            let skips: Vec<usize> = dag
+                .out_edges(a)
+                .filter(|e| e.op == Op::Skip)
+                .map(|e| e.to)
+                .collect();
+            let linears: Vec<usize> = dag
+                .out_edges(a)
+                .filter(|e| e.op == Op::Linear)
+                .map(|e| e.to)
+                .collect();
+            for (i, &t) in skips.iter().enumerate() {
+                pa += bw.p[t].as_ref().expect("later node");
+                if bw.rule == Rule::Exact {
+                    for &t2 in &skips[i + 1..] {
+                        let q = bw.q(t, t2);
+                        pa += &q;
+                        pa += &q.t();
+                    }
+                }
+            }
+            if !linears.is_empty() {
+                let fd = fdot_cache
+                    .entry(a)
+                    .or_insert_with(|| relu::fdot_matrix(forward[a].gram.view()));
+                for &t in &linears {
+                    let pt = bw.p[t].as_ref().expect("later node");
+                    Zip::from(&mut pa)
+                        .and(&*fd)
+                        .and(pt)
+                        .par_for_each(|x, &f, &p| *x += f * p);
+                }
+            }
+            bw.p[a] = Some(pa);
+        }
+        // Edge terms K^s * fdot(K^s) * P^t.
+        let mut edges = Vec::new();
+        for e in dag.edges().iter().filter(|e| e.op == Op::Linear) {
+            let s = e.from;
+            let fd = fdot_cache
+                .entry(s)
+                .or_insert_with(|| relu::fdot_matrix(forward[s].gram.view()));
+            let pt = bw.p[e.to].as_ref().expect("computed");
+            let mut term = Array2::<f64>::zeros((n, n));
+            Zip::from(&mut term)
+                .and(&forward[s].gram)
+                .and(&*fd)
+                .and(pt)
+                .par_for_each(|x, &k, &f, &p| *x = k * f * p);
+            edges.push((e.clone(), term));
+        }
+        // Lift term: P^lift = sum over input pairs of Q^{i,j} (inputs share the lift).
+        let inputs = dag.inputs().to_vec();
+        let mut plift = Array2::<f64>::zeros((n, n));
+        for &i in &inputs {
+            for &j in &inputs {
+                if i == j || rule == Rule::Exact {
+                    plift += &bw.q(i, j);
+                }
+            }
+        }
+        let kd = self.data_gram();
+        let lift = match self.lift() {
+            Lift::Dense => kd * &plift,
+            Lift::ReluStem => {
+                let fd = relu::fdot_matrix(kd.view());
+                kd * &fd * &plift
+            }
+        };
+        let backward = bw.p.into_iter().map(|p| p.expect("all nodes")).collect();
+        let readout = forward.into_iter().nth(h).expect("output node").gram;
+        Ok(Ntk {
+            rule,
+            lift_kind: self.lift(),
+            readout,
+            edges,
+            lift,
+            backward,
+        })
+    }
+}
