@@ -12,6 +12,8 @@
 //! println!("{a}");
 //! ```
 
+use crate::kernel::exact::Rule;
+use crate::kernel::ntk::NtkVariant;
 use crate::kernel::{Inputs, KernelKind, Lift};
 use crate::paths::PathStats;
 use crate::spectrum::{pair_bound, PairBound, SpectrumSummary};
@@ -24,14 +26,26 @@ use std::fmt;
 pub struct AnalyzeOptions {
     /// Kernels to evaluate (default: all three).
     pub kinds: Vec<KernelKind>,
+    /// Also the exact and independent-branch NTKs (all parameters trained; default true).
+    pub ntk: bool,
 }
 
 impl Default for AnalyzeOptions {
     fn default() -> Self {
         AnalyzeOptions {
             kinds: KernelKind::ALL.to_vec(),
+            ntk: true,
         }
     }
+}
+
+/// One NTK's spectral summary (PAPER.md section 8).
+#[derive(Debug, Clone, Serialize)]
+pub struct NtkReport {
+    /// `exact` or `independent-branch`.
+    pub rule: String,
+    /// Eigenvalue summary of `Theta` (readout, every linear edge and the lift trained).
+    pub spectrum: SpectrumSummary,
 }
 
 /// Path statistics in report form.
@@ -97,6 +111,8 @@ pub struct Analysis {
     pub paths: PathReport,
     /// Per-kernel spectra (empty when the DAG has no input-output path).
     pub kernels: Vec<KernelReport>,
+    /// NTK spectra (empty when not requested or no path).
+    pub ntk: Vec<NtkReport>,
 }
 
 /// Path statistics and kernel spectra of `dag` on `inputs`.
@@ -114,12 +130,26 @@ pub fn analyze(dag: &Dag, inputs: &Inputs, opts: &AnalyzeOptions) -> Result<Anal
             });
         }
     }
+    let mut ntk = Vec::new();
+    if stats.num_paths() > 0 && opts.ntk {
+        for rule in [Rule::IndependentBranch, Rule::Exact] {
+            let theta = inputs.ntk(dag, rule)?.theta(NtkVariant::Full);
+            ntk.push(NtkReport {
+                rule: match rule {
+                    Rule::Exact => "exact".into(),
+                    Rule::IndependentBranch => "independent-branch".into(),
+                },
+                spectrum: SpectrumSummary::of(&theta)?,
+            });
+        }
+    }
     Ok(Analysis {
         dag: dag.describe(),
         points: inputs.len(),
         lift: inputs.lift(),
         paths: PathReport::from(&stats),
         kernels,
+        ntk,
     })
 }
 
@@ -181,6 +211,27 @@ impl fmt::Display for Analysis {
                 s.condition
                     .map_or("inf (singular)".to_string(), |c| format!("{c:.6e}")),
                 k.pair_bound.map_or(f64::NAN, |b| b.value),
+            )?;
+        }
+        for k in &self.ntk {
+            let s = &k.spectrum;
+            writeln!(
+                f,
+                "{:<20} {:>14.6e} {:>14.6e} {:>14.6e} {:>14} {:>14}",
+                format!(
+                    "NTK {}",
+                    if k.rule == "exact" {
+                        "exact"
+                    } else {
+                        "indep-branch"
+                    }
+                ),
+                s.lambda_min,
+                s.normalized_lambda_min.unwrap_or(f64::NAN),
+                s.lambda_max,
+                s.condition
+                    .map_or("inf (singular)".to_string(), |c| format!("{c:.6e}")),
+                "-",
             )?;
         }
         Ok(())

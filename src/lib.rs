@@ -34,6 +34,7 @@ pub mod report;
 pub mod reproduce;
 pub mod space;
 pub mod spectrum;
+pub mod stepsize;
 
 pub use analysis::{analyze, Analysis, AnalyzeOptions};
 pub use dag::{Dag, DagError, Edge, Op};
@@ -63,6 +64,9 @@ pub enum Error {
     /// Spectra.
     #[error(transparent)]
     Spectrum(#[from] spectrum::SpectrumError),
+    /// Finite-width simulation.
+    #[error(transparent)]
+    Empirical(#[from] empirical_ntk::EmpiricalError),
     /// Reading data files.
     #[error(transparent)]
     Data(#[from] data::DataError),

@@ -23,7 +23,13 @@ fn analyze_reports_the_dag3_numbers_of_the_issue() {
         out.contains("effective depth = 1.250000 (5/4), effective width = 2.400000 (12/5)"),
         "{out}"
     );
-    for k in ["path-sum", "independent-branch", "exact"] {
+    for k in [
+        "path-sum",
+        "independent-branch",
+        "exact",
+        "NTK exact",
+        "NTK indep-branch",
+    ] {
         assert!(out.contains(k), "{out}");
     }
 }
@@ -37,6 +43,9 @@ fn analyze_json_is_machine_readable() {
     assert_eq!(v["kernels"].as_array().unwrap().len(), 3);
     let lmin = v["kernels"][2]["spectrum"]["lambda_min"].as_f64().unwrap();
     assert!(lmin > 0.0);
+    assert_eq!(v["ntk"][1]["rule"], "exact");
+    // Training every layer adds positive semi-definite terms to the NNGP: Theta >= K.
+    assert!(v["ntk"][1]["spectrum"]["lambda_min"].as_f64().unwrap() >= lmin);
 }
 
 #[test]

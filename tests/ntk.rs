@@ -211,3 +211,30 @@ fn empirical_ntk_converges_to_the_exact_ntk_like_m_to_minus_half() {
         }
     }
 }
+
+#[test]
+fn gradient_step_decreases_the_loss_by_r_theta_r() {
+    // dL = -eta ||grad L||^2 + O(eta^2) and ||grad L||^2 = r^T Theta r with the empirical
+    // NTK of the same network: the gradient and the NTK come from one backward pass, but
+    // the loss change is measured by re-running the forward pass.
+    use archconv::empirical_ntk::Network;
+    let x = Inputs::gaussian(5, 4, 8);
+    let y = ndarray::Array1::from(vec![1.0, -1.0, 0.5, 0.0, 2.0]);
+    for lift in [Lift::Dense, Lift::ReluStem] {
+        let mut net = Network::new(&skip_diamond(), 4, lift, 64, 3).unwrap();
+        let theta = net.ntk(x.view()).unwrap().theta(NtkVariant::Full);
+        let r = &net.outputs(x.view()).unwrap() - &y;
+        let predicted = r.dot(&theta.dot(&r));
+        let eta = 1e-7;
+        let l0 = net.gd_step(x.view(), &y, eta).unwrap();
+        let r1 = &net.outputs(x.view()).unwrap() - &y;
+        let l1 = 0.5 * r1.dot(&r1);
+        let measured = (l0 - l1) / eta;
+        // Relative O(eta * lambda_max) second-order term plus rounding of l0 - l1.
+        let tol = predicted * (eta * 1e3) + 1e-16 * l0 / eta * 100.0;
+        assert!(
+            (measured - predicted).abs() <= tol,
+            "{lift}: {measured} vs {predicted}"
+        );
+    }
+}
