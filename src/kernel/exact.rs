@@ -12,7 +12,10 @@
 //! ```
 //!
 //! The rank-one part is `sum_{e != e', not both skip} a_e a_e'^T` rewritten with the
-//! full sum `mu mu^T`. Cross-node Grams are computed on demand and memoised:
+//! full sum `mu mu^T`. Cross-node Grams are never stored as dense matrices: unrolling the
+//! recursion shows every `S^{a,b}` is a combination `sum_x c_x K^x + sum_b w_b (mu^b)^T +
+//! sum_b mu^b z_b^T` of node Grams (symmetric) and rank-one terms, so each node's Gram is
+//! one fused pass over `N x N` entries. Cross-node Grams are computed on demand and memoised:
 //! `S^{t,u} = sum_{skip s->t} S^{s,u} + sum_{linear e into t} a_e (mu^u)^T` for `u < t`,
 //! `S^{t,t} = K^t`, `S^{u,t} = (S^{t,u})^T`; all input nodes carry the same lifted
 //! features, so `S` between inputs is `K^0`.
@@ -33,8 +36,9 @@
 use super::{relu, Inputs, KernelError, NodeState};
 use crate::dag::{Dag, Op};
 use crate::paths::DepthHistograms;
-use ndarray::{Array1, Array2, Zip};
-use std::collections::HashMap;
+use ndarray::parallel::prelude::*;
+use ndarray::{Array1, Array2, Axis, Zip};
+use std::collections::{BTreeMap, HashMap};
 
 /// Which pair terms the recursion keeps.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -45,14 +49,58 @@ pub enum Rule {
     IndependentBranch,
 }
 
+/// A symbolic `N x N` matrix `sum_x c_x K^x + sum_b right_b (mu^b)^T + sum_b mu^b (left_b)^T`.
+#[derive(Debug, Clone, Default)]
+struct Combo {
+    grams: BTreeMap<usize, f64>,
+    right: BTreeMap<usize, Array1<f64>>,
+    left: BTreeMap<usize, Array1<f64>>,
+}
+
+fn merge(map: &mut BTreeMap<usize, Array1<f64>>, key: usize, v: &Array1<f64>) {
+    match map.get_mut(&key) {
+        Some(acc) => *acc += v,
+        None => {
+            map.insert(key, v.clone());
+        }
+    }
+}
+
+impl Combo {
+    fn gram(x: usize) -> Combo {
+        let mut c = Combo::default();
+        c.grams.insert(x, 1.0);
+        c
+    }
+
+    fn add(&mut self, other: &Combo) {
+        for (&x, &c) in &other.grams {
+            *self.grams.entry(x).or_insert(0.0) += c;
+        }
+        for (&b, v) in &other.right {
+            merge(&mut self.right, b, v);
+        }
+        for (&b, v) in &other.left {
+            merge(&mut self.left, b, v);
+        }
+    }
+
+    fn transposed(&self) -> Combo {
+        Combo {
+            grams: self.grams.clone(),
+            right: self.left.clone(),
+            left: self.right.clone(),
+        }
+    }
+}
+
 struct Traversal<'a> {
     dag: &'a Dag,
-    inp: &'a Inputs,
     states: Vec<NodeState>,
     /// `f(K^s)` per source node, shared by all linear edges leaving `s`.
     fcache: HashMap<usize, Array2<f64>>,
-    /// `S^{a,b}` for `a > b` (canonical nodes).
-    cross: HashMap<(usize, usize), Array2<f64>>,
+    /// `S^{a,b}` for `a > b` (canonical nodes), symbolically.
+    cross: HashMap<(usize, usize), Combo>,
     first_input: usize,
 }
 
@@ -64,12 +112,11 @@ impl Traversal<'_> {
         }
     }
 
-    fn f_of(&mut self, s: usize) -> &Array2<f64> {
+    fn ensure_f(&mut self, s: usize) {
         if !self.fcache.contains_key(&s) {
             let fk = relu::f_matrix(self.states[s].gram.view());
             self.fcache.insert(s, fk);
         }
-        &self.fcache[&s]
     }
 
     fn canon(&self, x: usize) -> usize {
@@ -80,32 +127,29 @@ impl Traversal<'_> {
         }
     }
 
-    /// `S^{a,b}` as an owned matrix.
-    fn cross_gram(&mut self, a: usize, b: usize) -> Array2<f64> {
+    /// `S^{a,b}` symbolically.
+    fn cross_gram(&mut self, a: usize, b: usize) -> Combo {
         let (a, b) = (self.canon(a), self.canon(b));
         if a == b {
-            return self.states[a].gram.clone();
+            return Combo::gram(a);
         }
         if a < b {
-            return self
-                .cross_gram(b, a)
-                .reversed_axes()
-                .as_standard_layout()
-                .to_owned();
+            return self.cross_gram(b, a).transposed();
         }
         if let Some(s) = self.cross.get(&(a, b)) {
             return s.clone();
         }
-        let n = self.inp.len();
-        let mut s = Array2::<f64>::zeros((n, n));
+        let mut s = Combo::default();
         let edges: Vec<(usize, Op)> = self.dag.in_edges(a).map(|e| (e.from, e.op)).collect();
-        let mu_b = self.states[b].mean.clone();
         for (src, op) in edges {
             match op {
-                Op::Skip => s += &self.cross_gram(src, b),
+                Op::Skip => {
+                    let c = self.cross_gram(src, b);
+                    s.add(&c);
+                }
                 Op::Linear => {
                     let ae = self.edge_mean(src, Op::Linear);
-                    add_outer(&mut s, 1.0, &ae, &mu_b);
+                    merge(&mut s.right, b, &ae);
                 }
                 Op::Zero => {}
             }
@@ -115,12 +159,36 @@ impl Traversal<'_> {
     }
 }
 
-/// `m += alpha u v^T`, rows in parallel.
-pub(crate) fn add_outer(m: &mut Array2<f64>, alpha: f64, u: &Array1<f64>, v: &Array1<f64>) {
-    Zip::from(m.rows_mut()).and(u).par_for_each(|mut row, &ui| {
-        let c = alpha * ui;
-        row.zip_mut_with(v, |x, &vj| *x += c * vj);
-    });
+/// `sum_k c_k M_k + sum_r alpha_r u_r v_r^T` in one pass over the rows (in parallel).
+fn fused(
+    n: usize,
+    dense: &[(f64, &Array2<f64>)],
+    rank1: &[(f64, &Array1<f64>, &Array1<f64>)],
+) -> Array2<f64> {
+    let mut out = Array2::<f64>::zeros((n, n));
+    out.axis_iter_mut(Axis(0))
+        .into_par_iter()
+        .enumerate()
+        .for_each(|(i, mut row)| {
+            let o = row.as_slice_mut().expect("contiguous row");
+            for &(c, m) in dense {
+                let src = m.row(i);
+                let src = src.as_slice().expect("contiguous row");
+                if c == 1.0 {
+                    o.iter_mut().zip(src).for_each(|(x, &y)| *x += y);
+                } else {
+                    o.iter_mut().zip(src).for_each(|(x, &y)| *x += c * y);
+                }
+            }
+            for &(alpha, u, v) in rank1 {
+                let cu = alpha * u[i];
+                if cu != 0.0 {
+                    let v = v.as_slice().expect("contiguous vector");
+                    o.iter_mut().zip(v).for_each(|(x, &y)| *x += cu * y);
+                }
+            }
+        });
+    out
 }
 
 pub(crate) fn recursion(
@@ -137,12 +205,16 @@ pub(crate) fn recursion(
     }
     let mut tr = Traversal {
         dag,
-        inp,
         states: Vec::with_capacity(dag.num_nodes()),
         fcache: HashMap::new(),
         cross: HashMap::new(),
         first_input: dag.inputs().iter().copied().min().unwrap_or(0),
     };
+    // Last node that reads f(K^s), so the cache can be released early.
+    let mut last_use = vec![0usize; dag.num_nodes()];
+    for e in dag.edges().iter().filter(|e| e.op == Op::Linear) {
+        last_use[e.from] = last_use[e.from].max(e.to);
+    }
     for t in 0..dag.num_nodes() {
         if dag.is_input(t) {
             tr.states.push(NodeState {
@@ -152,17 +224,18 @@ pub(crate) fn recursion(
             continue;
         }
         let edges: Vec<(usize, Op)> = dag.in_edges(t).map(|e| (e.from, e.op)).collect();
-        let mut gram = Array2::<f64>::zeros((n, n));
         let mut mu = Array1::<f64>::zeros(n);
         let mut skip_sum = Array1::<f64>::zeros(n);
         let mut linear_means = Vec::new();
+        let mut linear_sources: BTreeMap<usize, f64> = BTreeMap::new();
         let mut skips = Vec::new();
         for &(s, op) in &edges {
             let a = tr.edge_mean(s, op);
             mu += &a;
             match op {
                 Op::Linear => {
-                    gram += tr.f_of(s);
+                    tr.ensure_f(s);
+                    *linear_sources.entry(s).or_insert(0.0) += 1.0;
                     linear_means.push(a);
                 }
                 Op::Skip => {
@@ -172,29 +245,46 @@ pub(crate) fn recursion(
                 Op::Zero => {}
             }
         }
-        match rule {
-            Rule::IndependentBranch => {
-                for &s in &skips {
-                    gram += &tr.states[s].gram;
-                }
-            }
-            Rule::Exact => {
-                for (i, &s) in skips.iter().enumerate() {
-                    gram += &tr.states[s].gram;
-                    for &s2 in &skips[i + 1..] {
-                        let c = tr.cross_gram(s, s2);
-                        gram += &c;
-                        gram += &c.t();
-                    }
-                }
-                add_outer(&mut gram, 1.0, &mu, &mu);
-                add_outer(&mut gram, -1.0, &skip_sum, &skip_sum);
-                for a in &linear_means {
-                    add_outer(&mut gram, -1.0, a, a);
+        // Skip part: sum over ordered skip pairs of S^{s,s'} (branch rule: diagonal only).
+        let mut combo = Combo::default();
+        for (i, &s) in skips.iter().enumerate() {
+            combo.add(&Combo::gram(tr.canon(s)));
+            if rule == Rule::Exact {
+                for &s2 in &skips[i + 1..] {
+                    let c = tr.cross_gram(s, s2);
+                    combo.add(&c);
+                    combo.add(&c.transposed());
                 }
             }
         }
+        let gram = {
+            let mut dense: Vec<(f64, &Array2<f64>)> = Vec::new();
+            for (&s, &c) in &linear_sources {
+                dense.push((c, &tr.fcache[&s]));
+            }
+            for (&x, &c) in &combo.grams {
+                if c != 0.0 {
+                    dense.push((c, &tr.states[x].gram));
+                }
+            }
+            let mut rank1: Vec<(f64, &Array1<f64>, &Array1<f64>)> = Vec::new();
+            for (&b, w) in &combo.right {
+                rank1.push((1.0, w, &tr.states[b].mean));
+            }
+            for (&b, z) in &combo.left {
+                rank1.push((1.0, &tr.states[b].mean, z));
+            }
+            if rule == Rule::Exact {
+                rank1.push((1.0, &mu, &mu));
+                rank1.push((-1.0, &skip_sum, &skip_sum));
+                for a in &linear_means {
+                    rank1.push((-1.0, a, a));
+                }
+            }
+            fused(n, &dense, &rank1)
+        };
         tr.states.push(NodeState { gram, mean: mu });
+        tr.fcache.retain(|&s, _| last_use[s] > t);
     }
     Ok(tr.states)
 }
