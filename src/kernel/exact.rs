@@ -37,7 +37,7 @@ use super::{relu, Inputs, KernelError, NodeState};
 use crate::dag::{Dag, Op};
 use crate::paths::DepthHistograms;
 use ndarray::parallel::prelude::*;
-use ndarray::{Array1, Array2, Axis, Zip};
+use ndarray::{Array1, Array2, Axis};
 use std::collections::{BTreeMap, HashMap};
 
 /// Which pair terms the recursion keeps.
