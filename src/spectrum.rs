@@ -2,11 +2,14 @@
 //! condition number, the full spectrum, `lambda_min` normalised by the mean diagonal,
 //! the 2x2 bound (Lemma 3.3) and the path-sum bound `P - sum_p f^{d_p}(c)` (Eq. 12).
 //!
-//! `lambda_min` avoids a full eigendecomposition: it factors `K = L L^T` (Cholesky) and
-//! runs a block Krylov method with full reorthogonalisation and Rayleigh-Ritz on
-//! `K^{-1}`, whose largest eigenvalue is `1/lambda_min`. It stops when the Ritz pair's
-//! residual `r` satisfies `min(|r|, |r|^2 / gap) <= 1e-13 theta` (the standard a-posteriori
-//! bounds for symmetric matrices). When `K` is not numerically positive definite
+//! `lambda_min` avoids a full eigendecomposition: it factors `K = L L^T` (Cholesky),
+//! runs a short block Krylov method (full reorthogonalisation, Rayleigh-Ritz) on
+//! `K^{-1}` for an estimate `lambda_est >= lambda_min`, then shifts: `sigma` slightly
+//! below `lambda_est`, checked to lie below `lambda_min` by the Cholesky factorization of
+//! `K - sigma I` succeeding, and block Krylov on `(K - sigma I)^{-1}`, whose top eigenvalue
+//! is now well separated from the rest even when the bottom of the spectrum is clustered.
+//! It stops when the Ritz pair's residual `r` satisfies
+//! `min(|r|, |r|^2 / gap) <= 1e-13 theta` (the standard a-posteriori bounds). When `K` is not numerically positive definite
 //! (singular kernels) or the iteration does not converge, it falls back to the full
 //! symmetric eigensolver. Small matrices (`N <= 256`) use the full solver directly.
 //!
@@ -91,87 +94,73 @@ const DIRECT_MAX: usize = 256;
 const TOL: f64 = 1e-13;
 
 /// Largest eigenvalue of the symmetric operator `op` (applied to blocks of vectors) on
-/// `R^n`, by block Krylov + Rayleigh-Ritz. Returns `None` if not converged within
-/// `max_dim` basis vectors.
-fn block_krylov_largest(
-    n: usize,
-    op: &dyn Fn(&Mat<f64>) -> Mat<f64>,
-    block: usize,
-    max_dim: usize,
-) -> Option<f64> {
+/// `R^n`, by block Krylov + Rayleigh-Ritz with full reorthogonalisation. The basis `V`,
+/// `A V` and the projected matrix `H = V^T A V` grow in place, one block per step.
+/// Returns `None` if not converged within `max_dim` basis vectors.
+fn block_krylov_largest(n: usize, op: &dyn Fn(&Mat<f64>) -> Mat<f64>, block: usize, max_dim: usize) -> Option<f64> {
+    block_krylov(n, op, block, max_dim, TOL).map(|(theta, _)| theta)
+}
+
+/// Block Krylov iteration (see [`block_krylov_largest`]) stopping at relative accuracy
+/// `tol`; returns the Ritz value and whether the residual test (rather than the size
+/// limit) stopped it. With `tol >= 1`, it only reports the last Ritz value at `max_dim`.
+fn block_krylov(n: usize, op: &dyn Fn(&Mat<f64>) -> Mat<f64>, block: usize, max_dim: usize, tol: f64) -> Option<(f64, bool)> {
     let block = block.min(n);
+    let max_dim = max_dim.min(n);
     let mut rng = rand_chacha::ChaCha8Rng::seed_from_u64(0x5eed);
     let start = Mat::<f64>::from_fn(n, block, |_, _| StandardNormal.sample(&mut rng));
     let mut q = orthonormalize(start.as_ref(), None)?;
-    let mut v = Mat::<f64>::zeros(n, 0);
-    let mut av = Mat::<f64>::zeros(n, 0);
-    let mut prev_theta = f64::NAN;
-    while v.ncols() + q.ncols() <= max_dim {
+    let mut v = Mat::<f64>::zeros(n, max_dim);
+    let mut av = Mat::<f64>::zeros(n, max_dim);
+    let mut hm = Mat::<f64>::zeros(max_dim, max_dim);
+    let mut k = 0usize;
+    while k + q.ncols() <= max_dim {
+        let b = q.ncols();
         let aq = op(&q);
-        v = hcat(&v, &q);
-        av = hcat(&av, &aq);
-        let k = v.ncols();
-        let mut hm = Mat::<f64>::zeros(k, k);
-        faer::linalg::matmul::matmul(
-            hm.as_mut(),
-            faer::Accum::Replace,
-            v.transpose(),
-            av.as_ref(),
-            1.0,
-            Par::rayon(0),
-        );
-        let hs = Mat::<f64>::from_fn(k, k, |i, j| 0.5 * (hm[(i, j)] + hm[(j, i)]));
+        v.as_mut().submatrix_mut(0, k, n, b).copy_from(q.as_ref());
+        av.as_mut().submatrix_mut(0, k, n, b).copy_from(aq.as_ref());
+        // New columns of H = V^T A V, then mirror them into the new rows.
+        let mut hcol = Mat::<f64>::zeros(k + b, b);
+        faer::linalg::matmul::matmul(hcol.as_mut(), faer::Accum::Replace, v.as_ref().submatrix(0, 0, n, k + b).transpose(), aq.as_ref(), 1.0, Par::rayon(0));
+        for j in 0..b {
+            for i in 0..k + b {
+                hm[(i, k + j)] = hcol[(i, j)];
+                if i < k {
+                    hm[(k + j, i)] = hcol[(i, j)];
+                }
+            }
+        }
+        k += b;
+        let hk = hm.as_ref().submatrix(0, 0, k, k);
+        let hs = Mat::<f64>::from_fn(k, k, |i, j| 0.5 * (hk[(i, j)] + hk[(j, i)]));
         let eig = hs.self_adjoint_eigen(faer::Side::Lower).ok()?;
         let s = eig.S();
         let theta = s[k - 1];
         let theta2 = if k > 1 { s[k - 2] } else { f64::NEG_INFINITY };
-        let u = eig.U();
-        let sv = u.col(k - 1);
+        let sv = eig.U().col(k - 1);
+        // r = A V s - theta V s
         let mut r = Mat::<f64>::zeros(n, 1);
-        // r = AV s - theta V s
-        faer::linalg::matmul::matmul(
-            r.as_mut(),
-            faer::Accum::Replace,
-            av.as_ref(),
-            sv.as_mat(),
-            1.0,
-            Par::rayon(0),
-        );
-        faer::linalg::matmul::matmul(
-            r.as_mut(),
-            faer::Accum::Add,
-            v.as_ref(),
-            sv.as_mat(),
-            -theta,
-            Par::rayon(0),
-        );
+        faer::linalg::matmul::matmul(r.as_mut(), faer::Accum::Replace, av.as_ref().submatrix(0, 0, n, k), sv.as_mat(), 1.0, Par::rayon(0));
+        faer::linalg::matmul::matmul(r.as_mut(), faer::Accum::Add, v.as_ref().submatrix(0, 0, n, k), sv.as_mat(), -theta, Par::rayon(0));
         let rn = r.norm_l2();
         let gap = theta - theta2;
         let bound = if gap > 0.0 { rn.min(rn * rn / gap) } else { rn };
-        if bound <= TOL * theta.abs() || (rn == 0.0) {
-            return Some(theta);
+        if std::env::var_os("ARCHCONV_DEBUG_KRYLOV").is_some() {
+            eprintln!("krylov k={k} theta={theta:e} residual={rn:e} bound={bound:e}");
         }
-        if k >= n {
-            return Some(theta);
+        if bound <= tol * theta.abs() || rn == 0.0 || k >= n {
+            return Some((theta, true));
         }
-        let _ = prev_theta;
-        prev_theta = theta;
-        // Next block: AQ orthogonalised against the basis.
-        q = match orthonormalize(aq.as_ref(), Some(&v)) {
+        if k + block > max_dim {
+            return Some((theta, false));
+        }
+        let basis = v.as_ref().submatrix(0, 0, n, k).to_owned();
+        q = match orthonormalize(aq.as_ref(), Some(&basis)) {
             Some(q) => q,
-            None => return Some(theta), // invariant subspace found
+            None => return Some((theta, true)), // invariant subspace found
         };
     }
     None
-}
-
-fn hcat(a: &Mat<f64>, b: &Mat<f64>) -> Mat<f64> {
-    let (n, ka, kb) = (a.nrows().max(b.nrows()), a.ncols(), b.ncols());
-    Mat::from_fn(
-        n,
-        ka + kb,
-        |i, j| if j < ka { a[(i, j)] } else { b[(i, j - ka)] },
-    )
 }
 
 /// Orthonormal basis of the columns of `x` after removing their components along the
@@ -235,21 +224,54 @@ pub enum Method {
 fn lambda_min_with_method(k: &Array2<f64>) -> Result<(f64, Method), SpectrumError> {
     let n = validate(k)?;
     if n > DIRECT_MAX {
-        if let Some(chol) = CholSolver::new(k.view()) {
-            let op = |x: &Mat<f64>| {
-                let mut y = x.clone();
-                chol.solve_in_place(&mut y);
-                y
-            };
-            if let Some(theta) = block_krylov_largest(n, &op, 16, 480) {
-                if theta > 0.0 && theta.is_finite() {
-                    return Ok((1.0 / theta, Method::CholeskyKrylov));
-                }
-            }
+        if let Some(l) = shift_invert_lambda_min(k, n) {
+            return Ok((l, Method::CholeskyKrylov));
         }
     }
     let ev = eigenvalues(k)?;
     Ok((ev[0], Method::Full))
+}
+
+/// Two-phase shift-invert: a short block Krylov run on `K^{-1}` (after `K = L L^T`) gives
+/// an upper estimate `1/theta >= lambda_min`; a shift `sigma` a little below it is
+/// confirmed by the Cholesky factorization of `K - sigma I` succeeding (so
+/// `sigma < lambda_min`), and block Krylov on `(K - sigma I)^{-1}`, whose top eigenvalue
+/// `1/(lambda_min - sigma)` is now well separated, converges in a few blocks.
+fn shift_invert_lambda_min(k: &Array2<f64>, n: usize) -> Option<f64> {
+    let chol = CholSolver::new(k.view())?;
+    let op = |x: &Mat<f64>| {
+        let mut y = x.clone();
+        chol.solve_in_place(&mut y);
+        y
+    };
+    let (theta, _) = block_krylov(n, &op, 16, 128.min(n), 1e-6)?;
+    if !(theta > 0.0 && theta.is_finite()) {
+        return None;
+    }
+    let upper = 1.0 / theta;
+    drop(chol);
+    let mut delta = 1e-2;
+    for _ in 0..6 {
+        let sigma = upper * (1.0 - delta);
+        let mut shifted = k.clone();
+        for i in 0..n {
+            shifted[[i, i]] -= sigma;
+        }
+        if let Some(sc) = CholSolver::new(shifted.view()) {
+            let sop = |x: &Mat<f64>| {
+                let mut y = x.clone();
+                sc.solve_in_place(&mut y);
+                y
+            };
+            let (t, ok) = block_krylov(n, &sop, 16, 256.min(n), TOL)?;
+            if ok && t > 0.0 {
+                return Some(sigma + 1.0 / t);
+            }
+            return None;
+        }
+        delta *= 4.0;
+    }
+    None
 }
 
 /// Smallest eigenvalue of the symmetric matrix `k` (module docs for the method).

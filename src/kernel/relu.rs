@@ -57,16 +57,13 @@ pub fn fast_asin(x: f64) -> f64 {
     let z = ((1.0 - a) * 0.5).max(0.0).sqrt();
     let y = if big { z } else { a };
     let t = y * y;
+    // Plain multiply-add, not `mul_add`: without hardware FMA that is a slow libm call.
     let mut r = ASIN_R[12];
     for &c in ASIN_R[..12].iter().rev() {
-        r = r.mul_add(t, c);
+        r = r * t + c;
     }
-    let p = (y * t).mul_add(r, y);
-    let v = if big {
-        (-2.0f64).mul_add(p, FRAC_PI_2)
-    } else {
-        p
-    };
+    let p = y * t * r + y;
+    let v = if big { FRAC_PI_2 - 2.0 * p } else { p };
     v.copysign(x)
 }
 
@@ -108,6 +105,36 @@ fn inv_sqrt_diag(k: ArrayView2<'_, f64>) -> (Array1<f64>, Array1<f64>) {
     (sd, inv)
 }
 
+/// One row of [`map_corr`]: `o[j] = scale_j g(k[j] ii inv[j])`.
+#[inline(always)]
+fn corr_row(o: &mut [f64], kr: &[f64], sdv: &[f64], invv: &[f64], si: f64, ii: f64, degree1: bool, g: &impl Fn(f64) -> f64) {
+    for j in 0..o.len() {
+        let c = kr[j] * ii * invv[j];
+        let scale = if degree1 { si * sdv[j] } else { 1.0 };
+        o[j] = scale * g(c);
+    }
+}
+
+#[cfg(target_arch = "x86_64")]
+#[target_feature(enable = "avx2")]
+#[allow(clippy::too_many_arguments)]
+fn corr_row_avx2(o: &mut [f64], kr: &[f64], sdv: &[f64], invv: &[f64], si: f64, ii: f64, degree1: bool, g: &impl Fn(f64) -> f64) {
+    corr_row(o, kr, sdv, invv, si, ii, degree1, g)
+}
+
+/// Runs [`corr_row`] with AVX2 when the processor has it (same arithmetic, wider vectors).
+#[allow(clippy::too_many_arguments)]
+fn corr_row_dispatch(o: &mut [f64], kr: &[f64], sdv: &[f64], invv: &[f64], si: f64, ii: f64, degree1: bool, g: &impl Fn(f64) -> f64) {
+    #[cfg(target_arch = "x86_64")]
+    {
+        if std::arch::is_x86_feature_detected!("avx2") {
+            // SAFETY: the processor supports AVX2 (checked just above).
+            return unsafe { corr_row_avx2(o, kr, sdv, invv, si, ii, degree1, g) };
+        }
+    }
+    corr_row(o, kr, sdv, invv, si, ii, degree1, g)
+}
+
 /// Applies an elementwise correlation map `g(C)` scaled by `sqrt(K_ii K_jj)^degree`
 /// (degree 1 for `f`, 0 for `fdot`), rows in parallel. Diagonal: `g(1) K_ii^degree`.
 fn map_corr(k: ArrayView2<'_, f64>, degree1: bool, g: impl Fn(f64) -> f64 + Sync) -> Array2<f64> {
@@ -127,19 +154,10 @@ fn map_corr(k: ArrayView2<'_, f64>, degree1: bool, g: impl Fn(f64) -> f64 + Sync
                 inv.as_slice().expect("contiguous"),
             );
             match kr {
-                Some(kr) => {
-                    for j in 0..n {
-                        let c = kr[j] * ii * invv[j];
-                        let scale = if degree1 { si * sdv[j] } else { 1.0 };
-                        o[j] = scale * g(c);
-                    }
-                }
+                Some(kr) => corr_row_dispatch(o, kr, sdv, invv, si, ii, degree1, &g),
                 None => {
-                    for j in 0..n {
-                        let c = krow[j] * ii * invv[j];
-                        let scale = if degree1 { si * sdv[j] } else { 1.0 };
-                        o[j] = scale * g(c);
-                    }
+                    let owned = krow.to_vec();
+                    corr_row_dispatch(o, &owned, sdv, invv, si, ii, degree1, &g)
                 }
             }
         });
