@@ -27,6 +27,7 @@ pub mod analysis;
 pub mod dag;
 pub mod data;
 pub mod kernel;
+pub mod nas;
 mod linalg;
 pub mod paths;
 pub mod report;
