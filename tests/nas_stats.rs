@@ -114,7 +114,7 @@ fn one_regressor_r_is_the_absolute_pearson_correlation() {
         .iter()
         .map(|v| 3.0 - 2.0 * v + rng.random::<f64>())
         .collect();
-    let fit = multiple_regression(&[x.clone()], &y).unwrap();
+    let fit = multiple_regression(std::slice::from_ref(&x), &y).unwrap();
     assert!((fit.r - pearson(&x, &y).unwrap().abs()).abs() < 1e-12);
     // Slope = r sy / sx.
     let (n, mx, my) = (
@@ -165,7 +165,7 @@ fn regression_handles_exact_fits_rank_deficiency_and_bad_input() {
     let fit = multiple_regression(&[d.clone(), d.clone()], &y).unwrap();
     assert_eq!(fit.k, 1);
     assert!(
-        multiple_regression(&[d.clone()], &[1.0; 5]).is_err(),
+        multiple_regression(std::slice::from_ref(&d), &[1.0; 5]).is_err(),
         "constant response"
     );
     assert!(multiple_regression(&[vec![1.0, f64::NAN, 2.0, 3.0, 4.0]], &y).is_err());

@@ -320,7 +320,7 @@ pub fn darts_markdown(s: &DartsSpace) -> String {
          | half-radius r/2 | {:.4} | {:.4} |\n\
          | paper center | {} | {} |\n\
          | paper half-radius | {} | {} |\n\n\
-         Paper's box: depth [{:.1}, {:.1}], width [{:.1}, {:.1}]. {} distinct (dbar, mbar) groups.\n\n{}",
+         Paper's box: depth [{:.1}, {:.1}], width [{:.1}, {:.1}]. {} distinct (dbar, mbar) groups.\n\n{}\n{}",
         s.intermediate,
         s.labelled,
         s.structures,
@@ -344,7 +344,30 @@ pub fn darts_markdown(s: &DartsSpace) -> String {
         s.paper_center.1 - 2.0 * s.paper_half_radius.1,
         s.paper_center.1 + 2.0 * s.paper_half_radius.1,
         s.groups.len(),
-        md_table(&["radius factor", "structures kept"], &kept)
+        md_table(&["radius factor", "structures kept"], &kept),
+        darts_difference(s)
+    )
+}
+
+/// Why the computed box differs from the paper's (text for the report).
+fn darts_difference(s: &DartsSpace) -> String {
+    let (pc, ph) = (s.paper_center, s.paper_half_radius);
+    format!(
+        "Difference from the paper: center off by ({:+.3}, {:+.3}), half-radius off by ({:+.3}, {:+.3}). The paper's box \
+         was taken over the union of the NASNet, AmoebaNet, PNAS, ENAS and DARTS spaces; all but DARTS have five \
+         intermediate nodes (longer paths: a larger depth range, `archconv nas darts --nodes 5`) and concatenate only \
+         the intermediate nodes no other node reads, so their cells have fewer output paths and can reach much smaller \
+         widths than a DARTS cell, where all {} intermediates feed the output and P >= {}. In this space every \
+         intermediate reads two inputs and feeds the output, which bounds the width below by {}; the paper's lower \
+         width edge ({:.1}) cannot be reached by any DARTS cell.",
+        s.filter.center.0 - pc.0,
+        s.filter.center.1 - pc.1,
+        s.half_radius.0 - ph.0,
+        s.half_radius.1 - ph.1,
+        s.intermediate,
+        s.paths_range.0,
+        s.width_range_exact.0,
+        pc.1 - 2.0 * ph.1
     )
 }
 

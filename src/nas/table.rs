@@ -16,6 +16,26 @@
 //! no row are reported by the table, not treated as errors: a partial table is still
 //! usable, and [`Nb201Table::require_complete`] turns them into an error when needed.
 //!
+//! **Getting the file.** With the official benchmark package (`pip install nats_bench`)
+//! and its topology-space benchmark file (`NATS-tss-v1_0-3ffb9-simple`) in the folder
+//! `$TORCH_HOME`, a short script writes one row per architecture index:
+//!
+//! ```text
+//! import csv
+//! from nats_bench import create
+//! api = create(None, 'tss', fast_mode=True, verbose=False)
+//! sets = ['cifar10', 'cifar100', 'ImageNet16-120']
+//! with open('nats_bench_tss_200ep.csv', 'w', newline='') as f:
+//!     out = csv.writer(f)
+//!     out.writerow(['CIFAR10TestAccuracy200Epochs', 'CIFAR100TestAccuracy200Epochs',
+//!                   'ImageNetTestAccuracy200Epochs', 'ArchitectureString', 'UniqueString'])
+//!     for i in range(len(api)):
+//!         acc = [api.get_more_info(i, d, hp='200', is_random=False)['test-accuracy'] for d in sets]
+//!         out.writerow(acc + [api.arch(i), api.arch(i)])
+//! ```
+//!
+//! (`UniqueString` is not used by archconv; any text without commas will do.)
+//!
 //! ```
 //! use archconv::nas::{Dataset, Nb201Table};
 //! let csv = "CIFAR10TestAccuracy200Epochs,CIFAR100TestAccuracy200Epochs,ImageNetTestAccuracy200Epochs,ArchitectureString,UniqueString\n\
