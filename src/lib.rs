@@ -28,6 +28,7 @@ pub mod dag;
 pub mod data;
 pub mod empirical_ntk;
 pub mod kernel;
+pub mod nas;
 mod linalg;
 pub mod paths;
 pub mod report;
