@@ -29,6 +29,7 @@ pub mod data;
 pub mod kernel;
 mod linalg;
 pub mod paths;
+pub mod plot;
 pub mod report;
 pub mod reproduce;
 pub mod space;
