@@ -26,6 +26,7 @@
 pub mod analysis;
 pub mod dag;
 pub mod data;
+pub mod display;
 pub mod kernel;
 mod linalg;
 pub mod paths;
@@ -39,6 +40,7 @@ pub use analysis::{analyze, Analysis, AnalyzeOptions};
 pub use dag::{Dag, DagError, Edge, Op};
 pub use kernel::{Inputs, Kernel, KernelKind, Lift};
 pub use paths::{PathStats, Undefined};
+pub use plot::{Figure, PlotError};
 pub use spectrum::SpectrumSummary;
 
 /// Which linear-algebra backend this build uses (`faer` or `lapack (OpenBLAS)`).
@@ -66,4 +68,7 @@ pub enum Error {
     /// Reading data files.
     #[error(transparent)]
     Data(#[from] data::DataError),
+    /// Drawing or saving a figure.
+    #[error(transparent)]
+    Plot(#[from] plot::PlotError),
 }

@@ -1,7 +1,7 @@
 //! Grouped bar chart, for small tables such as the NTK step sizes per DAG: one cluster
 //! per category, one coloured bar per group inside it.
 
-use super::{check_series, color, drawing, register_fonts, PlotError, FONT};
+use super::{tick, check_series, color, drawing, register_fonts, PlotError, FONT};
 use plotters::coord::Shift;
 use plotters::prelude::*;
 use serde::{Deserialize, Serialize};
@@ -97,6 +97,7 @@ pub fn draw_bars<DB: DrawingBackend>(
         .y_desc(data.y_label.as_str())
         .axis_desc_style((FONT, 16))
         .label_style((FONT, 13))
+        .y_label_formatter(&tick)
         .light_line_style(RGBColor(235, 235, 235))
         .draw()
         .map_err(drawing(FIG))?;

@@ -3,7 +3,7 @@
 //! `lambda_1 = 1 - f^3(c)`, `lambda_2 = 3 (1 - f(c))`, `lambda_3 = 4 - (c + f(c) + 2 f^2(c))`
 //! of DAG#1-#3, markers for the exact kernel's values beside them.
 
-use super::{check_series, color, drawing, padded_range, register_fonts, PlotError, FONT};
+use super::{tick, check_series, color, drawing, padded_range, register_fonts, PlotError, FONT};
 use plotters::coord::Shift;
 use plotters::prelude::*;
 use serde::{Deserialize, Serialize};
@@ -105,6 +105,8 @@ pub fn draw_bounds<DB: DrawingBackend>(
         .y_desc(data.y_label.as_str())
         .axis_desc_style((FONT, 16))
         .label_style((FONT, 13))
+        .x_label_formatter(&tick)
+        .y_label_formatter(&tick)
         .light_line_style(RGBColor(235, 235, 235))
         .draw()
         .map_err(drawing(FIG))?;

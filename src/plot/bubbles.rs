@@ -4,7 +4,7 @@
 //! variance); the multiple correlation R between accuracy and `(dbar, mbar)` in the panel
 //! title and legend. One panel per dataset.
 
-use super::{check_series, drawing, padded_range, register_fonts, PlotError, FONT};
+use super::{tick, check_series, drawing, padded_range, register_fonts, PlotError, FONT};
 use plotters::coord::Shift;
 use plotters::prelude::*;
 use plotters::style::colors::colormaps::ViridisRGB;
@@ -148,6 +148,8 @@ pub fn draw_bubbles<DB: DrawingBackend>(
             });
         let xr = padded_range(p.points.iter().map(|q| q.depth), 0.08);
         let yr = padded_range(p.points.iter().map(|q| q.width), 0.08);
+        // Headroom for the legend in the upper right.
+        let yr = (yr.0, yr.1 + 0.15 * (yr.1 - yr.0));
         let caption = match p.correlation {
             Some(r) => format!("{} (R = {r:.3})", p.dataset),
             None => p.dataset.clone(),
@@ -161,10 +163,12 @@ pub fn draw_bubbles<DB: DrawingBackend>(
             .map_err(drawing(FIG))?;
         chart
             .configure_mesh()
-            .x_desc("effective depth d̄")
-            .y_desc("effective width m̄")
+            .x_desc("effective depth")
+            .y_desc("effective width")
             .axis_desc_style((FONT, 15))
             .label_style((FONT, 13))
+            .x_label_formatter(&tick)
+            .y_label_formatter(&tick)
             .light_line_style(RGBColor(235, 235, 235))
             .draw()
             .map_err(drawing(FIG))?;
@@ -238,6 +242,7 @@ fn draw_colorbar<DB: DrawingBackend>(
         .y_desc(label)
         .axis_desc_style((FONT, 14))
         .label_style((FONT, 12))
+        .y_label_formatter(&tick)
         .y_labels(6)
         .draw()
         .map_err(drawing(FIG))?;

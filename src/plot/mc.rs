@@ -2,7 +2,7 @@
 //! closed-form kernel shrinks like `m^{-1/2}` when that kernel is the right limit
 //! (PAPER.md section 6), and levels off when it is not.
 
-use super::{check_series, color, drawing, register_fonts, PlotError, FONT};
+use super::{tick, check_series, color, drawing, register_fonts, PlotError, FONT};
 use plotters::coord::Shift;
 use plotters::prelude::*;
 use serde::{Deserialize, Serialize};
@@ -120,9 +120,9 @@ pub fn draw_mc_error<DB: DrawingBackend>(
         .y_desc(data.y_label.as_str())
         .axis_desc_style((FONT, 16))
         .label_style((FONT, 13))
-        .y_label_formatter(&|v| format!("{v:.0e}"))
-        .x_label_formatter(&|v| format!("{v:.0}"))
-        .light_line_style(RGBColor(235, 235, 235))
+        .y_label_formatter(&tick)
+        .x_label_formatter(&tick)
+        .light_line_style(TRANSPARENT)
         .draw()
         .map_err(drawing(FIG))?;
     if data.guide {

@@ -222,6 +222,25 @@ pub(crate) fn padded_range(values: impl IntoIterator<Item = f64>, pad: f64) -> (
     (lo - p, hi + p)
 }
 
+/// Axis tick text: up to 3 decimals with trailing zeros trimmed (`5`, `0.25`, `92.5`),
+/// scientific notation outside `[1e-3, 1e5)`.
+pub(crate) fn tick(v: &f64) -> String {
+    let v = *v;
+    if v == 0.0 {
+        return "0".to_string();
+    }
+    if v.abs() >= 1e5 || v.abs() < 1e-3 {
+        return format!("{v:.1e}");
+    }
+    let s = format!("{v:.3}");
+    let s = s.trim_end_matches('0').trim_end_matches('.');
+    if s == "-0" {
+        "0".to_string()
+    } else {
+        s.to_string()
+    }
+}
+
 /// Renders `draw` onto an in-memory SVG of `size` pixels.
 pub fn render_svg<F>(size: (u32, u32), draw: F) -> Result<String, PlotError>
 where

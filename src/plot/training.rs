@@ -1,7 +1,7 @@
 //! Training curves (the paper's Fig. 4): accuracy against epoch, mean ± std over runs as
 //! a line with a shaded band, one colour per DAG, one panel per dataset.
 
-use super::{check_series, color, drawing, padded_range, register_fonts, PlotError, FONT};
+use super::{tick, check_series, color, drawing, padded_range, register_fonts, PlotError, FONT};
 use plotters::coord::Shift;
 use plotters::prelude::*;
 use serde::{Deserialize, Serialize};
@@ -132,6 +132,8 @@ pub fn draw_training<DB: DrawingBackend>(
             .y_desc(data.y_label.as_str())
             .axis_desc_style((FONT, 15))
             .label_style((FONT, 13))
+            .x_label_formatter(&tick)
+            .y_label_formatter(&tick)
             .light_line_style(RGBColor(235, 235, 235))
             .draw()
             .map_err(drawing(FIG))?;
