@@ -95,7 +95,10 @@ pub fn html_table(header: &[&str], rows: &[Vec<String>]) -> String {
 
 /// Two-column key/value table.
 fn kv_table(rows: &[(&str, String)]) -> String {
-    let rows: Vec<Vec<String>> = rows.iter().map(|(k, v)| vec![k.to_string(), v.clone()]).collect();
+    let rows: Vec<Vec<String>> = rows
+        .iter()
+        .map(|(k, v)| vec![k.to_string(), v.clone()])
+        .collect();
     html_table(&["quantity", "value"], &rows)
 }
 
@@ -118,11 +121,19 @@ fn path_report_html(p: &PathReport) -> String {
         None => {
             rows.push((
                 "effective depth d̄",
-                format!("{} ({})", opt_num(p.effective_depth, "undefined"), p.effective_depth_exact.as_deref().unwrap_or("-")),
+                format!(
+                    "{} ({})",
+                    opt_num(p.effective_depth, "undefined"),
+                    p.effective_depth_exact.as_deref().unwrap_or("-")
+                ),
             ));
             rows.push((
                 "effective width m̄",
-                format!("{} ({})", opt_num(p.effective_width, "undefined"), p.effective_width_exact.as_deref().unwrap_or("-")),
+                format!(
+                    "{} ({})",
+                    opt_num(p.effective_width, "undefined"),
+                    p.effective_width_exact.as_deref().unwrap_or("-")
+                ),
             ));
         }
     }
@@ -285,11 +296,23 @@ impl SpaceSummary {
             ("center (d̄, m̄)", pair(self.center)),
             ("half-radius", pair(self.half_radius)),
         ]);
-        let kept: Vec<Vec<String>> = self.kept.iter().map(|(phi, k)| vec![phi.to_string(), k.to_string()]).collect();
+        let kept: Vec<Vec<String>> = self
+            .kept
+            .iter()
+            .map(|(phi, k)| vec![phi.to_string(), k.to_string()])
+            .collect();
         let groups: Vec<Vec<String>> = self
             .groups
             .iter()
-            .map(|(d, m, c)| vec![d.to_string(), fmt_num(d.to_f64()), m.to_string(), fmt_num(m.to_f64()), c.to_string()])
+            .map(|(d, m, c)| {
+                vec![
+                    d.to_string(),
+                    fmt_num(d.to_f64()),
+                    m.to_string(),
+                    fmt_num(m.to_f64()),
+                    c.to_string(),
+                ]
+            })
             .collect();
         format!(
             "<div class=\"archconv-space\">\n{summary}<p>Cells kept by radius factor:</p>\n{}<p>{} (d̄, m̄) groups:</p>\n{}</div>",
@@ -316,7 +339,10 @@ fn markdown_html(md: &str) -> String {
             return;
         }
         let header: Vec<String> = table.remove(0);
-        let rows: Vec<Vec<String>> = table.drain(..).filter(|r| !r.iter().all(|c| c.chars().all(|ch| ch == '-' || ch == ':'))).collect();
+        let rows: Vec<Vec<String>> = table
+            .drain(..)
+            .filter(|r| !r.iter().all(|c| c.chars().all(|ch| ch == '-' || ch == ':')))
+            .collect();
         let h: Vec<&str> = header.iter().map(String::as_str).collect();
         out.push_str(&html_table(&h, &rows));
     };
@@ -334,7 +360,11 @@ fn markdown_html(md: &str) -> String {
             continue;
         }
         if t.starts_with('|') {
-            let cells = t.trim_matches('|').split('|').map(|c| c.trim().to_string()).collect();
+            let cells = t
+                .trim_matches('|')
+                .split('|')
+                .map(|c| c.trim().to_string())
+                .collect();
             table.push(cells);
             continue;
         }
@@ -356,9 +386,17 @@ impl Report {
     pub fn to_html(&self) -> String {
         let mut s = String::from("<div class=\"archconv-report\">\n");
         for sec in &self.sections {
-            s.push_str(&format!("<h3>{}</h3>\n{}", escape(&sec.title), markdown_html(&sec.markdown)));
+            s.push_str(&format!(
+                "<h3>{}</h3>\n{}",
+                escape(&sec.title),
+                markdown_html(&sec.markdown)
+            ));
             if !sec.files.is_empty() {
-                let files: Vec<String> = sec.files.iter().map(|f| format!("<code>{}</code>", escape(f))).collect();
+                let files: Vec<String> = sec
+                    .files
+                    .iter()
+                    .map(|f| format!("<code>{}</code>", escape(f)))
+                    .collect();
                 s.push_str(&format!("<p>Files: {}</p>\n", files.join(", ")));
             }
         }

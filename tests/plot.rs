@@ -79,6 +79,15 @@ fn assert_png(path: &std::path::Path, size: (u32, u32)) {
     );
 }
 
+/// lambda_1, lambda_2, lambda_3 of PAPER.md section 3 for DAG#(dag+1).
+fn closed_bound(dag: usize, c: f64) -> f64 {
+    match dag {
+        0 => 1.0 - h_iter(c, 3),
+        1 => 3.0 * (1.0 - h_iter(c, 1)),
+        _ => 4.0 - (c + h_iter(c, 1) + 2.0 * h_iter(c, 2)),
+    }
+}
+
 /// The three bounds computed independently of `pathsum_bound`, from the closed forms of
 /// PAPER.md section 3, plus exact-kernel 2x2 lambda_min at a few c.
 fn bound_data() -> BoundCurves {
@@ -86,17 +95,8 @@ fn bound_data() -> BoundCurves {
         .map(|i| -0.2 + 1.2 * i as f64 / 40.0)
         .filter(|&c| c <= 0.999)
         .collect();
-    let f = |c: f64, d: usize| h_iter(c, d);
-    let closed: [(&str, Box<dyn Fn(f64) -> f64>); 3] = [
-        ("DAG#1", Box::new(move |c| 1.0 - f(c, 3))),
-        ("DAG#2", Box::new(move |c| 3.0 * (1.0 - f(c, 1)))),
-        (
-            "DAG#3",
-            Box::new(move |c| 4.0 - (c + f(c, 1) + 2.0 * f(c, 2))),
-        ),
-    ];
     let mut data = BoundCurves::new(c.clone());
-    for ((name, bound), (_, dag)) in closed.iter().zip(Dag::paper_dags()) {
+    for (i, (name, dag)) in Dag::paper_dags().into_iter().enumerate() {
         let exact = [0.0, 0.25, 0.5, 0.75]
             .iter()
             .map(|&cc| {
@@ -110,7 +110,7 @@ fn bound_data() -> BoundCurves {
             .collect();
         data.series.push(BoundSeries {
             name: name.to_string(),
-            bound: c.iter().map(|&x| bound(x)).collect(),
+            bound: c.iter().map(|&x| closed_bound(i, x)).collect(),
             exact,
         });
     }
@@ -586,4 +586,34 @@ fn paper_dag_path_counts_match_drawn_edges() {
         assert_eq!(lay.curves.len(), dag.edges().len(), "{name}");
         assert!(PathStats::of(&dag).unwrap().num_paths() >= 1);
     }
+}
+
+#[test]
+fn theory_figures_writes_files_and_bounds_match_closed_forms() {
+    let dir = out_dir("theory");
+    let sec = theory_figures(&dir).unwrap();
+    for f in &sec.files {
+        let p = dir.join(f);
+        assert!(p.exists(), "{f} missing");
+        if f.ends_with(".png") {
+            let (_, _, ink, _) = png_stats(&p);
+            assert!(ink > 0.01, "{f} blank");
+        }
+    }
+    // The curves' values equal lambda_1..3 of PAPER.md section 3 (closed forms above).
+    let grid = [-0.5, 0.0, 0.3, 0.9];
+    let b = bound_curves(&grid, &[]).unwrap();
+    for (i, s) in b.series.iter().enumerate() {
+        for (k, &c) in grid.iter().enumerate() {
+            let want = closed_bound(i, c);
+            assert!(
+                (s.bound[k] - want).abs() <= 1e-12,
+                "{} at c={c}: {} vs {want}",
+                s.name,
+                s.bound[k]
+            );
+        }
+    }
+    // The section tabulates the values at the marked correlations.
+    assert!(sec.markdown.contains("| 0.5 |"), "{}", sec.markdown);
 }

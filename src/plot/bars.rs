@@ -1,7 +1,7 @@
 //! Grouped bar chart, for small tables such as the NTK step sizes per DAG: one cluster
 //! per category, one coloured bar per group inside it.
 
-use super::{tick, check_series, color, drawing, register_fonts, PlotError, FONT};
+use super::{check_series, color, drawing, register_fonts, tick, PlotError, FONT};
 use plotters::coord::Shift;
 use plotters::prelude::*;
 use serde::{Deserialize, Serialize};

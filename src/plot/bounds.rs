@@ -3,7 +3,7 @@
 //! `lambda_1 = 1 - f^3(c)`, `lambda_2 = 3 (1 - f(c))`, `lambda_3 = 4 - (c + f(c) + 2 f^2(c))`
 //! of DAG#1-#3, markers for the exact kernel's values beside them.
 
-use super::{tick, check_series, color, drawing, padded_range, register_fonts, PlotError, FONT};
+use super::{check_series, color, drawing, padded_range, register_fonts, tick, PlotError, FONT};
 use plotters::coord::Shift;
 use plotters::prelude::*;
 use serde::{Deserialize, Serialize};
@@ -128,7 +128,7 @@ pub fn draw_bounds<DB: DrawingBackend>(
                         .map(|&(x, y)| Circle::new((x, y), 4, col.stroke_width(2))),
                 )
                 .map_err(drawing(FIG))?
-                .label(format!("{} exact kernel", s.name))
+                .label(format!("{} exact kernel λ_min", s.name))
                 .legend(move |(x, y)| Circle::new((x + 10, y), 4, col.stroke_width(2)));
         }
     }

@@ -4,7 +4,7 @@
 //! variance); the multiple correlation R between accuracy and `(dbar, mbar)` in the panel
 //! title and legend. One panel per dataset.
 
-use super::{tick, check_series, drawing, padded_range, register_fonts, PlotError, FONT};
+use super::{check_series, drawing, padded_range, register_fonts, tick, PlotError, FONT};
 use plotters::coord::Shift;
 use plotters::prelude::*;
 use plotters::style::colors::colormaps::ViridisRGB;
@@ -133,7 +133,7 @@ pub fn draw_bubbles<DB: DrawingBackend>(
     let panels = area.split_evenly((1, data.panels.len()));
     for (p, sub) in data.panels.iter().zip(&panels) {
         let (w, _) = sub.dim_in_pixel();
-        let (main, bar) = sub.split_horizontally(w.saturating_sub(110));
+        let (main, bar) = sub.split_horizontally(w.saturating_sub(120));
         let (alo, ahi) = p
             .points
             .iter()
@@ -230,9 +230,9 @@ fn draw_colorbar<DB: DrawingBackend>(
         .margin_top(48)
         .margin_bottom(56)
         .margin_left(4)
-        .margin_right(4)
+        .margin_right(16)
         .y_label_area_size(0)
-        .right_y_label_area_size(78)
+        .right_y_label_area_size(64)
         .build_cartesian_2d(0.0..1.0, lo_r..hi_r)
         .map_err(drawing(FIG))?;
     bar.configure_mesh()

@@ -2,7 +2,7 @@
 //! closed-form kernel shrinks like `m^{-1/2}` when that kernel is the right limit
 //! (PAPER.md section 6), and levels off when it is not.
 
-use super::{tick, check_series, color, drawing, register_fonts, PlotError, FONT};
+use super::{check_series, color, drawing, register_fonts, tick, PlotError, FONT};
 use plotters::coord::Shift;
 use plotters::prelude::*;
 use serde::{Deserialize, Serialize};

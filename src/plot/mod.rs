@@ -40,6 +40,7 @@ mod bounds;
 mod bubbles;
 mod dag;
 mod mc;
+mod paper;
 mod training;
 
 pub use bars::{draw_bars, BarData, BarGroup};
@@ -47,6 +48,7 @@ pub use bounds::{draw_bounds, BoundCurves, BoundSeries};
 pub use bubbles::{draw_bubbles, BubbleData, BubblePanel, BubblePoint};
 pub use dag::{dag_figure_size, draw_dag, draw_dags, layout_dag, DagLayout, LabelBox};
 pub use mc::{draw_mc_error, McErrorData, McSeries};
+pub use paper::{bound_curves, theory_figures};
 pub use training::{draw_training, TrainingCurve, TrainingData, TrainingPanel};
 
 use plotters::coord::Shift;
@@ -226,7 +228,8 @@ pub(crate) fn padded_range(values: impl IntoIterator<Item = f64>, pad: f64) -> (
 /// scientific notation outside `[1e-3, 1e5)`.
 pub(crate) fn tick(v: &f64) -> String {
     let v = *v;
-    if v == 0.0 {
+    // Grid arithmetic leaves values like -2.2e-16 where 0 is meant.
+    if v.abs() < 1e-12 {
         return "0".to_string();
     }
     if v.abs() >= 1e5 || v.abs() < 1e-3 {

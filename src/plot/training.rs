@@ -1,7 +1,7 @@
 //! Training curves (the paper's Fig. 4): accuracy against epoch, mean ± std over runs as
 //! a line with a shaded band, one colour per DAG, one panel per dataset.
 
-use super::{tick, check_series, color, drawing, padded_range, register_fonts, PlotError, FONT};
+use super::{check_series, color, drawing, padded_range, register_fonts, tick, PlotError, FONT};
 use plotters::coord::Shift;
 use plotters::prelude::*;
 use serde::{Deserialize, Serialize};
