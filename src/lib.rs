@@ -27,10 +27,12 @@ pub mod analysis;
 pub mod dag;
 pub mod data;
 pub mod empirical_ntk;
+pub mod display;
 pub mod kernel;
 pub mod nas;
 mod linalg;
 pub mod paths;
+pub mod plot;
 pub mod report;
 pub mod reproduce;
 pub mod space;
@@ -41,6 +43,7 @@ pub use analysis::{analyze, Analysis, AnalyzeOptions};
 pub use dag::{Dag, DagError, Edge, Op};
 pub use kernel::{Inputs, Kernel, KernelKind, Lift};
 pub use paths::{PathStats, Undefined};
+pub use plot::{Figure, PlotError};
 pub use spectrum::SpectrumSummary;
 
 /// Which linear-algebra backend this build uses (`faer` or `lapack (OpenBLAS)`).
@@ -71,4 +74,7 @@ pub enum Error {
     /// Reading data files.
     #[error(transparent)]
     Data(#[from] data::DataError),
+    /// Drawing or saving a figure.
+    #[error(transparent)]
+    Plot(#[from] plot::PlotError),
 }

@@ -1,0 +1,144 @@
+//! Eigenvalue-bound curves against the input correlation `c` (PAPER.md section 3,
+//! the paper's Sec. 3.3 / App. C): lines for the path-sum bounds
+//! `lambda_1 = 1 - f^3(c)`, `lambda_2 = 3 (1 - f(c))`, `lambda_3 = 4 - (c + f(c) + 2 f^2(c))`
+//! of DAG#1-#3, markers for the exact kernel's values beside them.
+
+use super::{check_series, color, drawing, padded_range, register_fonts, tick, PlotError, FONT};
+use plotters::coord::Shift;
+use plotters::prelude::*;
+use serde::{Deserialize, Serialize};
+
+pub(crate) const SIZE: (u32, u32) = (820, 540);
+
+/// One DAG's curve.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct BoundSeries {
+    /// Legend name, e.g. `DAG#1`.
+    pub name: String,
+    /// The bound at each `c` of [`BoundCurves::c`] (drawn as a line).
+    pub bound: Vec<f64>,
+    /// Exact-kernel values `(c, value)` (drawn as markers); may be empty.
+    pub exact: Vec<(f64, f64)>,
+}
+
+/// Input of [`draw_bounds`].
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct BoundCurves {
+    /// Figure title.
+    pub title: String,
+    /// Y-axis label.
+    pub y_label: String,
+    /// The correlation grid `c` (x axis).
+    pub c: Vec<f64>,
+    /// One series per DAG.
+    pub series: Vec<BoundSeries>,
+}
+
+impl BoundCurves {
+    /// Empty data with the default title and axis label.
+    pub fn new(c: Vec<f64>) -> BoundCurves {
+        BoundCurves {
+            title: "Upper bound on λ_min(K^H) vs input correlation".to_string(),
+            y_label: "bound on λ_min(K^H)".to_string(),
+            c,
+            series: Vec::new(),
+        }
+    }
+}
+
+/// Draws the bound curves: x = input correlation `c`, y = bound; one colour per DAG,
+/// line = path-sum bound, circles = exact kernel.
+///
+/// ```
+/// use archconv::plot::{bounds_svg_string, BoundCurves, BoundSeries};
+/// let c: Vec<f64> = (0..=10).map(|i| i as f64 / 10.0).collect();
+/// let mut data = BoundCurves::new(c.clone());
+/// data.series.push(BoundSeries { name: "DAG#1".into(), bound: c.iter().map(|x| 1.0 - x).collect(), exact: vec![(0.5, 0.4)] });
+/// let svg = bounds_svg_string(&data)?;
+/// assert!(svg.contains("DAG#1") && svg.contains("input correlation c"));
+/// # Ok::<(), archconv::plot::PlotError>(())
+/// ```
+pub fn draw_bounds<DB: DrawingBackend>(
+    area: &DrawingArea<DB, Shift>,
+    data: &BoundCurves,
+) -> Result<(), PlotError> {
+    const FIG: &str = "bounds";
+    register_fonts()?;
+    if data.series.is_empty() || data.c.is_empty() {
+        return Err(PlotError::Empty {
+            figure: FIG,
+            what: "series or c grid".to_string(),
+        });
+    }
+    check_series(FIG, "c", "c grid", &data.c, None, false)?;
+    for s in &data.series {
+        check_series(FIG, &s.name, "bound", &s.bound, Some(data.c.len()), false)?;
+        let (xs, ys): (Vec<f64>, Vec<f64>) = s.exact.iter().copied().unzip();
+        check_series(FIG, &s.name, "exact c", &xs, None, false)?;
+        check_series(FIG, &s.name, "exact value", &ys, None, false)?;
+    }
+    area.fill(&WHITE).map_err(drawing(FIG))?;
+    let xr = padded_range(
+        data.c
+            .iter()
+            .copied()
+            .chain(data.series.iter().flat_map(|s| s.exact.iter().map(|p| p.0))),
+        0.02,
+    );
+    let yr = padded_range(
+        data.series
+            .iter()
+            .flat_map(|s| s.bound.iter().copied().chain(s.exact.iter().map(|p| p.1)))
+            .chain([0.0]),
+        0.05,
+    );
+    let mut chart = ChartBuilder::on(area)
+        .caption(&data.title, (FONT, 20))
+        .margin(12)
+        .x_label_area_size(48)
+        .y_label_area_size(64)
+        .build_cartesian_2d(xr.0..xr.1, yr.0..yr.1)
+        .map_err(drawing(FIG))?;
+    chart
+        .configure_mesh()
+        .x_desc("input correlation c")
+        .y_desc(data.y_label.as_str())
+        .axis_desc_style((FONT, 16))
+        .label_style((FONT, 13))
+        .x_label_formatter(&tick)
+        .y_label_formatter(&tick)
+        .light_line_style(RGBColor(235, 235, 235))
+        .draw()
+        .map_err(drawing(FIG))?;
+    for (i, s) in data.series.iter().enumerate() {
+        let col = color(i);
+        chart
+            .draw_series(LineSeries::new(
+                data.c.iter().copied().zip(s.bound.iter().copied()),
+                col.stroke_width(2),
+            ))
+            .map_err(drawing(FIG))?
+            .label(format!("{} path-sum bound", s.name))
+            .legend(move |(x, y)| PathElement::new(vec![(x, y), (x + 20, y)], col.stroke_width(2)));
+        if !s.exact.is_empty() {
+            chart
+                .draw_series(
+                    s.exact
+                        .iter()
+                        .map(|&(x, y)| Circle::new((x, y), 4, col.stroke_width(2))),
+                )
+                .map_err(drawing(FIG))?
+                .label(format!("{} exact kernel λ_min", s.name))
+                .legend(move |(x, y)| Circle::new((x + 10, y), 4, col.stroke_width(2)));
+        }
+    }
+    chart
+        .configure_series_labels()
+        .position(SeriesLabelPosition::UpperRight)
+        .background_style(WHITE.mix(0.85))
+        .border_style(RGBColor(180, 180, 180))
+        .label_font((FONT, 13))
+        .draw()
+        .map_err(drawing(FIG))?;
+    Ok(())
+}
