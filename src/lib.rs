@@ -33,6 +33,7 @@ pub mod report;
 pub mod reproduce;
 pub mod space;
 pub mod spectrum;
+pub mod train;
 
 pub use analysis::{analyze, Analysis, AnalyzeOptions};
 pub use dag::{Dag, DagError, Edge, Op};
@@ -65,4 +66,7 @@ pub enum Error {
     /// Reading data files.
     #[error(transparent)]
     Data(#[from] data::DataError),
+    /// Training a network.
+    #[error(transparent)]
+    Train(#[from] train::TrainError),
 }
