@@ -281,6 +281,26 @@ impl Dataset {
         self.slice(0..n)
     }
 
+    /// Standardises channel-wise, `x <- (x - mean_c) / std_c`, where the features are
+    /// `mean.len()` equal contiguous channel blocks (CHW order, as stored by the MNIST and
+    /// CIFAR-10 readers): torchvision's `Normalize(mean, std)` after `ToTensor`.
+    ///
+    /// # Panics
+    /// If the channel count does not divide the feature count or lengths differ.
+    #[track_caller]
+    pub fn standardize(&mut self, mean: &[f32], std: &[f32]) {
+        assert_eq!(mean.len(), std.len(), "mean and std lengths differ");
+        let c = mean.len();
+        assert!(c > 0 && self.dim() % c == 0, "{c} channels do not divide {} features", self.dim());
+        let block = self.dim() / c;
+        for mut row in self.x.rows_mut() {
+            for (j, v) in row.iter_mut().enumerate() {
+                *v = (*v - mean[j / block]) / std[j / block];
+            }
+        }
+        self.source.push_str(&format!(" standardised (mean {mean:?}, std {std:?})"));
+    }
+
     /// The examples as `f64` (for the closed-form kernels).
     pub fn x_f64(&self) -> Array2<f64> {
         self.x.mapv(f64::from)
@@ -339,6 +359,14 @@ fn find_file(dir: &Path, name: &str, hint: &str) -> Result<PathBuf, DataError> {
         Err(missing(gz, hint))
     }
 }
+
+/// MNIST pixel mean and standard deviation (of `[0, 1]` pixels over the training set),
+/// the constants the authors' scripts normalise with.
+pub const MNIST_NORMALIZE: ([f32; 1], [f32; 1]) = ([0.1307], [0.3081]);
+
+/// CIFAR-10 per-channel (R, G, B) mean and standard deviation used by the authors'
+/// scripts.
+pub const CIFAR_NORMALIZE: ([f32; 3], [f32; 3]) = ([0.491_399_7, 0.482_158_3, 0.446_531_2], [0.2023, 0.1994, 0.2010]);
 
 /// How to get MNIST (used in [`DataError::Missing`]).
 pub const MNIST_HINT: &str = "put the four MNIST IDX files (train-images-idx3-ubyte.gz, train-labels-idx1-ubyte.gz, \
