@@ -4,6 +4,7 @@ mod analyze;
 mod inputs;
 mod reproduce;
 mod space;
+mod train;
 
 use clap::{Parser, Subcommand};
 
@@ -24,6 +25,8 @@ enum Command {
     Space(space::Args),
     /// Regenerate every figure, table and report the project can produce.
     Reproduce(reproduce::Args),
+    /// Train DAG-MLPs (Fig. 4) over seeds, or run the Fig. 4 / convergence-rate studies.
+    Train(train::Args),
 }
 
 pub type CliResult = Result<(), Box<dyn std::error::Error>>;
@@ -47,5 +50,6 @@ pub fn run() -> CliResult {
         Command::Analyze(a) => analyze::run(a),
         Command::Space(a) => space::run(a),
         Command::Reproduce(a) => reproduce::run(a),
+        Command::Train(a) => train::run(a),
     }
 }

@@ -346,6 +346,20 @@ pub fn rate_markdown(r: &RateReport) -> String {
         s.push_str(&format!("- predicted by {k} lambda_min: {} ({} with the measured order)\n", o.join(" < "), agree(o)));
     }
     s.push_str(&format!("- measured: {}\n", r.measured_order.join(" slower than ")));
+    for w in r.measured_order.windows(2) {
+        let a = r.rows.iter().find(|x| x.dag == w[0]).expect("row");
+        let b = r.rows.iter().find(|x| x.dag == w[1]).expect("row");
+        let diff = a.measured_mean - b.measured_mean;
+        let sd = (a.measured_std.powi(2) + b.measured_std.powi(2)).sqrt();
+        s.push_str(&format!(
+            "  - {} vs {}: Δρ = {:.5}, seed spread sqrt(s1² + s2²) = {:.5} ({})\n",
+            w[0],
+            w[1],
+            diff,
+            sd,
+            if diff > 2.0 * sd { "separated" } else { "within seed noise" }
+        ));
+    }
     let bound_ok = r.rows.iter().all(|row| row.measured.iter().all(|&m| m <= row.predictions[2].predicted_rate));
     s.push_str(&format!(
         "\nThm 3.1's bound (measured ρ ≤ predicted ρ for every run, exact kernel): {}.\n",
