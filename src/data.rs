@@ -102,13 +102,23 @@ impl IdxImages {
 pub fn read_idx_images(path: &Path) -> Result<IdxImages, DataError> {
     let b = read_bytes(path)?;
     if b.len() < 16 {
-        return Err(format_err(path, format!("file has {} bytes, an IDX3 header needs 16", b.len())));
+        return Err(format_err(
+            path,
+            format!("file has {} bytes, an IDX3 header needs 16", b.len()),
+        ));
     }
     let magic = be_u32(&b, 0);
     if magic != 0x0803 {
-        return Err(format_err(path, format!("bad magic number {magic:#010x} at byte 0 (IDX3 images have 0x00000803)")));
+        return Err(format_err(
+            path,
+            format!("bad magic number {magic:#010x} at byte 0 (IDX3 images have 0x00000803)"),
+        ));
     }
-    let (n, rows, cols) = (be_u32(&b, 4) as usize, be_u32(&b, 8) as usize, be_u32(&b, 12) as usize);
+    let (n, rows, cols) = (
+        be_u32(&b, 4) as usize,
+        be_u32(&b, 8) as usize,
+        be_u32(&b, 12) as usize,
+    );
     let need = n
         .checked_mul(rows)
         .and_then(|x| x.checked_mul(cols))
@@ -129,18 +139,36 @@ pub fn read_idx_images(path: &Path) -> Result<IdxImages, DataError> {
 pub fn read_idx_labels(path: &Path, classes: u8) -> Result<Vec<u8>, DataError> {
     let b = read_bytes(path)?;
     if b.len() < 8 {
-        return Err(format_err(path, format!("file has {} bytes, an IDX1 header needs 8", b.len())));
+        return Err(format_err(
+            path,
+            format!("file has {} bytes, an IDX1 header needs 8", b.len()),
+        ));
     }
     let magic = be_u32(&b, 0);
     if magic != 0x0801 {
-        return Err(format_err(path, format!("bad magic number {magic:#010x} at byte 0 (IDX1 labels have 0x00000801)")));
+        return Err(format_err(
+            path,
+            format!("bad magic number {magic:#010x} at byte 0 (IDX1 labels have 0x00000801)"),
+        ));
     }
     let n = be_u32(&b, 4) as usize;
     if b.len() != 8 + n {
-        return Err(format_err(path, format!("header says {n} labels but the file has {} label bytes (truncated or corrupt)", b.len() - 8)));
+        return Err(format_err(
+            path,
+            format!(
+                "header says {n} labels but the file has {} label bytes (truncated or corrupt)",
+                b.len() - 8
+            ),
+        ));
     }
     if let Some((i, &l)) = b[8..].iter().enumerate().find(|(_, &l)| l >= classes) {
-        return Err(format_err(path, format!("label {l} of record {i} (byte {}) is not below {classes}", 8 + i)));
+        return Err(format_err(
+            path,
+            format!(
+                "label {l} of record {i} (byte {}) is not below {classes}",
+                8 + i
+            ),
+        ));
     }
     Ok(b[8..].to_vec())
 }
@@ -150,7 +178,8 @@ pub fn read_idx_labels(path: &Path, classes: u8) -> Result<Vec<u8>, DataError> {
 /// header. Every row must have the same number of finite values.
 pub fn read_csv_matrix(path: &Path) -> Result<Array2<f64>, DataError> {
     let bytes = read_bytes(path)?;
-    let text = String::from_utf8(bytes).map_err(|e| format_err(path, format!("not UTF-8 text: {e}")))?;
+    let text =
+        String::from_utf8(bytes).map_err(|e| format_err(path, format!("not UTF-8 text: {e}")))?;
     parse_csv_matrix(&text).map_err(|m| format_err(path, m))
 }
 
@@ -166,7 +195,7 @@ pub fn parse_csv_matrix(text: &str) -> Result<Array2<f64>, String> {
             continue;
         }
         let fields: Vec<&str> = line
-            .split(|c: char| c == ',' || c == ';' || c == '\t' || c == ' ')
+            .split([',', ';', '\t', ' '])
             .filter(|f| !f.is_empty())
             .collect();
         let parsed: Vec<Result<f64, _>> = fields.iter().map(|f| f.parse::<f64>()).collect();
@@ -176,14 +205,30 @@ pub fn parse_csv_matrix(text: &str) -> Result<Array2<f64>, String> {
         for (ci, (p, f)) in parsed.iter().zip(&fields).enumerate() {
             match p {
                 Ok(v) if v.is_finite() => values.push(*v),
-                Ok(v) => return Err(format!("line {}, column {}: non-finite value {v}", li + 1, ci + 1)),
-                Err(_) => return Err(format!("line {}, column {}: `{f}` is not a number", li + 1, ci + 1)),
+                Ok(v) => {
+                    return Err(format!(
+                        "line {}, column {}: non-finite value {v}",
+                        li + 1,
+                        ci + 1
+                    ))
+                }
+                Err(_) => {
+                    return Err(format!(
+                        "line {}, column {}: `{f}` is not a number",
+                        li + 1,
+                        ci + 1
+                    ))
+                }
             }
         }
         match width {
             None => width = Some(fields.len()),
             Some(w) if w != fields.len() => {
-                return Err(format!("line {}: {} values, but earlier rows have {w}", li + 1, fields.len()))
+                return Err(format!(
+                    "line {}: {} values, but earlier rows have {w}",
+                    li + 1,
+                    fields.len()
+                ))
             }
             _ => {}
         }
@@ -234,19 +279,42 @@ pub enum Split {
 impl Dataset {
     /// Builds a dataset, checking that `x` and `y` have the same length and every label is
     /// below `classes`.
-    pub fn new(x: Array2<f32>, y: Vec<u8>, classes: usize, source: impl Into<String>) -> Result<Dataset, DataError> {
+    pub fn new(
+        x: Array2<f32>,
+        y: Vec<u8>,
+        classes: usize,
+        source: impl Into<String>,
+    ) -> Result<Dataset, DataError> {
         let source = source.into();
         let path = PathBuf::from(&source);
         if x.nrows() != y.len() {
-            return Err(format_err(&path, format!("{} examples but {} labels", x.nrows(), y.len())));
+            return Err(format_err(
+                &path,
+                format!("{} examples but {} labels", x.nrows(), y.len()),
+            ));
         }
-        if let Some((i, &l)) = y.iter().enumerate().find(|(_, &l)| usize::from(l) >= classes) {
-            return Err(format_err(&path, format!("label {l} of example {i} is not below {classes}")));
+        if let Some((i, &l)) = y
+            .iter()
+            .enumerate()
+            .find(|(_, &l)| usize::from(l) >= classes)
+        {
+            return Err(format_err(
+                &path,
+                format!("label {l} of example {i} is not below {classes}"),
+            ));
         }
         if let Some(((i, j), v)) = x.indexed_iter().find(|(_, v)| !v.is_finite()) {
-            return Err(format_err(&path, format!("non-finite value {v} at example {i}, feature {j}")));
+            return Err(format_err(
+                &path,
+                format!("non-finite value {v} at example {i}, feature {j}"),
+            ));
         }
-        Ok(Dataset { x, y, classes, source })
+        Ok(Dataset {
+            x,
+            y,
+            classes,
+            source,
+        })
     }
 
     /// Number of examples.
@@ -291,14 +359,19 @@ impl Dataset {
     pub fn standardize(&mut self, mean: &[f32], std: &[f32]) {
         assert_eq!(mean.len(), std.len(), "mean and std lengths differ");
         let c = mean.len();
-        assert!(c > 0 && self.dim() % c == 0, "{c} channels do not divide {} features", self.dim());
+        assert!(
+            c > 0 && self.dim() % c == 0,
+            "{c} channels do not divide {} features",
+            self.dim()
+        );
         let block = self.dim() / c;
         for mut row in self.x.rows_mut() {
             for (j, v) in row.iter_mut().enumerate() {
                 *v = (*v - mean[j / block]) / std[j / block];
             }
         }
-        self.source.push_str(&format!(" standardised (mean {mean:?}, std {std:?})"));
+        self.source
+            .push_str(&format!(" standardised (mean {mean:?}, std {std:?})"));
     }
 
     /// The examples as `f64` (for the closed-form kernels).
@@ -326,9 +399,13 @@ impl Dataset {
     pub fn synthetic(n: usize, dim: usize, classes: usize, seed: u64) -> Dataset {
         use rand::SeedableRng;
         use rand_distr::{Distribution, StandardNormal};
-        assert!((1..=256).contains(&classes), "classes must be in 1..=256, got {classes}");
+        assert!(
+            (1..=256).contains(&classes),
+            "classes must be in 1..=256, got {classes}"
+        );
         let mut rng = rand_chacha::ChaCha8Rng::seed_from_u64(seed);
-        let means = Array2::<f32>::from_shape_simple_fn((classes, dim), || StandardNormal.sample(&mut rng));
+        let means =
+            Array2::<f32>::from_shape_simple_fn((classes, dim), || StandardNormal.sample(&mut rng));
         let y: Vec<u8> = (0..n).map(|i| (i % classes) as u8).collect();
         let x = Array2::from_shape_fn((n, dim), |(i, j)| {
             let z: f32 = StandardNormal.sample(&mut rng);
@@ -344,7 +421,10 @@ impl Dataset {
 }
 
 fn missing(path: PathBuf, hint: &str) -> DataError {
-    DataError::Missing { path, hint: hint.to_string() }
+    DataError::Missing {
+        path,
+        hint: hint.to_string(),
+    }
 }
 
 /// First existing file among `dir/name.gz` and `dir/name`.
@@ -366,7 +446,10 @@ pub const MNIST_NORMALIZE: ([f32; 1], [f32; 1]) = ([0.1307], [0.3081]);
 
 /// CIFAR-10 per-channel (R, G, B) mean and standard deviation used by the authors'
 /// scripts.
-pub const CIFAR_NORMALIZE: ([f32; 3], [f32; 3]) = ([0.491_399_7, 0.482_158_3, 0.446_531_2], [0.2023, 0.1994, 0.2010]);
+pub const CIFAR_NORMALIZE: ([f32; 3], [f32; 3]) = (
+    [0.491_399_7, 0.482_158_3, 0.446_531_2],
+    [0.2023, 0.1994, 0.2010],
+);
 
 /// How to get MNIST (used in [`DataError::Missing`]).
 pub const MNIST_HINT: &str = "put the four MNIST IDX files (train-images-idx3-ubyte.gz, train-labels-idx1-ubyte.gz, \
@@ -377,7 +460,8 @@ pub const CIFAR_HINT: &str = "put the CIFAR-10 binary version (cifar-10-batches-
 or the 200-record fixture cifar10-subset200/cifar10_data_batch_1_first200.bin into DATA and pass --data DATA or set ARCHCONV_DATA";
 
 /// How to get the scikit-learn digits (used in [`DataError::Missing`]).
-pub const DIGITS_HINT: &str = "copy sklearn/datasets/data/digits.csv.gz from a scikit-learn wheel into \
+pub const DIGITS_HINT: &str =
+    "copy sklearn/datasets/data/digits.csv.gz from a scikit-learn wheel into \
 DATA/sklearn-digits/ and pass --data DATA or set ARCHCONV_DATA";
 
 /// Pairs an IDX3 image file with an IDX1 label file (counts must agree; labels < 10);
@@ -388,7 +472,12 @@ pub fn read_idx_dataset(images: &Path, labels: &Path) -> Result<Dataset, DataErr
     if img.pixels.nrows() != y.len() {
         return Err(format_err(
             labels,
-            format!("{} labels but {} has {} images", y.len(), images.display(), img.pixels.nrows()),
+            format!(
+                "{} labels but {} has {} images",
+                y.len(),
+                images.display(),
+                img.pixels.nrows()
+            ),
         ));
     }
     let x = img.pixels.mapv(|p| f32::from(p) / 255.0);
@@ -439,11 +528,19 @@ pub fn read_cifar10_bin(path: &Path) -> Result<Dataset, DataError> {
     for r in 0..n {
         let l = b[r * CIFAR_RECORD];
         if l >= 10 {
-            return Err(format_err(path, format!("label {l} of record {r} (byte {}) is not below 10", r * CIFAR_RECORD)));
+            return Err(format_err(
+                path,
+                format!(
+                    "label {l} of record {r} (byte {}) is not below 10",
+                    r * CIFAR_RECORD
+                ),
+            ));
         }
         y.push(l);
     }
-    let x = Array2::from_shape_fn((n, CIFAR_RECORD - 1), |(r, j)| f32::from(b[r * CIFAR_RECORD + 1 + j]) / 255.0);
+    let x = Array2::from_shape_fn((n, CIFAR_RECORD - 1), |(r, j)| {
+        f32::from(b[r * CIFAR_RECORD + 1 + j]) / 255.0
+    });
     Ok(Dataset {
         x,
         y,
@@ -473,7 +570,8 @@ pub fn load_cifar10(dir: &Path, split: Split) -> Result<Dataset, DataError> {
             parts.push(read_cifar10_bin(&p)?);
         }
         let views: Vec<_> = parts.iter().map(|d| d.x.view()).collect();
-        let x = ndarray::concatenate(ndarray::Axis(0), &views).map_err(|e| format_err(&full, e.to_string()))?;
+        let x = ndarray::concatenate(ndarray::Axis(0), &views)
+            .map_err(|e| format_err(&full, e.to_string()))?;
         let y = parts.iter().flat_map(|d| d.y.iter().copied()).collect();
         return Ok(Dataset {
             x,
@@ -482,11 +580,17 @@ pub fn load_cifar10(dir: &Path, split: Split) -> Result<Dataset, DataError> {
             source: format!("{} ({})", full.display(), names.join(", ")),
         });
     }
-    let fixture = dir.join("cifar10-subset200").join("cifar10_data_batch_1_first200.bin");
+    let fixture = dir
+        .join("cifar10-subset200")
+        .join("cifar10_data_batch_1_first200.bin");
     match split {
         Split::Train if fixture.is_file() => {
             let mut d = read_cifar10_bin(&fixture)?;
-            d.source = format!("{} (fixture: first {} records of data_batch_1)", fixture.display(), d.len());
+            d.source = format!(
+                "{} (fixture: first {} records of data_batch_1)",
+                fixture.display(),
+                d.len()
+            );
             Ok(d)
         }
         Split::Train => Err(missing(full.join("data_batch_1.bin"), CIFAR_HINT)),
@@ -499,7 +603,8 @@ pub fn load_cifar10(dir: &Path, split: Split) -> Result<Dataset, DataError> {
 /// scaled to `[0, 1]` by dividing by 16.
 pub fn read_digits_csv(path: &Path) -> Result<Dataset, DataError> {
     let bytes = read_bytes(path)?;
-    let text = String::from_utf8(bytes).map_err(|e| format_err(path, format!("not UTF-8 text: {e}")))?;
+    let text =
+        String::from_utf8(bytes).map_err(|e| format_err(path, format!("not UTF-8 text: {e}")))?;
     let mut xs = Vec::new();
     let mut y = Vec::new();
     for (li, line) in text.lines().enumerate() {
@@ -509,20 +614,44 @@ pub fn read_digits_csv(path: &Path) -> Result<Dataset, DataError> {
         }
         let fields: Vec<&str> = line.split(',').map(str::trim).collect();
         if fields.len() != 65 {
-            return Err(format_err(path, format!("line {}: {} fields, expected 65 (64 pixels + label)", li + 1, fields.len())));
+            return Err(format_err(
+                path,
+                format!(
+                    "line {}: {} fields, expected 65 (64 pixels + label)",
+                    li + 1,
+                    fields.len()
+                ),
+            ));
         }
         for (ci, f) in fields.iter().enumerate() {
-            let v: u8 = f
-                .parse()
-                .map_err(|_| format_err(path, format!("line {}, column {}: `{f}` is not a non-negative integer", li + 1, ci + 1)))?;
+            let v: u8 = f.parse().map_err(|_| {
+                format_err(
+                    path,
+                    format!(
+                        "line {}, column {}: `{f}` is not a non-negative integer",
+                        li + 1,
+                        ci + 1
+                    ),
+                )
+            })?;
             if ci < 64 {
                 if v > 16 {
-                    return Err(format_err(path, format!("line {}, column {}: pixel count {v} is above 16", li + 1, ci + 1)));
+                    return Err(format_err(
+                        path,
+                        format!(
+                            "line {}, column {}: pixel count {v} is above 16",
+                            li + 1,
+                            ci + 1
+                        ),
+                    ));
                 }
                 xs.push(f32::from(v) / 16.0);
             } else {
                 if v >= 10 {
-                    return Err(format_err(path, format!("line {}, column 65: label {v} is not below 10", li + 1)));
+                    return Err(format_err(
+                        path,
+                        format!("line {}, column 65: label {v} is not below 10", li + 1),
+                    ));
                 }
                 y.push(v);
             }
@@ -531,7 +660,8 @@ pub fn read_digits_csv(path: &Path) -> Result<Dataset, DataError> {
     if y.is_empty() {
         return Err(format_err(path, "no data lines".to_string()));
     }
-    let x = Array2::from_shape_vec((y.len(), 64), xs).map_err(|e| format_err(path, e.to_string()))?;
+    let x =
+        Array2::from_shape_vec((y.len(), 64), xs).map_err(|e| format_err(path, e.to_string()))?;
     Ok(Dataset {
         x,
         y,

@@ -75,7 +75,9 @@ fn perturbed_net(dag: &Dag, d: usize, m: usize, c: usize, seed: u64) -> DagMlp<f
     let mut net = DagMlp::<f64>::new(dag, d, m, c, seed).unwrap();
     // Nonzero biases so the bias paths (and a zero node's edge) carry signal.
     for (k, l) in net.layers_mut().iter_mut().enumerate() {
-        let b = gaussian(1, l.b.len(), 100 + k as u64).row(0).mapv(|v| 0.3 * v);
+        let b = gaussian(1, l.b.len(), 100 + k as u64)
+            .row(0)
+            .mapv(|v| 0.3 * v);
         l.b.assign(&b);
     }
     net
@@ -90,7 +92,12 @@ fn forward_matches_naive_per_example_loops() {
         let slow = naive_logits(&net, &x);
         let scale = slow.iter().fold(1.0f64, |a, &v| a.max(v.abs()));
         // Both sum O(d + P m) products in different orders.
-        common::assert_matrix_close(&fast, &slow, common::analytic_tol(7 + 4 * 9 * 9, scale), &format!("logits of {}", dag.describe()));
+        common::assert_matrix_close(
+            &fast,
+            &slow,
+            common::analytic_tol(7 + 4 * 9 * 9, scale),
+            &format!("logits of {}", dag.describe()),
+        );
     }
 }
 
@@ -132,8 +139,13 @@ fn backward_matches_central_finite_differences_for_every_edge_type() {
                             p.layers_mut()[k].b[i] += h;
                             q.layers_mut()[k].b[i] -= h;
                         }
-                        let fd = (total_loss(&p, &x, &y, loss) - total_loss(&q, &x, &y, loss)) / (2.0 * h);
-                        let an = if j < cols { grads[k].w[[i, j]] } else { grads[k].b[i] };
+                        let fd = (total_loss(&p, &x, &y, loss) - total_loss(&q, &x, &y, loss))
+                            / (2.0 * h);
+                        let an = if j < cols {
+                            grads[k].w[[i, j]]
+                        } else {
+                            grads[k].b[i]
+                        };
                         assert!(
                             (fd - an).abs() <= tol,
                             "{} {:?} layer {} ({}) entry ({i},{j}): finite difference {fd:e} vs backward {an:e} (tol {tol:e})",
@@ -151,7 +163,12 @@ fn backward_matches_central_finite_differences_for_every_edge_type() {
             // the edge out of DAG "2_00_012"'s zero node, through its bias.
             for (k, g) in grads.iter().enumerate() {
                 let norm: f64 = g.w.iter().chain(g.b.iter()).map(|v| v * v).sum();
-                assert!(norm > 0.0, "{}: layer {} has an all-zero gradient", dag.describe(), names[k]);
+                assert!(
+                    norm > 0.0,
+                    "{}: layer {} has an all-zero gradient",
+                    dag.describe(),
+                    names[k]
+                );
             }
         }
     }
@@ -166,7 +183,10 @@ fn kaiming_init_has_fan_in_variance_and_zero_bias() {
         let var: f64 = l.w.iter().map(|v| v * v).sum::<f64>() / n as f64;
         // Sample second moment of N(0, s2): sd of w^2 is sqrt(2) s2.
         let s2 = 2.0 / fan_in;
-        assert!((var - s2).abs() <= common::mc_tol(2f64.sqrt() * s2, n, 5.0), "{name}: variance {var} vs {s2}");
+        assert!(
+            (var - s2).abs() <= common::mc_tol(2f64.sqrt() * s2, n, 5.0),
+            "{name}: variance {var} vs {s2}"
+        );
         assert!(l.b.iter().all(|&b| b == 0.0), "{name}: bias not zero");
     }
 }
@@ -185,7 +205,13 @@ fn initial_output_gram_matches_the_exact_relu_stem_kernel() {
         r.mapv_inplace(|v| v * s);
     }
     for dag in [Dag::dag1(), Dag::dag2(), Dag::dag3()] {
-        let exact = Inputs::from_data(x.view(), Lift::ReluStem).unwrap().kernel(&dag, KernelKind::Exact).unwrap().output().gram.clone();
+        let exact = Inputs::from_data(x.view(), Lift::ReluStem)
+            .unwrap()
+            .kernel(&dag, KernelKind::Exact)
+            .unwrap()
+            .output()
+            .gram
+            .clone();
         let grams: Vec<Array2<f64>> = (0..seeds)
             .map(|s| {
                 let net = DagMlp::<f64>::new(&dag, d, m, 2, 1000 + s).unwrap();
@@ -194,14 +220,18 @@ fn initial_output_gram_matches_the_exact_relu_stem_kernel() {
                 xh.dot(&xh.t()) / m as f64
             })
             .collect();
-        let mean: Array2<f64> = grams.iter().fold(Array2::zeros((n, n)), |a, g| a + g) / seeds as f64;
+        let mean: Array2<f64> =
+            grams.iter().fold(Array2::zeros((n, n)), |a, g| a + g) / seeds as f64;
         for i in 0..n {
             for j in 0..n {
                 let vals: Vec<f64> = grams.iter().map(|g| g[[i, j]]).collect();
-                let sd = (vals.iter().map(|v| (v - mean[[i, j]]).powi(2)).sum::<f64>() / (seeds - 1) as f64).sqrt();
+                let sd = (vals.iter().map(|v| (v - mean[[i, j]]).powi(2)).sum::<f64>()
+                    / (seeds - 1) as f64)
+                    .sqrt();
                 // Standard error of the seed average (5 sigma) plus the O(1/m)
                 // finite-width bias, bounded by the entry's own scale over m.
-                let tol = common::mc_tol(sd, seeds as usize, 5.0) + 4.0 * exact[[i, j]].abs() / m as f64;
+                let tol =
+                    common::mc_tol(sd, seeds as usize, 5.0) + 4.0 * exact[[i, j]].abs() / m as f64;
                 assert!(
                     (mean[[i, j]] - exact[[i, j]]).abs() <= tol,
                     "{} ({i},{j}): finite-width mean {} vs exact {} (tol {tol:e})",

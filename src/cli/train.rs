@@ -95,7 +95,11 @@ pub struct Args {
 
 fn load(a: &Args) -> Result<(Dataset, Option<Dataset>), Box<dyn std::error::Error>> {
     let dir = data::data_dir(a.data.as_deref());
-    let need = || dir.clone().ok_or("no data directory: pass --data DIR or set ARCHCONV_DATA (or use --dataset synthetic)");
+    let need = || {
+        dir.clone().ok_or(
+            "no data directory: pass --data DIR or set ARCHCONV_DATA (or use --dataset synthetic)",
+        )
+    };
     let (mut tr, te) = match a.dataset {
         DatasetArg::Mnist => {
             let d = need()?;
@@ -175,7 +179,11 @@ pub fn run(mut a: Args) -> CliResult {
     }
     let dag = Dag::parse(&a.dag)?;
     let (tr, te) = load(&a)?;
-    let optimizer = if a.batch == 0 { Optimizer::FullBatch } else { Optimizer::Sgd { batch: a.batch } };
+    let optimizer = if a.batch == 0 {
+        Optimizer::FullBatch
+    } else {
+        Optimizer::Sgd { batch: a.batch }
+    };
     let loss = match a.loss {
         LossArg::Ce => Loss::CrossEntropy,
         LossArg::Mse => Loss::Mse,
@@ -197,9 +205,11 @@ pub fn run(mut a: Args) -> CliResult {
         Optimizer::Sgd { batch } => tr.len().div_ceil(batch.min(tr.len()).max(1)),
         Optimizer::FullBatch => 1,
     };
-    let style = ProgressStyle::with_template("{prefix} [{bar:30}] {pos}/{len} steps {elapsed_precise} eta {eta} {msg}")
-        .unwrap_or_else(|_| ProgressStyle::default_bar())
-        .progress_chars("=> ");
+    let style = ProgressStyle::with_template(
+        "{prefix} [{bar:30}] {pos}/{len} steps {elapsed_precise} eta {eta} {msg}",
+    )
+    .unwrap_or_else(|_| ProgressStyle::default_bar())
+    .progress_chars("=> ");
     let mut runs: Vec<History> = Vec::new();
     let start = std::time::Instant::now();
     for seed in 0..a.seeds as u64 {
@@ -211,7 +221,9 @@ pub fn run(mut a: Args) -> CliResult {
             epochs: a.epochs,
             seed,
         };
-        let bar = ProgressBar::new((steps * a.epochs) as u64).with_style(style.clone()).with_prefix(format!("seed {seed}"));
+        let bar = ProgressBar::new((steps * a.epochs) as u64)
+            .with_style(style.clone())
+            .with_prefix(format!("seed {seed}"));
         let mut on = |e: Event<'_>| match e {
             Event::Step { .. } => bar.inc(1),
             Event::Epoch(r) => bar.set_message(format!(
@@ -219,7 +231,8 @@ pub fn run(mut a: Args) -> CliResult {
                 r.epoch,
                 r.train_acc,
                 r.train_loss,
-                r.test_acc.map_or(String::new(), |t| format!(" test acc {t:.4}"))
+                r.test_acc
+                    .map_or(String::new(), |t| format!(" test acc {t:.4}"))
             )),
         };
         let h = if a.f64 {
@@ -239,7 +252,11 @@ pub fn run(mut a: Args) -> CliResult {
         curve(&code, &code, "test_loss", &runs, |r| r.test_loss),
     ];
     let samples = (tr.len() * a.epochs * a.seeds) as f64;
-    eprintln!("{:.0} training samples/s overall ({:.1} s)", samples / secs, secs);
+    eprintln!(
+        "{:.0} training samples/s overall ({:.1} s)",
+        samples / secs,
+        secs
+    );
     if a.json {
         let v = serde_json::json!({"dag": code, "data": tr.source, "curves": curves, "runs": runs, "seconds": secs});
         super::emit(&(serde_json::to_string_pretty(&v)? + "\n"));
@@ -252,7 +269,11 @@ pub fn run(mut a: Args) -> CliResult {
                 curves[0].std[k],
                 curves[1].mean[k],
                 curves[1].std[k],
-                if curves[2].mean[k].is_nan() { "-".to_string() } else { format!("{:.4} ± {:.4}", curves[2].mean[k], curves[2].std[k]) }
+                if curves[2].mean[k].is_nan() {
+                    "-".to_string()
+                } else {
+                    format!("{:.4} ± {:.4}", curves[2].mean[k], curves[2].std[k])
+                }
             ));
         }
         super::emit(&s);

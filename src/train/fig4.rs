@@ -140,12 +140,28 @@ pub fn mean_std(values: &[f64]) -> (f64, f64) {
 }
 
 /// Curves of one metric across runs of one DAG.
-pub fn curve(dag: &str, code: &str, metric: &str, runs: &[History], get: impl Fn(&EpochRecord) -> Option<f64>) -> Curve {
-    let epochs: Vec<usize> = runs.first().map(|h| h.records.iter().map(|r| r.epoch).collect()).unwrap_or_default();
+pub fn curve(
+    dag: &str,
+    code: &str,
+    metric: &str,
+    runs: &[History],
+    get: impl Fn(&EpochRecord) -> Option<f64>,
+) -> Curve {
+    let epochs: Vec<usize> = runs
+        .first()
+        .map(|h| h.records.iter().map(|r| r.epoch).collect())
+        .unwrap_or_default();
     let (mut mean, mut std) = (Vec::new(), Vec::new());
     for (k, _) in epochs.iter().enumerate() {
-        let v: Vec<f64> = runs.iter().filter_map(|h| h.records.get(k).and_then(&get)).collect();
-        let (m, s) = if v.is_empty() { (f64::NAN, f64::NAN) } else { mean_std(&v) };
+        let v: Vec<f64> = runs
+            .iter()
+            .filter_map(|h| h.records.get(k).and_then(&get))
+            .collect();
+        let (m, s) = if v.is_empty() {
+            (f64::NAN, f64::NAN)
+        } else {
+            mean_std(&v)
+        };
         mean.push(m);
         std.push(s);
     }
@@ -196,7 +212,10 @@ impl Fig4Panel {
             .train_acc()
             .map(|c| {
                 let tail = &c.mean[1.min(c.mean.len())..];
-                (c.dag.clone(), tail.iter().sum::<f64>() / tail.len().max(1) as f64)
+                (
+                    c.dag.clone(),
+                    tail.iter().sum::<f64>() / tail.len().max(1) as f64,
+                )
             })
             .collect();
         v.sort_by(|a, b| a.1.total_cmp(&b.1));
@@ -224,7 +243,9 @@ pub fn fig4_panel(
             let cfg = TrainConfig {
                 width: budget.width,
                 lr,
-                optimizer: Optimizer::Sgd { batch: budget.batch },
+                optimizer: Optimizer::Sgd {
+                    batch: budget.batch,
+                },
                 loss: Loss::CrossEntropy,
                 epochs,
                 seed,
@@ -240,9 +261,13 @@ pub fn fig4_panel(
             runs.push(h);
         }
         let code = dag.describe();
-        curves.push(curve(name, &code, "train_acc", &runs, |r| Some(r.train_acc)));
+        curves.push(curve(name, &code, "train_acc", &runs, |r| {
+            Some(r.train_acc)
+        }));
         curves.push(curve(name, &code, "test_acc", &runs, |r| r.test_acc));
-        curves.push(curve(name, &code, "train_loss", &runs, |r| Some(r.train_loss)));
+        curves.push(curve(name, &code, "train_loss", &runs, |r| {
+            Some(r.train_loss)
+        }));
         all.extend(runs);
     }
     Ok(Fig4Panel {
@@ -250,7 +275,11 @@ pub fn fig4_panel(
         label: label.into(),
         source: train_set.source.clone(),
         lr,
-        setting: if (lr - 1e-5).abs() < 1e-12 { "paper (lr 1e-5)".into() } else { format!("larger lr {lr:e} (not the paper's)") },
+        setting: if (lr - 1e-5).abs() < 1e-12 {
+            "paper (lr 1e-5)".into()
+        } else {
+            format!("larger lr {lr:e} (not the paper's)")
+        },
         train_n: train_set.len(),
         test_n: test_set.map_or(0, Dataset::len),
         curves,
@@ -288,7 +317,11 @@ pub fn cifar_subsets(dir: &Path, budget: &Fig4Budget) -> Result<(Dataset, Datase
                 all.len(),
                 tr.len(),
                 te.len(),
-                if all.len() < 1000 { " — a small fixture, not the paper's data" } else { "" }
+                if all.len() < 1000 {
+                    " — a small fixture, not the paper's data"
+                } else {
+                    ""
+                }
             );
             (tr, te, label)
         }
@@ -311,7 +344,11 @@ pub struct SectionOutcome {
 }
 
 /// All Fig. 4 panels the data directory allows, plus skip messages.
-pub fn fig4(data_dir: Option<&Path>, budget: &Fig4Budget, progress: &mut dyn FnMut(&str)) -> Result<(Vec<Fig4Panel>, Vec<String>), Error> {
+pub fn fig4(
+    data_dir: Option<&Path>,
+    budget: &Fig4Budget,
+    progress: &mut dyn FnMut(&str),
+) -> Result<(Vec<Fig4Panel>, Vec<String>), Error> {
     let mut panels = Vec::new();
     let mut skipped = Vec::new();
     let Some(dir) = data_dir else {
@@ -326,20 +363,42 @@ pub fn fig4(data_dir: Option<&Path>, budget: &Fig4Budget, progress: &mut dyn FnM
         Ok((tr, te)) => {
             for &lr in &budget.lrs {
                 let label = format!("MNIST ({} train / {} test images)", tr.len(), te.len());
-                panels.push(fig4_panel("mnist", &label, &tr, Some(&te), budget.mnist_epochs, budget, lr, progress)?);
+                panels.push(fig4_panel(
+                    "mnist",
+                    &label,
+                    &tr,
+                    Some(&te),
+                    budget.mnist_epochs,
+                    budget,
+                    lr,
+                    progress,
+                )?);
             }
         }
-        Err(Error::Data(e @ data::DataError::Missing { .. })) => skipped.push(format!("Fig. 4 MNIST panel: {e}")),
+        Err(Error::Data(e @ data::DataError::Missing { .. })) => {
+            skipped.push(format!("Fig. 4 MNIST panel: {e}"))
+        }
         Err(e) => return Err(e),
     }
     match cifar_subsets(dir, budget) {
         Ok((tr, te, label)) => {
             let test = if te.is_empty() { None } else { Some(&te) };
             for &lr in &budget.lrs {
-                panels.push(fig4_panel("cifar10", &label, &tr, test, budget.cifar_epochs, budget, lr, progress)?);
+                panels.push(fig4_panel(
+                    "cifar10",
+                    &label,
+                    &tr,
+                    test,
+                    budget.cifar_epochs,
+                    budget,
+                    lr,
+                    progress,
+                )?);
             }
         }
-        Err(Error::Data(e @ data::DataError::Missing { .. })) => skipped.push(format!("Fig. 4 CIFAR-10 panel: {e}")),
+        Err(Error::Data(e @ data::DataError::Missing { .. })) => {
+            skipped.push(format!("Fig. 4 CIFAR-10 panel: {e}"))
+        }
         Err(e) => return Err(e),
     }
     Ok((panels, skipped))
@@ -348,10 +407,17 @@ pub fn fig4(data_dir: Option<&Path>, budget: &Fig4Budget, progress: &mut dyn FnM
 /// The report section for Fig. 4: per panel a table of train accuracy (mean +- std over
 /// seeds) at each epoch and the observed ordering; `data` holds every curve
 /// (`panels[].curves[]` with `metric`, `epochs`, `mean`, `std`) for plotting.
-pub fn fig4_section(data_dir: Option<&Path>, budget: &Fig4Budget, progress: &mut dyn FnMut(&str)) -> Result<SectionOutcome, Error> {
+pub fn fig4_section(
+    data_dir: Option<&Path>,
+    budget: &Fig4Budget,
+    progress: &mut dyn FnMut(&str),
+) -> Result<SectionOutcome, Error> {
     let (panels, skipped) = fig4(data_dir, budget, progress)?;
     if panels.is_empty() {
-        return Ok(SectionOutcome { section: None, skipped });
+        return Ok(SectionOutcome {
+            section: None,
+            skipped,
+        });
     }
     let mut md = format!(
         "DAG#1 `2_02_002`, DAG#2 `1_01_222`, DAG#3 `2_21_112` MLPs (ReLU stem, Kaiming-normal, zero biases), width {}, \
@@ -361,7 +427,10 @@ pub fn fig4_section(data_dir: Option<&Path>, budget: &Fig4Budget, progress: &mut
         budget.width, budget.batch, budget.seeds, budget.name
     );
     for p in &panels {
-        md.push_str(&format!("**{} — {}** (lr {:e}; {})\n\n", p.label, p.setting, p.lr, p.source));
+        md.push_str(&format!(
+            "**{} — {}** (lr {:e}; {})\n\n",
+            p.label, p.setting, p.lr, p.source
+        ));
         let curves: Vec<&Curve> = p.train_acc().collect();
         let mut rows = Vec::new();
         if let Some(c0) = curves.first() {
@@ -373,18 +442,30 @@ pub fn fig4_section(data_dir: Option<&Path>, budget: &Fig4Budget, progress: &mut
                 rows.push(row);
             }
         }
-        let header: Vec<String> = std::iter::once("epoch".to_string()).chain(curves.iter().map(|c| format!("{} train acc", c.dag))).collect();
+        let header: Vec<String> = std::iter::once("epoch".to_string())
+            .chain(curves.iter().map(|c| format!("{} train acc", c.dag)))
+            .collect();
         let header: Vec<&str> = header.iter().map(String::as_str).collect();
         md.push_str(&md_table(&header, &rows));
         let ord = p.ordering();
         let gains: Vec<String> = curves
             .iter()
-            .map(|c| format!("{} {:+.4}", c.dag, c.mean.last().copied().unwrap_or(f64::NAN) - c.mean.first().copied().unwrap_or(f64::NAN)))
+            .map(|c| {
+                format!(
+                    "{} {:+.4}",
+                    c.dag,
+                    c.mean.last().copied().unwrap_or(f64::NAN)
+                        - c.mean.first().copied().unwrap_or(f64::NAN)
+                )
+            })
             .collect();
         md.push_str(&format!(
             "\nObserved ordering (mean train accuracy over epochs 1..E, slowest first): {}. \
              Gain from initialisation to the last epoch: {}.\n\n",
-            ord.iter().map(|(n, v)| format!("{n} ({v:.4})")).collect::<Vec<_>>().join(" < "),
+            ord.iter()
+                .map(|(n, v)| format!("{n} ({v:.4})"))
+                .collect::<Vec<_>>()
+                .join(" < "),
             gains.join(", ")
         ));
     }

@@ -80,17 +80,32 @@ fn view<'a, T: Scalar>(a: &'a ArrayView2<'_, T>) -> MatRef<'a, T> {
 /// # Panics
 /// If an operand is not in standard layout or the shapes do not match.
 #[track_caller]
-pub fn gemm<T: Scalar>(c: &mut ArrayViewMut2<'_, T>, a: ArrayView2<'_, T>, ta: Tr, b: ArrayView2<'_, T>, tb: Tr, accumulate: bool) {
+pub fn gemm<T: Scalar>(
+    c: &mut ArrayViewMut2<'_, T>,
+    a: ArrayView2<'_, T>,
+    ta: Tr,
+    b: ArrayView2<'_, T>,
+    tb: Tr,
+    accumulate: bool,
+) {
     let fa = view(&a);
     let fb = view(&b);
     let fa = if ta == Tr::T { fa.transpose() } else { fa };
     let fb = if tb == Tr::T { fb.transpose() } else { fb };
     let (r, cc) = c.dim();
-    assert_eq!((fa.nrows(), fb.ncols(), fa.ncols()), (r, cc, fb.nrows()), "gemm shape mismatch");
+    assert_eq!(
+        (fa.nrows(), fb.ncols(), fa.ncols()),
+        (r, cc, fb.nrows()),
+        "gemm shape mismatch"
+    );
     let cs = c
         .as_slice_mut()
         .expect("gemm output must be in standard (row-major, contiguous) layout");
     let fc: MatMut<'_, T> = MatMut::from_row_major_slice_mut(cs, r, cc);
-    let acc = if accumulate { faer::Accum::Add } else { faer::Accum::Replace };
+    let acc = if accumulate {
+        faer::Accum::Add
+    } else {
+        faer::Accum::Replace
+    };
     faer::linalg::matmul::matmul(fc, acc, fa, fb, T::of(1.0), Par::rayon(0));
 }

@@ -35,7 +35,9 @@ pub mod trainer;
 pub use gemm::Scalar;
 pub use loss::{loss_and_grad, Loss, LossOut};
 pub use model::{DagMlp, Dense, Forward};
-pub use trainer::{evaluate, train, train_net, EpochRecord, Event, History, Optimizer, TrainConfig};
+pub use trainer::{
+    evaluate, train, train_net, EpochRecord, Event, History, Optimizer, TrainConfig,
+};
 
 /// Why a training run cannot start or had to stop.
 #[derive(Debug, Clone, PartialEq, thiserror::Error)]
@@ -69,7 +71,9 @@ pub enum TrainError {
         dag: String,
     },
     /// The loss became NaN or infinite (learning rate too large).
-    #[error("training diverged: loss {loss} at epoch {epoch}, step {step} (lower the learning rate)")]
+    #[error(
+        "training diverged: loss {loss} at epoch {epoch}, step {step} (lower the learning rate)"
+    )]
     Diverged {
         /// Epoch (0 = initial evaluation).
         epoch: usize,

@@ -34,15 +34,21 @@ impl<T: Scalar> Dense<T> {
     pub fn kaiming(out: usize, inp: usize, seed: u64) -> Dense<T> {
         let std = (2.0 / inp as f64).sqrt();
         let mut w = Array2::<T>::zeros((out, inp));
-        w.axis_iter_mut(Axis(0)).into_par_iter().enumerate().for_each(|(i, mut row)| {
-            let mut rng = rand_chacha::ChaCha8Rng::seed_from_u64(seed);
-            rng.set_stream(i as u64);
-            for v in row.iter_mut() {
-                let z: f64 = StandardNormal.sample(&mut rng);
-                *v = T::of(std * z);
-            }
-        });
-        Dense { w, b: Array1::zeros(out) }
+        w.axis_iter_mut(Axis(0))
+            .into_par_iter()
+            .enumerate()
+            .for_each(|(i, mut row)| {
+                let mut rng = rand_chacha::ChaCha8Rng::seed_from_u64(seed);
+                rng.set_stream(i as u64);
+                for v in row.iter_mut() {
+                    let z: f64 = StandardNormal.sample(&mut rng);
+                    *v = T::of(std * z);
+                }
+            });
+        Dense {
+            w,
+            b: Array1::zeros(out),
+        }
     }
 
     /// Number of parameters (`out * in + out`).
@@ -102,12 +108,14 @@ pub struct Forward<T> {
 /// `z <- relu(z + b)` row-wise, in parallel.
 fn bias_relu<T: Scalar>(z: &mut Array2<T>, b: &Array1<T>) {
     let zero = T::of(0.0);
-    z.axis_iter_mut(Axis(0)).into_par_iter().for_each(|mut row| {
-        row.zip_mut_with(b, |v, &bb| {
-            let s = *v + bb;
-            *v = if s > zero { s } else { zero };
+    z.axis_iter_mut(Axis(0))
+        .into_par_iter()
+        .for_each(|mut row| {
+            row.zip_mut_with(b, |v, &bb| {
+                let s = *v + bb;
+                *v = if s > zero { s } else { zero };
+            });
         });
-    });
 }
 
 fn add_assign<T: Scalar>(dst: &mut Array2<T>, src: &Array2<T>) {
@@ -123,8 +131,18 @@ impl<T: Scalar> DagMlp<T> {
     /// Builds the network with seeded Kaiming-normal weights (layer `k` drawn from seed
     /// `seed * 1_000_003 + k`, one stream per row). Errors if a size is zero or the DAG
     /// has no path from an input to its output (the logits would ignore the data).
-    pub fn new(dag: &Dag, input_dim: usize, width: usize, classes: usize, seed: u64) -> Result<DagMlp<T>, TrainError> {
-        for (what, v) in [("input dimension", input_dim), ("width", width), ("classes", classes)] {
+    pub fn new(
+        dag: &Dag,
+        input_dim: usize,
+        width: usize,
+        classes: usize,
+        seed: u64,
+    ) -> Result<DagMlp<T>, TrainError> {
+        for (what, v) in [
+            ("input dimension", input_dim),
+            ("width", width),
+            ("classes", classes),
+        ] {
             if v == 0 {
                 return Err(TrainError::Config {
                     what,
@@ -144,7 +162,9 @@ impl<T: Scalar> DagMlp<T> {
             }
         }
         if !reach[dag.output()] {
-            return Err(TrainError::NoPath { dag: dag.describe() });
+            return Err(TrainError::NoPath {
+                dag: dag.describe(),
+            });
         }
         let layer_seed = |k: usize| seed.wrapping_mul(1_000_003).wrapping_add(k as u64);
         let mut layers = vec![Dense::kaiming(width, input_dim, layer_seed(0))];
@@ -251,7 +271,14 @@ impl<T: Scalar> DagMlp<T> {
         let m = self.width;
         let stem = &self.layers[0];
         let mut x0 = Array2::<T>::zeros((bsz, m));
-        gemm(&mut x0.view_mut(), x.view(), Tr::N, stem.w.view(), Tr::T, false);
+        gemm(
+            &mut x0.view_mut(),
+            x.view(),
+            Tr::N,
+            stem.w.view(),
+            Tr::T,
+            false,
+        );
         bias_relu(&mut x0, &stem.b);
         let n = self.dag.num_nodes();
         let mut nodes: Vec<Array2<T>> = Vec::with_capacity(n);
@@ -272,7 +299,14 @@ impl<T: Scalar> DagMlp<T> {
                     Op::Linear => {
                         let l = &self.layers[self.edge_layer[ei].expect("linear edge has a layer")];
                         let mut z = Array2::<T>::zeros((bsz, m));
-                        gemm(&mut z.view_mut(), nodes[e.from].view(), Tr::N, l.w.view(), Tr::T, false);
+                        gemm(
+                            &mut z.view_mut(),
+                            nodes[e.from].view(),
+                            Tr::N,
+                            l.w.view(),
+                            Tr::T,
+                            false,
+                        );
                         bias_relu(&mut z, &l.b);
                         add_assign(&mut acc, &z);
                         edge_out[ei] = Some(z);
@@ -283,9 +317,20 @@ impl<T: Scalar> DagMlp<T> {
         }
         let r = self.layers.last().expect("readout");
         let mut logits = Array2::<T>::zeros((bsz, self.classes));
-        gemm(&mut logits.view_mut(), nodes[n - 1].view(), Tr::N, r.w.view(), Tr::T, false);
+        gemm(
+            &mut logits.view_mut(),
+            nodes[n - 1].view(),
+            Tr::N,
+            r.w.view(),
+            Tr::T,
+            false,
+        );
         logits += &r.b;
-        Ok(Forward { nodes, edge_out, logits })
+        Ok(Forward {
+            nodes,
+            edge_out,
+            logits,
+        })
     }
 
     /// Logits only, evaluated in chunks of 1024 examples to bound memory.
@@ -294,12 +339,20 @@ impl<T: Scalar> DagMlp<T> {
     /// If `x` does not have `d` columns.
     #[track_caller]
     pub fn logits(&self, x: ArrayView2<'_, T>) -> Array2<T> {
-        assert_eq!(x.ncols(), self.input_dim, "input has {} features, the network expects {}", x.ncols(), self.input_dim);
+        assert_eq!(
+            x.ncols(),
+            self.input_dim,
+            "input has {} features, the network expects {}",
+            x.ncols(),
+            self.input_dim
+        );
         let mut out = Array2::<T>::zeros((x.nrows(), self.classes));
         let mut start = 0;
         while start < x.nrows() {
             let end = (start + 1024).min(x.nrows());
-            let f = self.forward(x.slice(ndarray::s![start..end, ..])).expect("width checked");
+            let f = self
+                .forward(x.slice(ndarray::s![start..end, ..]))
+                .expect("width checked");
             out.slice_mut(ndarray::s![start..end, ..]).assign(&f.logits);
             start = end;
         }
@@ -314,21 +367,44 @@ impl<T: Scalar> DagMlp<T> {
     /// `dX^s += dX^t`; for a linear edge, `dZ = dX^t * 1[out > 0]`, `dW_e = dZ^T X^s`,
     /// `db_e = 1^T dZ`, `dX^s += dZ W_e`; finally the stem from the sum of the input
     /// nodes' gradients.
-    pub fn backward(&self, x: ArrayView2<'_, T>, fwd: &Forward<T>, dlogits: ArrayView2<'_, T>) -> Result<Vec<Dense<T>>, TrainError> {
+    pub fn backward(
+        &self,
+        x: ArrayView2<'_, T>,
+        fwd: &Forward<T>,
+        dlogits: ArrayView2<'_, T>,
+    ) -> Result<Vec<Dense<T>>, TrainError> {
         self.check_input(&x)?;
         let x = x.as_standard_layout();
         let dlogits = dlogits.as_standard_layout();
         let bsz = x.nrows();
         let m = self.width;
         let n = self.dag.num_nodes();
-        let mut grads: Vec<Dense<T>> = self.layers.iter().map(|l| Dense::zeros(l.w.nrows(), l.w.ncols())).collect();
+        let mut grads: Vec<Dense<T>> = self
+            .layers
+            .iter()
+            .map(|l| Dense::zeros(l.w.nrows(), l.w.ncols()))
+            .collect();
         let last = self.layers.len() - 1;
         // Readout.
-        gemm(&mut grads[last].w.view_mut(), dlogits.view(), Tr::T, fwd.nodes[n - 1].view(), Tr::N, false);
+        gemm(
+            &mut grads[last].w.view_mut(),
+            dlogits.view(),
+            Tr::T,
+            fwd.nodes[n - 1].view(),
+            Tr::N,
+            false,
+        );
         grads[last].b = col_sum(&dlogits.to_owned());
         let mut dnode: Vec<Option<Array2<T>>> = vec![None; n];
         let mut dh = Array2::<T>::zeros((bsz, m));
-        gemm(&mut dh.view_mut(), dlogits.view(), Tr::N, self.layers[last].w.view(), Tr::N, false);
+        gemm(
+            &mut dh.view_mut(),
+            dlogits.view(),
+            Tr::N,
+            self.layers[last].w.view(),
+            Tr::N,
+            false,
+        );
         dnode[n - 1] = Some(dh);
         let zero = T::of(0.0);
         for t in (0..n).rev() {
@@ -348,17 +424,33 @@ impl<T: Scalar> DagMlp<T> {
                     },
                     Op::Linear => {
                         let li = self.edge_layer[ei].expect("linear edge has a layer");
-                        let out = fwd.edge_out[ei].as_ref().expect("forward kept linear edge outputs");
+                        let out = fwd.edge_out[ei]
+                            .as_ref()
+                            .expect("forward kept linear edge outputs");
                         let mut dz = dt.clone();
                         Zip::from(&mut dz).and(out).par_for_each(|d, &o| {
                             if o <= zero {
                                 *d = zero;
                             }
                         });
-                        gemm(&mut grads[li].w.view_mut(), dz.view(), Tr::T, fwd.nodes[e.from].view(), Tr::N, true);
+                        gemm(
+                            &mut grads[li].w.view_mut(),
+                            dz.view(),
+                            Tr::T,
+                            fwd.nodes[e.from].view(),
+                            Tr::N,
+                            true,
+                        );
                         grads[li].b += &col_sum(&dz);
                         let slot = dnode[e.from].get_or_insert_with(|| Array2::zeros((bsz, m)));
-                        gemm(&mut slot.view_mut(), dz.view(), Tr::N, self.layers[li].w.view(), Tr::N, true);
+                        gemm(
+                            &mut slot.view_mut(),
+                            dz.view(),
+                            Tr::N,
+                            self.layers[li].w.view(),
+                            Tr::N,
+                            true,
+                        );
                     }
                 }
             }
@@ -380,7 +472,14 @@ impl<T: Scalar> DagMlp<T> {
                     *d = zero;
                 }
             });
-            gemm(&mut grads[0].w.view_mut(), dz0.view(), Tr::T, x.view(), Tr::N, false);
+            gemm(
+                &mut grads[0].w.view_mut(),
+                dz0.view(),
+                Tr::T,
+                x.view(),
+                Tr::N,
+                false,
+            );
             grads[0].b = col_sum(&dz0);
         }
         Ok(grads)
@@ -390,8 +489,12 @@ impl<T: Scalar> DagMlp<T> {
     pub fn sgd_step(&mut self, grads: &[Dense<T>], lr: f64) {
         let a = T::of(lr);
         for (l, g) in self.layers.iter_mut().zip(grads) {
-            Zip::from(&mut l.w).and(&g.w).par_for_each(|w, &gw| *w -= a * gw);
-            Zip::from(&mut l.b).and(&g.b).for_each(|b, &gb| *b -= a * gb);
+            Zip::from(&mut l.w)
+                .and(&g.w)
+                .par_for_each(|w, &gw| *w -= a * gw);
+            Zip::from(&mut l.b)
+                .and(&g.b)
+                .for_each(|b, &gb| *b -= a * gb);
         }
     }
 }

@@ -163,7 +163,17 @@ fn order_by(rows: &[RateRow], key: impl Fn(&RateRow) -> f64) -> Vec<String> {
 
 /// One full-batch GD run: squared residuals `||Y - U(k)||_F^2`, `k = 0..=steps`, and the
 /// initial residual `R(0) = U(0) - Y`.
-pub fn gd_residuals(dag: &Dag, x: ArrayView2<'_, f32>, y: &[u8], classes: usize, width: usize, lr: f64, steps: usize, seed: u64) -> Result<(Vec<f64>, Array2<f64>), Error> {
+#[allow(clippy::too_many_arguments)]
+pub fn gd_residuals(
+    dag: &Dag,
+    x: ArrayView2<'_, f32>,
+    y: &[u8],
+    classes: usize,
+    width: usize,
+    lr: f64,
+    steps: usize,
+    seed: u64,
+) -> Result<(Vec<f64>, Array2<f64>), Error> {
     let mut net = DagMlp::<f32>::new(dag, x.ncols(), width, classes, seed)?;
     let mut res = Vec::with_capacity(steps + 1);
     let mut r0 = Array2::zeros((0, 0));
@@ -171,11 +181,18 @@ pub fn gd_residuals(dag: &Dag, x: ArrayView2<'_, f32>, y: &[u8], classes: usize,
         let f = net.forward(x)?;
         let out = loss_and_grad(Loss::Mse, f.logits.view(), y);
         if !out.loss.is_finite() {
-            return Err(super::TrainError::Diverged { epoch: k, step: k, loss: out.loss }.into());
+            return Err(super::TrainError::Diverged {
+                epoch: k,
+                step: k,
+                loss: out.loss,
+            }
+            .into());
         }
         res.push(out.residual_sq);
         if k == 0 {
-            r0 = Array2::from_shape_fn(f.logits.dim(), |(i, c)| f64::from(f.logits[[i, c]]) - if usize::from(y[i]) == c { 1.0 } else { 0.0 });
+            r0 = Array2::from_shape_fn(f.logits.dim(), |(i, c)| {
+                f64::from(f.logits[[i, c]]) - if usize::from(y[i]) == c { 1.0 } else { 0.0 }
+            });
         }
         if k == steps {
             break;
@@ -194,13 +211,25 @@ fn rate(r: &[f64], from: usize) -> f64 {
 
 /// Runs the rate test on points `x` (`N x d`, any scale; rows are normalised to
 /// `||x_i||^2 = d`) with labels `y` (one-hot MSE targets).
-pub fn rate_test(x: &Array2<f64>, y: &[u8], classes: usize, budget: &RateBudget, source: &str, progress: &mut dyn FnMut(&str)) -> Result<RateReport, Error> {
+pub fn rate_test(
+    x: &Array2<f64>,
+    y: &[u8],
+    classes: usize,
+    budget: &RateBudget,
+    source: &str,
+    progress: &mut dyn FnMut(&str),
+) -> Result<RateReport, Error> {
     let (n, d) = x.dim();
     let mut xn = x.clone();
     for (i, mut row) in xn.rows_mut().into_iter().enumerate() {
         let s = row.dot(&row);
         if s <= 0.0 {
-            return Err(crate::kernel::KernelError::NotGram { i, j: i, why: "zero data row cannot be normalised".into() }.into());
+            return Err(crate::kernel::KernelError::NotGram {
+                i,
+                j: i,
+                why: "zero data row cannot be normalised".into(),
+            }
+            .into());
         }
         row.mapv_inplace(|v| v * (d as f64 / s).sqrt());
     }
@@ -235,7 +264,16 @@ pub fn rate_test(x: &Array2<f64>, y: &[u8], classes: usize, budget: &RateBudget,
         let mut lin = Vec::new();
         for seed in 0..budget.seeds as u64 {
             let t0 = std::time::Instant::now();
-            let (res, r0) = gd_residuals(&dag, xf.view(), y, classes, budget.width, lr, budget.steps, seed)?;
+            let (res, r0) = gd_residuals(
+                &dag,
+                xf.view(),
+                y,
+                classes,
+                budget.width,
+                lr,
+                budget.steps,
+                seed,
+            )?;
             measured.push(rate(&res, 0));
             late.push(rate(&res, budget.steps / 2));
             curves.push(res.iter().map(|v| v / res[0]).collect::<Vec<f64>>());
@@ -290,7 +328,12 @@ pub fn rate_test(x: &Array2<f64>, y: &[u8], classes: usize, budget: &RateBudget,
     let predicted_order = KernelKind::ALL
         .iter()
         .enumerate()
-        .map(|(k, kind)| (kind.name().to_string(), order_by(&rows, |r| r.predictions[k].lambda_min)))
+        .map(|(k, kind)| {
+            (
+                kind.name().to_string(),
+                order_by(&rows, |r| r.predictions[k].lambda_min),
+            )
+        })
         .collect();
     let measured_order = order_by(&rows, |r| -r.measured_mean);
     Ok(RateReport {
@@ -328,7 +371,13 @@ pub fn rate_markdown(r: &RateReport) -> String {
             format!("{:.5} ± {:.5}", row.late_mean, row.late_std),
         ]);
     }
-    let agree = |o: &[String]| if o == r.measured_order.as_slice() { "agrees" } else { "differs" };
+    let agree = |o: &[String]| {
+        if o == r.measured_order.as_slice() {
+            "agrees"
+        } else {
+            "differs"
+        }
+    };
     let mut s = format!(
         "{} points from {}, rows normalised to ||x||^2 = d = {}, one-hot MSE targets ({} outputs), full-batch GD, width {}, \
          {} steps, {} seeds, lr eta = {:.4e} (kernel-convention step eta' = 2 eta m / (N C) = {:.4e}, chosen so that \
@@ -338,14 +387,31 @@ pub fn rate_markdown(r: &RateReport) -> String {
         r.budget.n, r.source, r.d, r.classes, r.budget.width, r.budget.steps, r.budget.seeds, r.lr, r.eta_kernel, r.budget.step_fraction
     );
     s.push_str(&md_table(
-        &["DAG", "λmin path-sum", "λmin indep.", "λmin exact", "λmin/diag exact", "predicted ρ (exact)", "readout-only ρ", "measured ρ", "late ρ"],
+        &[
+            "DAG",
+            "λmin path-sum",
+            "λmin indep.",
+            "λmin exact",
+            "λmin/diag exact",
+            "predicted ρ (exact)",
+            "readout-only ρ",
+            "measured ρ",
+            "late ρ",
+        ],
         &rows,
     ));
     s.push_str("\nOrderings (slowest first):\n\n");
     for (k, o) in &r.predicted_order {
-        s.push_str(&format!("- predicted by {k} lambda_min: {} ({} with the measured order)\n", o.join(" < "), agree(o)));
+        s.push_str(&format!(
+            "- predicted by {k} lambda_min: {} ({} with the measured order)\n",
+            o.join(" < "),
+            agree(o)
+        ));
     }
-    s.push_str(&format!("- measured: {}\n", r.measured_order.join(" slower than ")));
+    s.push_str(&format!(
+        "- measured: {}\n",
+        r.measured_order.join(" slower than ")
+    ));
     for w in r.measured_order.windows(2) {
         let a = r.rows.iter().find(|x| x.dag == w[0]).expect("row");
         let b = r.rows.iter().find(|x| x.dag == w[1]).expect("row");
@@ -357,24 +423,43 @@ pub fn rate_markdown(r: &RateReport) -> String {
             w[1],
             diff,
             sd,
-            if diff > 2.0 * sd { "separated" } else { "within seed noise" }
+            if diff > 2.0 * sd {
+                "separated"
+            } else {
+                "within seed noise"
+            }
         ));
     }
-    let bound_ok = r.rows.iter().all(|row| row.measured.iter().all(|&m| m <= row.predictions[2].predicted_rate));
+    let bound_ok = r.rows.iter().all(|row| {
+        row.measured
+            .iter()
+            .all(|&m| m <= row.predictions[2].predicted_rate)
+    });
     s.push_str(&format!(
         "\nThm 3.1's bound (measured ρ ≤ predicted ρ for every run, exact kernel): {}.\n",
-        if bound_ok { "holds" } else { "violated in at least one run" }
+        if bound_ok {
+            "holds"
+        } else {
+            "violated in at least one run"
+        }
     ));
     s
 }
 
 /// The report section of the rate test on the first `budget.n` MNIST training images;
 /// skipped (with the missing file and how to get it) without MNIST.
-pub fn rate_section(data_dir: Option<&Path>, budget: &RateBudget, progress: &mut dyn FnMut(&str)) -> Result<SectionOutcome, Error> {
+pub fn rate_section(
+    data_dir: Option<&Path>,
+    budget: &RateBudget,
+    progress: &mut dyn FnMut(&str),
+) -> Result<SectionOutcome, Error> {
     let Some(dir) = data_dir else {
         return Ok(SectionOutcome {
             section: None,
-            skipped: vec![format!("rate test: no data directory; {}", data::MNIST_HINT)],
+            skipped: vec![format!(
+                "rate test: no data directory; {}",
+                data::MNIST_HINT
+            )],
         });
     };
     let d = match mnist_points(dir, budget.n) {
@@ -387,7 +472,14 @@ pub fn rate_section(data_dir: Option<&Path>, budget: &RateBudget, progress: &mut
         }
         Err(e) => return Err(e),
     };
-    let report = rate_test(&d.x_f64(), &d.y, d.classes, budget, &format!("MNIST training images 0..{}", d.len()), progress)?;
+    let report = rate_test(
+        &d.x_f64(),
+        &d.y,
+        d.classes,
+        budget,
+        &format!("MNIST training images 0..{}", d.len()),
+        progress,
+    )?;
     Ok(SectionOutcome {
         section: Some(Section {
             id: "rate".into(),

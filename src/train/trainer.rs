@@ -138,13 +138,18 @@ pub enum Event<'a> {
 fn gather<T: Scalar>(d: &Dataset, idx: &[usize]) -> (Array2<T>, Vec<u8>) {
     let mut x = Array2::<T>::zeros((idx.len(), d.dim()));
     for (r, &i) in idx.iter().enumerate() {
-        x.row_mut(r).zip_mut_with(&d.x.row(i), |a, &b| *a = T::of_f32(b));
+        x.row_mut(r)
+            .zip_mut_with(&d.x.row(i), |a, &b| *a = T::of_f32(b));
     }
     (x, idx.iter().map(|&i| d.y[i]).collect())
 }
 
 /// Mean loss and accuracy of `net` on `d` (forward only, chunks of 1024).
-pub fn evaluate<T: Scalar>(net: &DagMlp<T>, d: &Dataset, loss: Loss) -> Result<(f64, f64), TrainError> {
+pub fn evaluate<T: Scalar>(
+    net: &DagMlp<T>,
+    d: &Dataset,
+    loss: Loss,
+) -> Result<(f64, f64), TrainError> {
     check_dataset(net, d)?;
     let mut total = 0.0;
     let mut correct = 0;
@@ -177,7 +182,10 @@ fn check_dataset<T: Scalar>(net: &DagMlp<T>, d: &Dataset) -> Result<(), TrainErr
         return Err(TrainError::Config {
             what: "classes",
             value: d.classes.to_string(),
-            why: format!("the dataset has more classes than the network's {} outputs", net.classes()),
+            why: format!(
+                "the dataset has more classes than the network's {} outputs",
+                net.classes()
+            ),
         });
     }
     Ok(())
@@ -196,7 +204,13 @@ fn check_finite(loss: f64, epoch: usize, step: usize) -> Result<(), TrainError> 
 /// from `cfg.seed`, so a run is reproducible (GEMM summation order may still differ in
 /// the last bits between thread counts). A non-finite loss stops the run with
 /// [`TrainError::Diverged`].
-pub fn train<T: Scalar>(dag: &Dag, train: &Dataset, test: Option<&Dataset>, cfg: &TrainConfig, on: &mut dyn FnMut(Event<'_>)) -> Result<History, TrainError> {
+pub fn train<T: Scalar>(
+    dag: &Dag,
+    train: &Dataset,
+    test: Option<&Dataset>,
+    cfg: &TrainConfig,
+    on: &mut dyn FnMut(Event<'_>),
+) -> Result<History, TrainError> {
     let mut net = DagMlp::<T>::new(dag, train.dim(), cfg.width, train.classes, cfg.seed)?;
     let records = train_net(&mut net, train, test, cfg, on)?;
     Ok(History {
@@ -210,7 +224,13 @@ pub fn train<T: Scalar>(dag: &Dag, train: &Dataset, test: Option<&Dataset>, cfg:
 }
 
 /// Like [`train`] on a given network (which is updated in place); returns the records.
-pub fn train_net<T: Scalar>(net: &mut DagMlp<T>, train: &Dataset, test: Option<&Dataset>, cfg: &TrainConfig, on: &mut dyn FnMut(Event<'_>)) -> Result<Vec<EpochRecord>, TrainError> {
+pub fn train_net<T: Scalar>(
+    net: &mut DagMlp<T>,
+    train: &Dataset,
+    test: Option<&Dataset>,
+    cfg: &TrainConfig,
+    on: &mut dyn FnMut(Event<'_>),
+) -> Result<Vec<EpochRecord>, TrainError> {
     cfg.validate(train.len())?;
     check_dataset(net, train)?;
     if let Some(t) = test {
@@ -261,7 +281,11 @@ pub fn train_net<T: Scalar>(net: &mut DagMlp<T>, train: &Dataset, test: Option<&
             drop(f);
             net.sgd_step(&g, cfg.lr);
             total_steps += 1;
-            on(Event::Step { epoch, step: s + 1, steps });
+            on(Event::Step {
+                epoch,
+                step: s + 1,
+                steps,
+            });
         }
         let seconds = t0.elapsed().as_secs_f64();
         let (tl, ta) = eval_test(net)?;
