@@ -38,6 +38,7 @@ pub mod reproduce;
 pub mod space;
 pub mod spectrum;
 pub mod stepsize;
+pub mod train;
 
 pub use analysis::{analyze, Analysis, AnalyzeOptions};
 pub use dag::{Dag, DagError, Edge, Op};
@@ -77,4 +78,7 @@ pub enum Error {
     /// Drawing or saving a figure.
     #[error(transparent)]
     Plot(#[from] plot::PlotError),
+    /// Training a network.
+    #[error(transparent)]
+    Train(#[from] train::TrainError),
 }

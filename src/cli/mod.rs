@@ -5,6 +5,7 @@ mod inputs;
 mod nas;
 mod reproduce;
 mod space;
+mod train;
 
 use clap::{Parser, Subcommand};
 
@@ -27,6 +28,8 @@ enum Command {
     Nas(nas::Args),
     /// Regenerate every figure, table and report the project can produce.
     Reproduce(reproduce::Args),
+    /// Train DAG-MLPs (Fig. 4) over seeds, or run the Fig. 4 / convergence-rate studies.
+    Train(train::Args),
 }
 
 pub type CliResult = Result<(), Box<dyn std::error::Error>>;
@@ -51,5 +54,6 @@ pub fn run() -> CliResult {
         Command::Space(a) => space::run(a),
         Command::Nas(a) => nas::run(a),
         Command::Reproduce(a) => reproduce::run(a),
+        Command::Train(a) => train::run(a),
     }
 }

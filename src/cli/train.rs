@@ -1,0 +1,296 @@
+//! `archconv train`: train a DAG-MLP on MNIST / CIFAR-10 / digits / synthetic data over
+//! several seeds, or run the Fig. 4 and rate-test studies.
+
+use super::CliResult;
+use archconv::data::{self, Dataset, Split};
+use archconv::train::fig4::{self, curve, Fig4Budget};
+use archconv::train::rate::{self, RateBudget};
+use archconv::train::{train, Event, History, Loss, Optimizer, TrainConfig};
+use archconv::Dag;
+use clap::ValueEnum;
+use indicatif::{ProgressBar, ProgressStyle};
+use std::path::PathBuf;
+
+#[derive(Clone, Copy, Debug, ValueEnum)]
+enum DatasetArg {
+    Mnist,
+    Cifar10,
+    Digits,
+    Synthetic,
+}
+
+#[derive(Clone, Copy, Debug, ValueEnum)]
+enum LossArg {
+    Ce,
+    Mse,
+}
+
+#[derive(Clone, Copy, Debug, ValueEnum)]
+enum Fig4Arg {
+    Quick,
+    Default,
+    Paper,
+}
+
+#[derive(Clone, Copy, Debug, ValueEnum)]
+enum RateArg {
+    Quick,
+    Default,
+    Full,
+}
+
+#[derive(clap::Args)]
+pub struct Args {
+    /// The DAG (MLP code such as 2_02_002, or any format `analyze` accepts).
+    #[arg(long, default_value = "2_02_002")]
+    dag: String,
+    /// Dataset.
+    #[arg(long, value_enum, default_value_t = DatasetArg::Mnist)]
+    dataset: DatasetArg,
+    /// Data directory (default: $ARCHCONV_DATA).
+    #[arg(long)]
+    data: Option<PathBuf>,
+    /// Width m.
+    #[arg(long, default_value_t = 1024)]
+    width: usize,
+    /// Fixed learning rate.
+    #[arg(long, default_value_t = 1e-5)]
+    lr: f64,
+    /// SGD batch size; 0 means full-batch gradient descent.
+    #[arg(long, default_value_t = 128)]
+    batch: usize,
+    /// Epochs.
+    #[arg(long, default_value_t = 5)]
+    epochs: usize,
+    /// Number of seeds (0, 1, ...).
+    #[arg(long, default_value_t = 3)]
+    seeds: usize,
+    /// Loss.
+    #[arg(long, value_enum, default_value_t = LossArg::Ce)]
+    loss: LossArg,
+    /// Use only the first N training examples.
+    #[arg(long)]
+    train_n: Option<usize>,
+    /// Use only the first N test examples (0: no test set).
+    #[arg(long)]
+    test_n: Option<usize>,
+    /// The paper's Fig. 4 setting: width 1024, SGD batch 128, lr 1e-5, cross-entropy
+    /// (overrides --width, --batch, --lr, --loss).
+    #[arg(long)]
+    paper: bool,
+    /// Train in f64 instead of f32.
+    #[arg(long)]
+    f64: bool,
+    /// Run the Fig. 4 study (DAG#1/#2/#3 x seeds on MNIST and CIFAR-10) at this budget
+    /// and print its report section instead of a single training run.
+    #[arg(long, value_enum, conflicts_with = "rate")]
+    fig4: Option<Fig4Arg>,
+    /// Run the convergence-rate test at this budget and print its report section.
+    #[arg(long, value_enum)]
+    rate: Option<RateArg>,
+    /// Print JSON instead of text.
+    #[arg(long)]
+    json: bool,
+}
+
+fn load(a: &Args) -> Result<(Dataset, Option<Dataset>), Box<dyn std::error::Error>> {
+    let dir = data::data_dir(a.data.as_deref());
+    let need = || {
+        dir.clone().ok_or(
+            "no data directory: pass --data DIR or set ARCHCONV_DATA (or use --dataset synthetic)",
+        )
+    };
+    let (mut tr, te) = match a.dataset {
+        DatasetArg::Mnist => {
+            let d = need()?;
+            let (m, s) = data::MNIST_NORMALIZE;
+            let mut tr = data::load_mnist(&d, Split::Train)?;
+            let mut te = data::load_mnist(&d, Split::Test)?;
+            tr.standardize(&m, &s);
+            te.standardize(&m, &s);
+            (tr, Some(te))
+        }
+        DatasetArg::Cifar10 => {
+            let d = need()?;
+            let (m, s) = data::CIFAR_NORMALIZE;
+            let mut tr = data::load_cifar10(&d, Split::Train)?;
+            tr.standardize(&m, &s);
+            let te = match data::load_cifar10(&d, Split::Test) {
+                Ok(mut t) => {
+                    t.standardize(&m, &s);
+                    Some(t)
+                }
+                Err(e) => {
+                    eprintln!("note: no CIFAR-10 test batch ({e}); training without a test set");
+                    None
+                }
+            };
+            (tr, te)
+        }
+        DatasetArg::Digits => {
+            let d = data::load_digits(&need()?)?;
+            // sklearn digits has no split: last 297 of 1797 as test.
+            let cut = d.len().saturating_sub(297);
+            (d.slice(0..cut), Some(d.slice(cut..d.len())))
+        }
+        DatasetArg::Synthetic => {
+            let d = Dataset::synthetic(2500, 64, 10, 12345);
+            (d.slice(0..2000), Some(d.slice(2000..2500)))
+        }
+    };
+    if let Some(n) = a.train_n {
+        tr = tr.head(n);
+    }
+    let te = match (te, a.test_n) {
+        (_, Some(0)) => None,
+        (Some(t), Some(n)) => Some(t.head(n)),
+        (t, None) => t,
+        (None, Some(_)) => None,
+    };
+    Ok((tr, te))
+}
+
+pub fn run(mut a: Args) -> CliResult {
+    let dir = data::data_dir(a.data.as_deref());
+    if let Some(b) = a.fig4 {
+        let budget = match b {
+            Fig4Arg::Quick => Fig4Budget::quick(),
+            Fig4Arg::Default => Fig4Budget::default_budget(),
+            Fig4Arg::Paper => Fig4Budget::paper(),
+        };
+        let out = fig4::fig4_section(dir.as_deref(), &budget, &mut |m| eprintln!("{m}"))?;
+        return print_section(out, a.json);
+    }
+    if let Some(b) = a.rate {
+        let budget = match b {
+            RateArg::Quick => RateBudget::quick(),
+            RateArg::Default => RateBudget::default_budget(),
+            RateArg::Full => RateBudget::full(),
+        };
+        let out = rate::rate_section(dir.as_deref(), &budget, &mut |m| eprintln!("{m}"))?;
+        return print_section(out, a.json);
+    }
+    if a.paper {
+        let p = TrainConfig::paper(a.epochs, 0);
+        a.width = p.width;
+        a.lr = p.lr;
+        a.batch = 128;
+        a.loss = LossArg::Ce;
+    }
+    let dag = Dag::parse(&a.dag)?;
+    let (tr, te) = load(&a)?;
+    let optimizer = if a.batch == 0 {
+        Optimizer::FullBatch
+    } else {
+        Optimizer::Sgd { batch: a.batch }
+    };
+    let loss = match a.loss {
+        LossArg::Ce => Loss::CrossEntropy,
+        LossArg::Mse => Loss::Mse,
+    };
+    eprintln!(
+        "training {} on {} ({} train, {} test), width {}, lr {:e}, {:?}, {} epochs x {} seeds, {}",
+        dag.describe(),
+        tr.source,
+        tr.len(),
+        te.as_ref().map_or(0, Dataset::len),
+        a.width,
+        a.lr,
+        optimizer,
+        a.epochs,
+        a.seeds,
+        if a.f64 { "f64" } else { "f32" }
+    );
+    let steps = match optimizer {
+        Optimizer::Sgd { batch } => tr.len().div_ceil(batch.min(tr.len()).max(1)),
+        Optimizer::FullBatch => 1,
+    };
+    let style = ProgressStyle::with_template(
+        "{prefix} [{bar:30}] {pos}/{len} steps {elapsed_precise} eta {eta} {msg}",
+    )
+    .unwrap_or_else(|_| ProgressStyle::default_bar())
+    .progress_chars("=> ");
+    let mut runs: Vec<History> = Vec::new();
+    let start = std::time::Instant::now();
+    for seed in 0..a.seeds as u64 {
+        let cfg = TrainConfig {
+            width: a.width,
+            lr: a.lr,
+            optimizer,
+            loss,
+            epochs: a.epochs,
+            seed,
+        };
+        let bar = ProgressBar::new((steps * a.epochs) as u64)
+            .with_style(style.clone())
+            .with_prefix(format!("seed {seed}"));
+        let mut on = |e: Event<'_>| match e {
+            Event::Step { .. } => bar.inc(1),
+            Event::Epoch(r) => bar.set_message(format!(
+                "epoch {} train acc {:.4} loss {:.4}{}",
+                r.epoch,
+                r.train_acc,
+                r.train_loss,
+                r.test_acc
+                    .map_or(String::new(), |t| format!(" test acc {t:.4}"))
+            )),
+        };
+        let h = if a.f64 {
+            train::<f64>(&dag, &tr, te.as_ref(), &cfg, &mut on)?
+        } else {
+            train::<f32>(&dag, &tr, te.as_ref(), &cfg, &mut on)?
+        };
+        bar.finish();
+        runs.push(h);
+    }
+    let secs = start.elapsed().as_secs_f64();
+    let code = dag.describe();
+    let curves = [
+        curve(&code, &code, "train_acc", &runs, |r| Some(r.train_acc)),
+        curve(&code, &code, "train_loss", &runs, |r| Some(r.train_loss)),
+        curve(&code, &code, "test_acc", &runs, |r| r.test_acc),
+        curve(&code, &code, "test_loss", &runs, |r| r.test_loss),
+    ];
+    let samples = (tr.len() * a.epochs * a.seeds) as f64;
+    eprintln!(
+        "{:.0} training samples/s overall ({:.1} s)",
+        samples / secs,
+        secs
+    );
+    if a.json {
+        let v = serde_json::json!({"dag": code, "data": tr.source, "curves": curves, "runs": runs, "seconds": secs});
+        super::emit(&(serde_json::to_string_pretty(&v)? + "\n"));
+    } else {
+        let mut s = format!("{code}: mean ± std over {} seeds\nepoch  train_acc          train_loss         test_acc\n", a.seeds);
+        for (k, e) in curves[0].epochs.iter().enumerate() {
+            s.push_str(&format!(
+                "{e:>5}  {:.4} ± {:.4}    {:.4} ± {:.4}    {}\n",
+                curves[0].mean[k],
+                curves[0].std[k],
+                curves[1].mean[k],
+                curves[1].std[k],
+                if curves[2].mean[k].is_nan() {
+                    "-".to_string()
+                } else {
+                    format!("{:.4} ± {:.4}", curves[2].mean[k], curves[2].std[k])
+                }
+            ));
+        }
+        super::emit(&s);
+    }
+    Ok(())
+}
+
+fn print_section(out: fig4::SectionOutcome, json: bool) -> CliResult {
+    for s in &out.skipped {
+        eprintln!("skipped: {s}");
+    }
+    if let Some(sec) = out.section {
+        if json {
+            super::emit(&(serde_json::to_string_pretty(&sec.data)? + "\n"));
+        } else {
+            super::emit(&format!("## {}\n\n{}\n", sec.title, sec.markdown));
+        }
+    }
+    Ok(())
+}
