@@ -7,7 +7,9 @@ use std::time::Instant;
 
 fn main() {
     {
-        let v: Vec<f64> = (0..1_000_000).map(|i| -1.0 + 2.0 * i as f64 / 1e6).collect();
+        let v: Vec<f64> = (0..1_000_000)
+            .map(|i| -1.0 + 2.0 * i as f64 / 1e6)
+            .collect();
         let mut o = vec![0.0; v.len()];
         let t = Instant::now();
         for (a, b) in o.iter_mut().zip(&v) {
@@ -27,16 +29,28 @@ fn main() {
         }
         let ts = t.elapsed();
         std::hint::black_box(&o);
-        println!("per value: h {:.2} ns, libm asin {:.2} ns, sqrt {:.2} ns", th.as_nanos() as f64 / 1e6, ta.as_nanos() as f64 / 1e6, ts.as_nanos() as f64 / 1e6);
+        println!(
+            "per value: h {:.2} ns, libm asin {:.2} ns, sqrt {:.2} ns",
+            th.as_nanos() as f64 / 1e6,
+            ta.as_nanos() as f64 / 1e6,
+            ts.as_nanos() as f64 / 1e6
+        );
     }
-    let n: usize = std::env::args().nth(1).and_then(|s| s.parse().ok()).unwrap_or(1000);
+    let n: usize = std::env::args()
+        .nth(1)
+        .and_then(|s| s.parse().ok())
+        .unwrap_or(1000);
     let x = Inputs::gaussian(n, 64, 0);
     let t = Instant::now();
     let inp = Inputs::from_data(x.view(), Lift::Dense).unwrap();
     println!("inputs {:?}", t.elapsed());
     let t = Instant::now();
     let f = f_matrix(inp.k0().view());
-    println!("f_matrix {:?} ({:.1} ns/entry)", t.elapsed(), t.elapsed().as_nanos() as f64 / (n * n) as f64);
+    println!(
+        "f_matrix {:?} ({:.1} ns/entry)",
+        t.elapsed(),
+        t.elapsed().as_nanos() as f64 / (n * n) as f64
+    );
     std::hint::black_box(f);
     for kind in KernelKind::ALL {
         let t = Instant::now();
@@ -44,7 +58,10 @@ fn main() {
         println!("{kind} {:?}", t.elapsed());
         std::hint::black_box(k);
     }
-    let k = inp.kernel(&Dag::dag3(), KernelKind::Exact).unwrap().into_output_gram();
+    let k = inp
+        .kernel(&Dag::dag3(), KernelKind::Exact)
+        .unwrap()
+        .into_output_gram();
     let t = Instant::now();
     let l = lambda_min(&k).unwrap();
     println!("lambda_min {:?} = {l}", t.elapsed());

@@ -26,11 +26,11 @@
 pub mod analysis;
 pub mod dag;
 pub mod data;
-pub mod empirical_ntk;
 pub mod display;
+pub mod empirical_ntk;
 pub mod kernel;
-pub mod nas;
 mod linalg;
+pub mod nas;
 pub mod paths;
 pub mod plot;
 pub mod report;

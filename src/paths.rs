@@ -234,11 +234,9 @@ impl PathStats {
         // nonzero * P can exceed u128 for huge DAGs: reduce first.
         let g1 = gcd(self.nonzero, self.depth_sum);
         let g2 = gcd(self.num_paths, self.depth_sum / g1);
-        let num = (self.nonzero / g1).checked_mul(self.num_paths / g2);
-        match num {
-            Some(num) => Some(Ratio::new(num, self.depth_sum / g1 / g2)),
-            None => None,
-        }
+        (self.nonzero / g1)
+            .checked_mul(self.num_paths / g2)
+            .map(|num| Ratio::new(num, self.depth_sum / g1 / g2))
     }
 
     /// Effective depth as `f64`; `None` when undefined.

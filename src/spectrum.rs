@@ -97,14 +97,25 @@ const TOL: f64 = 1e-13;
 /// `R^n`, by block Krylov + Rayleigh-Ritz with full reorthogonalisation. The basis `V`,
 /// `A V` and the projected matrix `H = V^T A V` grow in place, one block per step.
 /// Returns `None` if not converged within `max_dim` basis vectors.
-fn block_krylov_largest(n: usize, op: &dyn Fn(&Mat<f64>) -> Mat<f64>, block: usize, max_dim: usize) -> Option<f64> {
+fn block_krylov_largest(
+    n: usize,
+    op: &dyn Fn(&Mat<f64>) -> Mat<f64>,
+    block: usize,
+    max_dim: usize,
+) -> Option<f64> {
     block_krylov(n, op, block, max_dim, TOL).map(|(theta, _)| theta)
 }
 
 /// Block Krylov iteration (see [`block_krylov_largest`]) stopping at relative accuracy
 /// `tol`; returns the Ritz value and whether the residual test (rather than the size
 /// limit) stopped it. With `tol >= 1`, it only reports the last Ritz value at `max_dim`.
-fn block_krylov(n: usize, op: &dyn Fn(&Mat<f64>) -> Mat<f64>, block: usize, max_dim: usize, tol: f64) -> Option<(f64, bool)> {
+fn block_krylov(
+    n: usize,
+    op: &dyn Fn(&Mat<f64>) -> Mat<f64>,
+    block: usize,
+    max_dim: usize,
+    tol: f64,
+) -> Option<(f64, bool)> {
     let block = block.min(n);
     let max_dim = max_dim.min(n);
     let mut rng = rand_chacha::ChaCha8Rng::seed_from_u64(0x5eed);
@@ -121,7 +132,14 @@ fn block_krylov(n: usize, op: &dyn Fn(&Mat<f64>) -> Mat<f64>, block: usize, max_
         av.as_mut().submatrix_mut(0, k, n, b).copy_from(aq.as_ref());
         // New columns of H = V^T A V, then mirror them into the new rows.
         let mut hcol = Mat::<f64>::zeros(k + b, b);
-        faer::linalg::matmul::matmul(hcol.as_mut(), faer::Accum::Replace, v.as_ref().submatrix(0, 0, n, k + b).transpose(), aq.as_ref(), 1.0, Par::rayon(0));
+        faer::linalg::matmul::matmul(
+            hcol.as_mut(),
+            faer::Accum::Replace,
+            v.as_ref().submatrix(0, 0, n, k + b).transpose(),
+            aq.as_ref(),
+            1.0,
+            Par::rayon(0),
+        );
         for j in 0..b {
             for i in 0..k + b {
                 hm[(i, k + j)] = hcol[(i, j)];
@@ -140,8 +158,22 @@ fn block_krylov(n: usize, op: &dyn Fn(&Mat<f64>) -> Mat<f64>, block: usize, max_
         let sv = eig.U().col(k - 1);
         // r = A V s - theta V s
         let mut r = Mat::<f64>::zeros(n, 1);
-        faer::linalg::matmul::matmul(r.as_mut(), faer::Accum::Replace, av.as_ref().submatrix(0, 0, n, k), sv.as_mat(), 1.0, Par::rayon(0));
-        faer::linalg::matmul::matmul(r.as_mut(), faer::Accum::Add, v.as_ref().submatrix(0, 0, n, k), sv.as_mat(), -theta, Par::rayon(0));
+        faer::linalg::matmul::matmul(
+            r.as_mut(),
+            faer::Accum::Replace,
+            av.as_ref().submatrix(0, 0, n, k),
+            sv.as_mat(),
+            1.0,
+            Par::rayon(0),
+        );
+        faer::linalg::matmul::matmul(
+            r.as_mut(),
+            faer::Accum::Add,
+            v.as_ref().submatrix(0, 0, n, k),
+            sv.as_mat(),
+            -theta,
+            Par::rayon(0),
+        );
         let rn = r.norm_l2();
         let gap = theta - theta2;
         let bound = if gap > 0.0 { rn.min(rn * rn / gap) } else { rn };

@@ -223,6 +223,7 @@ fn bad_inputs_are_typed_errors() {
 
 /// A naive second implementation of PAPER.md section 7: every ordered pair of incoming
 /// edges is visited and every cross-node Gram S^{t,u} is materialised eagerly.
+#[allow(clippy::needless_range_loop)]
 fn naive_exact(dag: &Dag, k0: &Array2<f64>, mu0: &Array1<f64>) -> Vec<Array2<f64>> {
     let n = dag.num_nodes();
     let np = k0.nrows();
@@ -315,6 +316,7 @@ fn arb_dag() -> impl Strategy<Value = Dag> {
 proptest! {
     #![proptest_config(ProptestConfig::with_cases(64))]
     #[test]
+    #[allow(clippy::needless_range_loop)]
     fn exact_recursion_matches_naive_pairwise_implementation(dag in arb_dag(), seed in 0u64..1000, stem in proptest::bool::ANY) {
         let x = Inputs::gaussian(6, 3, seed);
         let lift = if stem { Lift::ReluStem } else { Lift::Dense };

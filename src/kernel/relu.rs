@@ -30,6 +30,7 @@ use std::f64::consts::{FRAC_PI_2, PI};
 /// Coefficients of `R(t) = (asin(sqrt t)/sqrt t - 1)/t` on `t in [0, 1/4]`, monomial basis,
 /// from a degree-12 Chebyshev interpolation computed at 50 digits (relative error of the
 /// resulting `asin` below 4e-18 in exact arithmetic).
+#[allow(clippy::excessive_precision)] // digits as printed by the 50-digit fit
 const ASIN_R: [f64; 13] = [
     0.166_666_666_666_666_678_27,
     0.074_999_999_999_984_329_332,
@@ -107,7 +108,17 @@ fn inv_sqrt_diag(k: ArrayView2<'_, f64>) -> (Array1<f64>, Array1<f64>) {
 
 /// One row of [`map_corr`]: `o[j] = scale_j g(k[j] ii inv[j])`.
 #[inline(always)]
-fn corr_row(o: &mut [f64], kr: &[f64], sdv: &[f64], invv: &[f64], si: f64, ii: f64, degree1: bool, g: &impl Fn(f64) -> f64) {
+#[allow(clippy::too_many_arguments)]
+fn corr_row(
+    o: &mut [f64],
+    kr: &[f64],
+    sdv: &[f64],
+    invv: &[f64],
+    si: f64,
+    ii: f64,
+    degree1: bool,
+    g: &impl Fn(f64) -> f64,
+) {
     for j in 0..o.len() {
         let c = kr[j] * ii * invv[j];
         let scale = if degree1 { si * sdv[j] } else { 1.0 };
@@ -118,13 +129,31 @@ fn corr_row(o: &mut [f64], kr: &[f64], sdv: &[f64], invv: &[f64], si: f64, ii: f
 #[cfg(target_arch = "x86_64")]
 #[target_feature(enable = "avx2")]
 #[allow(clippy::too_many_arguments)]
-fn corr_row_avx2(o: &mut [f64], kr: &[f64], sdv: &[f64], invv: &[f64], si: f64, ii: f64, degree1: bool, g: &impl Fn(f64) -> f64) {
+fn corr_row_avx2(
+    o: &mut [f64],
+    kr: &[f64],
+    sdv: &[f64],
+    invv: &[f64],
+    si: f64,
+    ii: f64,
+    degree1: bool,
+    g: &impl Fn(f64) -> f64,
+) {
     corr_row(o, kr, sdv, invv, si, ii, degree1, g)
 }
 
 /// Runs [`corr_row`] with AVX2 when the processor has it (same arithmetic, wider vectors).
 #[allow(clippy::too_many_arguments)]
-fn corr_row_dispatch(o: &mut [f64], kr: &[f64], sdv: &[f64], invv: &[f64], si: f64, ii: f64, degree1: bool, g: &impl Fn(f64) -> f64) {
+fn corr_row_dispatch(
+    o: &mut [f64],
+    kr: &[f64],
+    sdv: &[f64],
+    invv: &[f64],
+    si: f64,
+    ii: f64,
+    degree1: bool,
+    g: &impl Fn(f64) -> f64,
+) {
     #[cfg(target_arch = "x86_64")]
     {
         if std::arch::is_x86_feature_detected!("avx2") {
