@@ -1,14 +1,22 @@
 //! `archconv reproduce`: regenerates every figure, table and number the project can
 //! produce, into one output folder with `report.md` and `report.json`.
 //!
-//! Steps (each appends a [`crate::report::Section`]):
-//! 1. `dags` — path statistics and the three kernels' spectra of DAG#1-#3 (Fig. 3, Sec. 3).
+//! Steps (each appends one or more [`crate::report::Section`]s and figure files):
+//! 1. `dags`, `figures` — path statistics and the three kernels' spectra of DAG#1-#3;
+//!    Fig. 3 drawings and the bounds-versus-correlation figure (Sec. 3).
 //! 2. `bounds` — the section-3 bounds `lambda_1..3(c)` against the three kernels'
 //!    2-point `lambda_min` at the same correlation `c` (Sec. 3.3 / App. C).
 //! 3. `nb201-space` — effective depth/width distribution, center, radius and filter
 //!    counts of NAS-Bench-201 (Sec. 4).
+//! 4. `nb201-fig5`, `nb201-filter`, `nb201-proxy`, `darts-space` — Fig. 5 bubble plots,
+//!    the filter and random-search simulation, the exact-kernel proxy (needs the
+//!    NAS-Bench-201 accuracy file), and the DARTS space.
+//! 5. `fig4`, `rate-test` — training DAG-MLPs on MNIST and CIFAR-10 (Fig. 4) and the
+//!    convergence-rate test (needs MNIST / CIFAR-10 files).
+//! 6. `ntk-stepsize` — the NTK step-size study with its figure.
 //!
-//! Steps that need data files are skipped with a message naming the missing file.
+//! Steps that need data files are skipped with a message naming the missing file and how
+//! to get it; `quick` shrinks every budget (about a minute on 2 cores).
 
 use crate::analysis::{analyze, AnalyzeOptions};
 use crate::kernel::{relu::h_iter, Inputs, KernelKind, Lift};
@@ -37,13 +45,22 @@ pub fn reproduce(opts: &ReproduceOptions, progress: &mut dyn FnMut(&str)) -> Res
         source,
     })?;
     let mut report = Report::default();
-    progress("[1/4] path statistics and kernel spectra of DAG#1-#3");
+    progress("[1/7] path statistics and kernel spectra of DAG#1-#3; Fig. 3 and bound figures");
     step_dags(&mut report, opts)?;
-    progress("[2/4] section-3 bounds versus input correlation");
+    report
+        .sections
+        .push(crate::plot::theory_figures(&opts.out)?);
+    progress("[2/7] section-3 bounds versus input correlation");
     step_bounds(&mut report)?;
-    progress("[3/4] NAS-Bench-201 space: effective depth/width and filter");
+    progress("[3/7] NAS-Bench-201 space: effective depth/width and filter");
     step_space(&mut report);
-    progress("[4/4] NTK step-size study: fixed versus tuned step (finite-width GD)");
+    progress("[4/7] NAS-Bench-201 accuracies: Fig. 5, filter, search simulation, kernel proxy; DARTS space");
+    step_nas(&mut report, opts)?;
+    progress("[5/7] training DAG-MLPs: Fig. 4");
+    step_fig4(&mut report, opts, progress)?;
+    progress("[6/7] convergence-rate test (full-batch GD on MNIST)");
+    step_rate(&mut report, opts, progress)?;
+    progress("[7/7] NTK step-size study: fixed versus tuned step (finite-width GD)");
     step_stepsize(&mut report, opts)?;
     report
         .write(&opts.out)
@@ -229,6 +246,139 @@ fn mnist_binary(
         y,
         format!("MNIST test images 0..{n}, target +1 for even digits, -1 for odd"),
     ))
+}
+
+fn step_nas(report: &mut Report, opts: &ReproduceOptions) -> Result<(), Error> {
+    use crate::nas::{study_sections, Nb201Study, Nb201Table, StudyOptions};
+    use crate::plot::{save_bubbles_png, save_bubbles_svg, BubbleData, BubblePanel, BubblePoint};
+    let table = match &opts.data {
+        None => Err(format!(
+            "no data directory (--data or ARCHCONV_DATA); NAS-Bench-201 studies need {} (see datasets/README.md)",
+            "nats-bench-tss/nats_bench_tss_200ep.csv"
+        )),
+        Some(dir) => Nb201Table::load_from_dir(dir).map_err(|e| e.to_string()),
+    };
+    match table {
+        Err(why) => report
+            .skipped
+            .push(format!("Fig. 5 and NAS-Bench-201 studies: {why}")),
+        Ok(table) => {
+            let sopts = if opts.quick {
+                StudyOptions::quick()
+            } else {
+                StudyOptions::default()
+            };
+            let study = Nb201Study::compute(&table, &sopts).map_err(|e| {
+                Error::Data(crate::data::DataError::Format {
+                    path: table_path(opts),
+                    message: e.to_string(),
+                })
+            })?;
+            let mut bubbles = BubbleData::new();
+            bubbles.title = "Fig. 5: NAS-Bench-201 accuracy over effective depth and width".into();
+            bubbles.spread_label = "std of test accuracy (%)".into();
+            bubbles.accuracy_label = "mean test accuracy (%)".into();
+            for panel in &study.fig5.panels {
+                bubbles.panels.push(BubblePanel {
+                    dataset: panel.dataset.to_string(),
+                    points: panel
+                        .groups
+                        .iter()
+                        .map(|g| BubblePoint {
+                            depth: g.depth,
+                            width: g.width,
+                            mean: g.mean,
+                            spread: g.std.unwrap_or(0.0),
+                        })
+                        .collect(),
+                    correlation: panel.over_groups.quadratic.as_ref().map(|r| r.r),
+                });
+            }
+            save_bubbles_svg(opts.out.join("fig5_nb201_bubbles.svg"), &bubbles)?;
+            save_bubbles_png(opts.out.join("fig5_nb201_bubbles.png"), &bubbles)?;
+            let mut secs = study_sections(&study);
+            if let Some(first) = secs.first_mut() {
+                first.markdown.push_str(
+                    "\nThe bubble plot's legend R is the quadratic multiple correlation over group means (the paper's dots are groups).\n",
+                );
+                first.files.push("fig5_nb201_bubbles.svg".into());
+                first.files.push("fig5_nb201_bubbles.png".into());
+            }
+            report.sections.extend(secs);
+        }
+    }
+    report.sections.push(crate::nas::darts_section());
+    Ok(())
+}
+
+fn table_path(opts: &ReproduceOptions) -> PathBuf {
+    opts.data
+        .clone()
+        .unwrap_or_default()
+        .join("nats-bench-tss/nats_bench_tss_200ep.csv")
+}
+
+fn step_fig4(
+    report: &mut Report,
+    opts: &ReproduceOptions,
+    progress: &mut dyn FnMut(&str),
+) -> Result<(), Error> {
+    use crate::plot::{
+        save_training_png, save_training_svg, TrainingCurve, TrainingData, TrainingPanel,
+    };
+    use crate::train::fig4::{fig4, fig4_section_from, Fig4Budget};
+    let budget = if opts.quick {
+        Fig4Budget::quick()
+    } else {
+        Fig4Budget::default_budget()
+    };
+    let (panels, skipped) = fig4(opts.data.as_deref(), &budget, progress)?;
+    let mut outcome = fig4_section_from(&panels, skipped, &budget);
+    report.skipped.append(&mut outcome.skipped);
+    if let Some(mut section) = outcome.section {
+        let mut fig = TrainingData::new();
+        fig.title = "Fig. 4: train accuracy of DAG-MLPs (mean +- std over seeds)".into();
+        fig.y_label = "train accuracy".into();
+        for p in &panels {
+            fig.panels.push(TrainingPanel {
+                dataset: format!("{} — {}", p.label, p.setting),
+                curves: p
+                    .train_acc()
+                    .map(|c| TrainingCurve {
+                        name: c.dag.clone(),
+                        epochs: c.epochs.iter().map(|&e| e as f64).collect(),
+                        mean: c.mean.clone(),
+                        std: Some(c.std.clone()),
+                    })
+                    .collect(),
+            });
+        }
+        save_training_svg(opts.out.join("fig4_training.svg"), &fig)?;
+        save_training_png(opts.out.join("fig4_training.png"), &fig)?;
+        section.files.push("fig4_training.svg".into());
+        section.files.push("fig4_training.png".into());
+        report.sections.push(section);
+    }
+    Ok(())
+}
+
+fn step_rate(
+    report: &mut Report,
+    opts: &ReproduceOptions,
+    progress: &mut dyn FnMut(&str),
+) -> Result<(), Error> {
+    use crate::train::rate::{rate_section, RateBudget};
+    let budget = if opts.quick {
+        RateBudget::quick()
+    } else {
+        RateBudget::default_budget()
+    };
+    let mut outcome = rate_section(opts.data.as_deref(), &budget, progress)?;
+    report.skipped.append(&mut outcome.skipped);
+    if let Some(section) = outcome.section {
+        report.sections.push(section);
+    }
+    Ok(())
 }
 
 fn step_stepsize(report: &mut Report, opts: &ReproduceOptions) -> Result<(), Error> {

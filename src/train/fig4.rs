@@ -413,11 +413,20 @@ pub fn fig4_section(
     progress: &mut dyn FnMut(&str),
 ) -> Result<SectionOutcome, Error> {
     let (panels, skipped) = fig4(data_dir, budget, progress)?;
+    Ok(fig4_section_from(&panels, skipped, budget))
+}
+
+/// The Fig. 4 report section of already trained panels (see [`fig4`]).
+pub fn fig4_section_from(
+    panels: &[Fig4Panel],
+    skipped: Vec<String>,
+    budget: &Fig4Budget,
+) -> SectionOutcome {
     if panels.is_empty() {
-        return Ok(SectionOutcome {
+        return SectionOutcome {
             section: None,
             skipped,
-        });
+        };
     }
     let mut md = format!(
         "DAG#1 `2_02_002`, DAG#2 `1_01_222`, DAG#3 `2_21_112` MLPs (ReLU stem, Kaiming-normal, zero biases), width {}, \
@@ -426,7 +435,7 @@ pub fn fig4_section(
          The paper reports DAG#3 rising fastest and DAG#2 above DAG#1 (on CIFAR-10 DAG#1 ends slightly above DAG#2).\n\n",
         budget.width, budget.batch, budget.seeds, budget.name
     );
-    for p in &panels {
+    for p in panels {
         md.push_str(&format!(
             "**{} — {}** (lr {:e}; {})\n\n",
             p.label, p.setting, p.lr, p.source
@@ -478,7 +487,7 @@ pub fn fig4_section(
             "runs": p.runs,
         })).collect::<Vec<_>>(),
     });
-    Ok(SectionOutcome {
+    SectionOutcome {
         section: Some(Section {
             id: "fig4".into(),
             title: "Fig. 4: training DAG-MLPs (train accuracy vs epoch)".into(),
@@ -487,5 +496,5 @@ pub fn fig4_section(
             files: vec![],
         }),
         skipped,
-    })
+    }
 }
