@@ -28,6 +28,7 @@ pub mod dag;
 pub mod data;
 pub mod kernel;
 mod linalg;
+pub mod montecarlo;
 pub mod paths;
 pub mod report;
 pub mod reproduce;
@@ -65,4 +66,7 @@ pub enum Error {
     /// Reading data files.
     #[error(transparent)]
     Data(#[from] data::DataError),
+    /// Monte Carlo sampling.
+    #[error(transparent)]
+    MonteCarlo(#[from] montecarlo::McError),
 }

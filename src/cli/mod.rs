@@ -2,6 +2,7 @@
 
 mod analyze;
 mod inputs;
+mod mc;
 mod reproduce;
 mod space;
 
@@ -22,6 +23,8 @@ enum Command {
     Analyze(analyze::Args),
     /// Search-space statistics (NAS-Bench-201): d/m distribution, center, radius, filter.
     Space(space::Args),
+    /// Finite-width Monte Carlo of a DAG network against the closed-form kernels.
+    Mc(mc::Args),
     /// Regenerate every figure, table and report the project can produce.
     Reproduce(reproduce::Args),
 }
@@ -46,6 +49,7 @@ pub fn run() -> CliResult {
     match cli.command {
         Command::Analyze(a) => analyze::run(a),
         Command::Space(a) => space::run(a),
+        Command::Mc(a) => mc::run(a),
         Command::Reproduce(a) => reproduce::run(a),
     }
 }
