@@ -5,8 +5,8 @@
 mod common;
 
 use archconv::montecarlo::{
-    run, sample_network, width_sweep, Backend, McError, McInputs, McParams, McResult, Precision,
-    Sampler, SweepParams,
+    run, sample_network, width_sweep, McError, McInputs, McParams, McResult, Precision, Sampler,
+    SweepParams,
 };
 use archconv::{Dag, Inputs, KernelKind, Lift};
 use ndarray::Array2;
@@ -65,7 +65,10 @@ fn two_sample_failures(a: &McResult, b: &McResult, alpha: f64) -> (usize, usize)
         }
     }
     let zc = z_crit(alpha, zs.len());
-    let bad: Vec<_> = zs.iter().filter(|z| z.1.is_nan() || z.1.abs() > zc).collect();
+    let bad: Vec<_> = zs
+        .iter()
+        .filter(|z| z.1.is_nan() || z.1.abs() > zc)
+        .collect();
     for (what, z, x, y) in &bad {
         eprintln!("{what}: z = {z:.2} (bound {zc:.2}): {x} vs {y}");
     }
