@@ -408,7 +408,7 @@ fn bad_input_gives_typed_errors_before_allocating() {
 fn cuda_without_the_feature_is_a_clear_error() {
     let inp = inputs(4, 3, 0, Lift::Dense);
     let p = McParams {
-        backend: Backend::Cuda,
+        backend: archconv::montecarlo::Backend::Cuda,
         ..params(64, 2, Sampler::Conditional, 0)
     };
     let e = run(&Dag::dag1(), &inp, &p, &|| {}).unwrap_err();

@@ -70,6 +70,10 @@ pub struct Args {
     /// Print JSON instead of text.
     #[arg(long)]
     json: bool,
+    /// With --device cuda: measure cuBLAS SGEMM throughput for C (M x N) = A (M x K) B (K x N),
+    /// print TFLOP/s and exit. Takes M,N,K.
+    #[arg(long, value_delimiter = ',', num_args = 3, value_names = ["M", "N", "K"])]
+    gemm_peak: Option<Vec<usize>>,
 }
 
 fn bar(total: u64) -> indicatif::ProgressBar {
@@ -86,6 +90,9 @@ fn bar(total: u64) -> indicatif::ProgressBar {
 }
 
 pub fn run(a: Args) -> CliResult {
+    if let Some(shape) = &a.gemm_peak {
+        return gemm_peak(shape);
+    }
     let text = match a.dag.strip_prefix('@') {
         Some(path) => std::fs::read_to_string(path)
             .map_err(|e| format!("cannot read DAG file {path}: {e}"))?,
@@ -156,15 +163,30 @@ pub fn run(a: Args) -> CliResult {
         super::emit(&(serde_json::to_string_pretty(&v)? + "\n"));
     } else {
         super::emit(&format!(
-            "{head}\nwidth {}, {} networks ({} at once, ~{:.0} MiB), {:.2} s ({:.3} s per network)\n\n{}",
+            "{head}\nwidth {}, {} networks ({} at once, ~{:.0} MiB), {:.2} s in all, {:.4} s sampling per network\n\n{}",
             params.width,
             params.seeds,
             r.concurrency,
             r.estimated_bytes as f64 / (1u64 << 20) as f64,
             secs,
-            secs / params.seeds as f64,
+            r.seconds_per_network,
             report::comparison_table(&r)
         ));
     }
     Ok(())
+}
+
+#[cfg(feature = "cuda")]
+fn gemm_peak(shape: &[usize]) -> CliResult {
+    let tflops = montecarlo::cuda::sgemm_tflops(shape[0], shape[1], shape[2], 20)?;
+    super::emit(&format!(
+        "cuBLAS SGEMM {}x{}x{}: {tflops:.2} TFLOP/s\n",
+        shape[0], shape[1], shape[2]
+    ));
+    Ok(())
+}
+
+#[cfg(not(feature = "cuda"))]
+fn gemm_peak(_shape: &[usize]) -> CliResult {
+    Err("--gemm-peak needs a build with --features cuda".into())
 }

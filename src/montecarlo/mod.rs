@@ -515,6 +515,9 @@ pub struct McResult {
     pub lambda_min: ScalarStats,
     /// `lambda_min` of the mean output Gram.
     pub lambda_min_of_mean: f64,
+    /// Mean wall-clock seconds spent sampling one network (excluding spectra and
+    /// statistics; concurrent networks overlap).
+    pub seconds_per_network: f64,
     /// Distances to the three closed-form kernels.
     pub comparisons: Vec<KernelComparison>,
 }
@@ -587,8 +590,9 @@ pub fn run(
     let mut means: Vec<Welford2> = (0..nodes).map(|_| Welford2::new(n, 1)).collect();
     let mut lmins = Vec::with_capacity(params.seeds);
     let mut dists: Vec<Vec<f64>> = vec![Vec::with_capacity(params.seeds); refs.len()];
-    let per_seed = |s: usize| -> Result<(Vec<NodeState>, f64, Vec<f64>), McError> {
+    let per_seed = |s: usize| -> Result<(Vec<NodeState>, f64, Vec<f64>, f64), McError> {
         let seed = params.network_seed(s);
+        let start = std::time::Instant::now();
         #[cfg(feature = "cuda")]
         let states = match &gpu {
             Some(g) => g.simulate(seed)?,
@@ -596,6 +600,7 @@ pub fn run(
         };
         #[cfg(not(feature = "cuda"))]
         let states = cpu::simulate(dag, inputs, m, params.sampler, params.precision, seed)?;
+        let secs = start.elapsed().as_secs_f64();
         let out = &states.last().expect("at least one node").gram;
         let lmin = crate::spectrum::lambda_min(out)?;
         let ds = refs
@@ -603,9 +608,10 @@ pub fn run(
             .map(|r| rel_frobenius(out, r).ok_or(McError::NoPath { node: dag.output() }))
             .collect::<Result<Vec<_>, _>>()?;
         progress();
-        Ok((states, lmin, ds))
+        Ok((states, lmin, ds, secs))
     };
     let seeds: Vec<usize> = (0..params.seeds).collect();
+    let mut sampling = 0.0;
     for batch in seeds.chunks(concurrency) {
         let results: Vec<_> = if concurrency > 1 {
             batch.par_iter().map(|&s| per_seed(s)).collect()
@@ -613,7 +619,8 @@ pub fn run(
             batch.iter().map(|&s| per_seed(s)).collect()
         };
         for r in results {
-            let (states, lmin, ds) = r?;
+            let (states, lmin, ds, secs) = r?;
+            sampling += secs;
             for (t, st) in states.iter().enumerate() {
                 grams[t].push(&st.gram);
                 means[t].push(&st.mean.clone().insert_axis(Axis(1)));
@@ -651,6 +658,7 @@ pub fn run(
         concurrency,
         estimated_bytes,
         lambda_min_of_mean: crate::spectrum::lambda_min(out_mean)?,
+        seconds_per_network: sampling / params.seeds as f64,
         lambda_min: ScalarStats::of(&lmins, params.level),
         nodes: node_stats,
         kernels,
