@@ -31,6 +31,7 @@ pub mod empirical_ntk;
 pub mod kernel;
 mod linalg;
 pub mod nas;
+pub mod montecarlo;
 pub mod paths;
 pub mod plot;
 pub mod report;
@@ -81,4 +82,7 @@ pub enum Error {
     /// Training a network.
     #[error(transparent)]
     Train(#[from] train::TrainError),
+    /// Monte Carlo sampling.
+    #[error(transparent)]
+    MonteCarlo(#[from] montecarlo::McError),
 }

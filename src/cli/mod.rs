@@ -3,6 +3,7 @@
 mod analyze;
 mod inputs;
 mod nas;
+mod mc;
 mod reproduce;
 mod space;
 mod train;
@@ -26,6 +27,8 @@ enum Command {
     Space(space::Args),
     /// NAS studies: `nb201` (Fig. 5, filter, kernel proxy) and `darts` (space ranges).
     Nas(nas::Args),
+    /// Finite-width Monte Carlo of a DAG network against the closed-form kernels.
+    Mc(mc::Args),
     /// Regenerate every figure, table and report the project can produce.
     Reproduce(reproduce::Args),
     /// Train DAG-MLPs (Fig. 4) over seeds, or run the Fig. 4 / convergence-rate studies.
@@ -53,6 +56,7 @@ pub fn run() -> CliResult {
         Command::Analyze(a) => analyze::run(a),
         Command::Space(a) => space::run(a),
         Command::Nas(a) => nas::run(a),
+        Command::Mc(a) => mc::run(a),
         Command::Reproduce(a) => reproduce::run(a),
         Command::Train(a) => train::run(a),
     }

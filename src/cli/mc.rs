@@ -1,0 +1,192 @@
+//! `archconv mc`: finite-width Monte Carlo against the closed-form kernels.
+
+use super::inputs::InputArgs;
+use super::CliResult;
+use archconv::montecarlo::{
+    self, report, Backend, McInputs, McParams, Precision, Sampler, SweepParams,
+};
+use archconv::Dag;
+use clap::ValueEnum;
+
+#[derive(Clone, Copy, Debug, ValueEnum)]
+enum SamplerArg {
+    /// Draw every m x m weight matrix and multiply (O(m^2 N) per edge).
+    Explicit,
+    /// Draw pre-activations from N(0, X^T X / m) (O(m N^2) per edge).
+    Conditional,
+}
+
+#[derive(Clone, Copy, Debug, ValueEnum)]
+enum DeviceArg {
+    /// Rayon threads.
+    Cpu,
+    /// An NVIDIA GPU (build with --features cuda).
+    Cuda,
+}
+
+#[derive(Clone, Copy, Debug, ValueEnum)]
+enum PrecisionArg {
+    F32,
+    F64,
+}
+
+#[derive(clap::Args)]
+pub struct Args {
+    /// The DAG: MLP code (2_21_112), NAS-Bench-201 string, DARTS genotype or JSON edge
+    /// list (format auto-detected). Use @FILE to read it from a file.
+    dag: String,
+    #[command(flatten)]
+    inputs: InputArgs,
+    /// Width m of every node.
+    #[arg(long, default_value_t = 4096)]
+    width: usize,
+    /// Number of independent networks.
+    #[arg(long, default_value_t = 16)]
+    seeds: usize,
+    /// Base seed of the networks (network s uses seed BASE + s).
+    #[arg(long, default_value_t = 0)]
+    mc_seed: u64,
+    /// Sampler.
+    #[arg(long, value_enum, default_value_t = SamplerArg::Conditional)]
+    sampler: SamplerArg,
+    /// Precision of the large products (CPU: explicit GEMMs only).
+    #[arg(long, value_enum, default_value_t = PrecisionArg::F32)]
+    precision: PrecisionArg,
+    /// Where to sample.
+    #[arg(long, value_enum, default_value_t = DeviceArg::Cpu)]
+    device: DeviceArg,
+    /// Memory cap in MiB (default: 90% of MemAvailable).
+    #[arg(long)]
+    memory_limit_mib: Option<u64>,
+    /// Sweep widths 2^SWEEP_MIN ..= 2^SWEEP_MAX and fit the error slopes.
+    #[arg(long)]
+    sweep: bool,
+    /// Smallest sweep exponent.
+    #[arg(long, default_value_t = 6)]
+    sweep_min: u32,
+    /// Largest sweep exponent.
+    #[arg(long, default_value_t = 16)]
+    sweep_max: u32,
+    /// Print JSON instead of text.
+    #[arg(long)]
+    json: bool,
+    /// With --device cuda: measure cuBLAS SGEMM throughput for C (M x N) = A (M x K) B (K x N),
+    /// print TFLOP/s and exit. Takes M,N,K.
+    #[arg(long, value_delimiter = ',', num_args = 3, value_names = ["M", "N", "K"])]
+    gemm_peak: Option<Vec<usize>>,
+}
+
+fn bar(total: u64) -> indicatif::ProgressBar {
+    let pb = indicatif::ProgressBar::with_draw_target(
+        Some(total),
+        indicatif::ProgressDrawTarget::stderr(),
+    );
+    if let Ok(style) = indicatif::ProgressStyle::with_template(
+        "{msg} [{bar:30}] {pos}/{len} networks, {elapsed} (eta {eta})",
+    ) {
+        pb.set_style(style.progress_chars("=> "));
+    }
+    pb
+}
+
+pub fn run(a: Args) -> CliResult {
+    if let Some(shape) = &a.gemm_peak {
+        return gemm_peak(shape);
+    }
+    let text = match a.dag.strip_prefix('@') {
+        Some(path) => std::fs::read_to_string(path)
+            .map_err(|e| format!("cannot read DAG file {path}: {e}"))?,
+        None => a.dag.clone(),
+    };
+    let dag = Dag::parse(&text)?;
+    let (x, desc) = a.inputs.data()?;
+    let lift = a.inputs.lift.into();
+    let inp = if a.inputs.no_normalize {
+        McInputs::from_data_unnormalized(x.view(), lift)?
+    } else {
+        McInputs::from_data(x.view(), lift)?
+    };
+    let params = McParams {
+        width: a.width,
+        seeds: a.seeds,
+        seed: a.mc_seed,
+        sampler: match a.sampler {
+            SamplerArg::Explicit => Sampler::Explicit,
+            SamplerArg::Conditional => Sampler::Conditional,
+        },
+        precision: match a.precision {
+            PrecisionArg::F32 => Precision::F32,
+            PrecisionArg::F64 => Precision::F64,
+        },
+        backend: match a.device {
+            DeviceArg::Cpu => Backend::Cpu,
+            DeviceArg::Cuda => Backend::Cuda,
+        },
+        memory_limit: a.memory_limit_mib.map(|m| m.saturating_mul(1 << 20)),
+        ..McParams::default()
+    };
+    let start = std::time::Instant::now();
+    let head = format!(
+        "DAG {} | inputs: {desc}, lift {lift} | sampler {}, {} on {}",
+        dag.describe(),
+        params.sampler,
+        params.precision,
+        params.backend
+    );
+    if a.sweep {
+        let sp = SweepParams::powers_of_two(a.sweep_min, a.sweep_max, params);
+        let pb = bar((sp.widths.len() * sp.base.seeds) as u64);
+        pb.set_message("sweep");
+        let sw = montecarlo::width_sweep(&dag, &inp, &sp, &|| pb.inc(1))?;
+        pb.finish_and_clear();
+        let secs = start.elapsed().as_secs_f64();
+        if a.json {
+            let v = serde_json::json!({"dag": dag.describe(), "inputs": desc, "params": sp, "sweep": sw, "seconds": secs});
+            super::emit(&(serde_json::to_string_pretty(&v)? + "\n"));
+        } else {
+            super::emit(&format!(
+                "{head}\nwidth sweep, {} networks per width (relative Frobenius error of the output Gram, mean ± se; slope of ln error vs ln m):\n\n{}\n{:.2} s\n",
+                sp.base.seeds,
+                report::sweep_table(&sw),
+                secs
+            ));
+        }
+        return Ok(());
+    }
+    let pb = bar(params.seeds as u64);
+    pb.set_message(format!("m = {}", params.width));
+    let r = montecarlo::run(&dag, &inp, &params, &|| pb.inc(1))?;
+    pb.finish_and_clear();
+    let secs = start.elapsed().as_secs_f64();
+    if a.json {
+        let v = serde_json::json!({"dag": dag.describe(), "inputs": desc, "result": r, "seconds": secs});
+        super::emit(&(serde_json::to_string_pretty(&v)? + "\n"));
+    } else {
+        super::emit(&format!(
+            "{head}\nwidth {}, {} networks ({} at once, ~{:.0} MiB), {:.2} s in all, {:.4} s sampling per network\n\n{}",
+            params.width,
+            params.seeds,
+            r.concurrency,
+            r.estimated_bytes as f64 / (1u64 << 20) as f64,
+            secs,
+            r.seconds_per_network,
+            report::comparison_table(&r)
+        ));
+    }
+    Ok(())
+}
+
+#[cfg(feature = "cuda")]
+fn gemm_peak(shape: &[usize]) -> CliResult {
+    let tflops = montecarlo::cuda::sgemm_tflops(shape[0], shape[1], shape[2], 20)?;
+    super::emit(&format!(
+        "cuBLAS SGEMM {}x{}x{}: {tflops:.2} TFLOP/s\n",
+        shape[0], shape[1], shape[2]
+    ));
+    Ok(())
+}
+
+#[cfg(not(feature = "cuda"))]
+fn gemm_peak(_shape: &[usize]) -> CliResult {
+    Err("--gemm-peak needs a build with --features cuda".into())
+}

@@ -1,0 +1,46 @@
+// Element-wise and reduction kernels of archconv's CUDA Monte Carlo backend.
+// Compiled at run time with NVRTC (src/montecarlo/cuda/mod.rs). Every kernel exists in
+// an f32 and an f64 version (suffix _f32 / _f64). Matrices are column-major m x N with
+// leading dimension m: element (k, i) = unit k of input i lives at k + i * m.
+// Lengths are 64-bit: m * N exceeds 2^31 at the benchmark sizes.
+
+#define GRID_STRIDE_LOOP(i, len)                                                          \
+    for (unsigned long long i = (unsigned long long)blockIdx.x * blockDim.x + threadIdx.x; \
+         i < (len); i += (unsigned long long)blockDim.x * gridDim.x)
+
+#define DEFINE_KERNELS(T, S)                                                               \
+    /* acc += gain * relu(z) (relu != 0) or acc += gain * z: a linear edge or a lift. */   \
+    extern "C" __global__ void relu_scale_add_##S(T* __restrict__ acc,                     \
+                                                  const T* __restrict__ z,                 \
+                                                  unsigned long long len, T gain,          \
+                                                  int relu) {                              \
+        GRID_STRIDE_LOOP(i, len) {                                                         \
+            T v = z[i];                                                                    \
+            if (relu) v = v > (T)0 ? v : (T)0;                                             \
+            acc[i] += gain * v;                                                            \
+        }                                                                                  \
+    }                                                                                      \
+    /* acc += x: a skip edge. */                                                           \
+    extern "C" __global__ void add_##S(T* __restrict__ acc, const T* __restrict__ x,       \
+                                       unsigned long long len) {                           \
+        GRID_STRIDE_LOOP(i, len) { acc[i] += x[i]; }                                       \
+    }                                                                                      \
+    /* out[i] = (1/m) sum_k x[k + i m], one block per column, accumulated in double with  \
+       a fixed-shape tree (deterministic). blockDim.x must be 256. */                      \
+    extern "C" __global__ void column_means_##S(const T* __restrict__ x,                   \
+                                                unsigned long long m, double* out) {       \
+        __shared__ double part[256];                                                       \
+        const T* col = x + (unsigned long long)blockIdx.x * m;                             \
+        double s = 0.0;                                                                    \
+        for (unsigned long long k = threadIdx.x; k < m; k += blockDim.x) s += (double)col[k]; \
+        part[threadIdx.x] = s;                                                             \
+        __syncthreads();                                                                   \
+        for (unsigned int w = blockDim.x / 2; w > 0; w >>= 1) {                            \
+            if (threadIdx.x < w) part[threadIdx.x] += part[threadIdx.x + w];               \
+            __syncthreads();                                                               \
+        }                                                                                  \
+        if (threadIdx.x == 0) out[blockIdx.x] = part[0] / (double)m;                       \
+    }
+
+DEFINE_KERNELS(float, f32)
+DEFINE_KERNELS(double, f64)
