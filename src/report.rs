@@ -63,7 +63,7 @@ impl Report {
                 sec.markdown.trim_end()
             ));
             for f in &sec.files {
-                if f.ends_with(".svg") || f.ends_with(".png") {
+                if f.ends_with(".svg") {
                     s.push_str(&format!("\n![{}]({})\n", sec.title, f));
                 }
             }

@@ -45,22 +45,24 @@ pub fn reproduce(opts: &ReproduceOptions, progress: &mut dyn FnMut(&str)) -> Res
         source,
     })?;
     let mut report = Report::default();
-    progress("[1/7] path statistics and kernel spectra of DAG#1-#3; Fig. 3 and bound figures");
+    progress("[1/8] path statistics and kernel spectra of DAG#1-#3; Fig. 3 and bound figures");
     step_dags(&mut report, opts)?;
     report
         .sections
         .push(crate::plot::theory_figures(&opts.out)?);
-    progress("[2/7] section-3 bounds versus input correlation");
+    progress("[2/8] section-3 bounds versus input correlation");
     step_bounds(&mut report)?;
-    progress("[3/7] NAS-Bench-201 space: effective depth/width and filter");
+    progress("[3/8] NAS-Bench-201 space: effective depth/width and filter");
     step_space(&mut report);
-    progress("[4/7] NAS-Bench-201 accuracies: Fig. 5, filter, search simulation, kernel proxy; DARTS space");
+    progress("[4/8] NAS-Bench-201 accuracies: Fig. 5, filter, search simulation, kernel proxy; DARTS space");
     step_nas(&mut report, opts)?;
-    progress("[5/7] training DAG-MLPs: Fig. 4");
+    progress("[5/8] finite-width Monte Carlo versus the three kernels; width sweep");
+    step_montecarlo(&mut report, opts)?;
+    progress("[6/8] training DAG-MLPs: Fig. 4");
     step_fig4(&mut report, opts, progress)?;
-    progress("[6/7] convergence-rate test (full-batch GD on MNIST)");
+    progress("[7/8] convergence-rate test (full-batch GD on MNIST)");
     step_rate(&mut report, opts, progress)?;
-    progress("[7/7] NTK step-size study: fixed versus tuned step (finite-width GD)");
+    progress("[8/8] NTK step-size study: fixed versus tuned step (finite-width GD)");
     step_stepsize(&mut report, opts)?;
     report
         .write(&opts.out)
@@ -318,6 +320,40 @@ fn table_path(opts: &ReproduceOptions) -> PathBuf {
         .join("nats-bench-tss/nats_bench_tss_200ep.csv")
 }
 
+fn step_montecarlo(report: &mut Report, opts: &ReproduceOptions) -> Result<(), Error> {
+    use crate::plot::{save_mc_error_png, save_mc_error_svg, McErrorData, McSeries};
+    let (mut section, sweep) = crate::montecarlo::report::section_with_sweep(opts.quick)?;
+    let mut fig = McErrorData::new();
+    fig.title = "Monte Carlo Gram error vs width, DAG#3 (mean +- std over seeds)".into();
+    fig.y_label = "relative Frobenius error to the kernel".into();
+    for kind in KernelKind::ALL {
+        let mut widths = Vec::new();
+        let mut error = Vec::new();
+        let mut sd = Vec::new();
+        for p in &sweep.points {
+            if let Some((_, st)) = p.errors.iter().find(|(k, _)| *k == kind) {
+                widths.push(p.width as f64);
+                error.push(st.mean);
+                sd.push(st.sd.unwrap_or(0.0));
+            }
+        }
+        fig.series.push(McSeries {
+            name: kind.name().to_string(),
+            widths,
+            error,
+            error_std: Some(sd),
+        });
+    }
+    // The m^-1/2 guide goes through the first series' first point: put the exact kernel first.
+    fig.series.rotate_right(1);
+    save_mc_error_svg(opts.out.join("mc_error_vs_width.svg"), &fig)?;
+    save_mc_error_png(opts.out.join("mc_error_vs_width.png"), &fig)?;
+    section.files.push("mc_error_vs_width.svg".into());
+    section.files.push("mc_error_vs_width.png".into());
+    report.sections.push(section);
+    Ok(())
+}
+
 fn step_fig4(
     report: &mut Report,
     opts: &ReproduceOptions,
@@ -447,12 +483,44 @@ fn step_stepsize(report: &mut Report, opts: &ReproduceOptions) -> Result<(), Err
         study.setup,
         md_table(&["DAG", "step", "eta", "lambda_min(Theta)", "normalised", "measured rate", "predicted", "worst case"], &rows)
     );
+    let mut bars = crate::plot::BarData {
+        title: "NTK step-size study: 1 - per-step contraction of ||y - u||^2 (higher is faster)"
+            .into(),
+        x_label: "DAG".into(),
+        y_label: "1 - contraction per step".into(),
+        categories: Dag::paper_dags()
+            .iter()
+            .map(|(n, _)| n.to_string())
+            .collect(),
+        groups: vec![],
+    };
+    for setting in ["fixed", "tuned"] {
+        for (what, measured) in [("measured", true), ("exact-NTK prediction", false)] {
+            bars.groups.push(crate::plot::BarGroup {
+                name: format!("{setting} step, {what}"),
+                values: study
+                    .rows
+                    .iter()
+                    .filter(|r| r.setting == setting)
+                    .map(|r| {
+                        1.0 - if measured {
+                            r.measured_rate
+                        } else {
+                            r.predicted_rate
+                        }
+                    })
+                    .collect(),
+            });
+        }
+    }
+    crate::plot::save_bars_svg(opts.out.join("ntk_stepsize.svg"), &bars)?;
+    crate::plot::save_bars_png(opts.out.join("ntk_stepsize.png"), &bars)?;
     report.push(
         "ntk-stepsize",
         "NTK step-size study (Sec. 8)",
         md,
         serde_json::to_value(&study).unwrap_or_default(),
-        vec![],
+        vec!["ntk_stepsize.svg".into(), "ntk_stepsize.png".into()],
     );
     Ok(())
 }

@@ -2,8 +2,8 @@
 
 mod analyze;
 mod inputs;
-mod nas;
 mod mc;
+mod nas;
 mod reproduce;
 mod space;
 mod train;

@@ -83,6 +83,11 @@ pub fn sweep_table(s: &Sweep) -> String {
 /// 1024 and 8) against the three kernels, and a width sweep on DAG#3 (`2^8..2^14`;
 /// `quick`: `2^8..2^12`) with the fitted slopes.
 pub fn section(quick: bool) -> Result<Section, McError> {
+    section_with_sweep(quick).map(|(s, _)| s)
+}
+
+/// Like [`section`], also returning the DAG#3 width sweep (for the error-vs-width figure).
+pub fn section_with_sweep(quick: bool) -> Result<(Section, Sweep), McError> {
     let x = crate::kernel::Inputs::gaussian(32, 32, 0);
     let inp = McInputs::from_data(x.view(), Lift::Dense)?;
     let (width, seeds, hi) = if quick { (1024, 8, 12) } else { (4096, 32, 14) };
@@ -123,11 +128,14 @@ pub fn section(quick: bool) -> Result<Section, McError> {
         "sweep_dag3".into(),
         serde_json::to_value(&sw).unwrap_or_default(),
     );
-    Ok(Section {
-        id: "montecarlo".into(),
-        title: "Finite-width Monte Carlo versus the closed-form kernels".into(),
-        markdown: md,
-        data: serde_json::Value::Object(data),
-        files: vec![],
-    })
+    Ok((
+        Section {
+            id: "montecarlo".into(),
+            title: "Finite-width Monte Carlo versus the closed-form kernels".into(),
+            markdown: md,
+            data: serde_json::Value::Object(data),
+            files: vec![],
+        },
+        sw,
+    ))
 }
