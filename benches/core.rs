@@ -1,5 +1,6 @@
 //! Core benchmarks (issue 2): path statistics over NAS-Bench-201, the three kernels of
-//! DAG#3 at N = 1000 and 4000, and lambda_min against the full symmetric eigensolver.
+//! DAG#3 at N = 1000 and 4000 (and the exact NTK beside them), and lambda_min against
+//! the full symmetric eigensolver.
 //! Run: `cargo bench --bench core` (add `--features lapack` for the LAPACK backend).
 use archconv::dag::format::Nb201Arch;
 use archconv::kernel::{Inputs, KernelKind, Lift};
@@ -31,6 +32,15 @@ fn kernels(c: &mut Criterion) {
                 b.iter(|| black_box(inp.kernel(&Dag::dag3(), kind).unwrap()))
             });
         }
+        // Issue 8: the exact NTK (forward NNGP + backward Grams + edge terms).
+        g.bench_with_input(BenchmarkId::new("ntk-exact", n), &n, |b, _| {
+            b.iter(|| {
+                black_box(
+                    inp.ntk(&Dag::dag3(), archconv::kernel::exact::Rule::Exact)
+                        .unwrap(),
+                )
+            })
+        });
     }
     g.finish();
 }

@@ -41,6 +41,24 @@ fn main() {
         .and_then(|s| s.parse().ok())
         .unwrap_or(1000);
     let x = Inputs::gaussian(n, 64, 0);
+    {
+        let t = Instant::now();
+        let mut z = ndarray::Array2::<f64>::zeros((n, n));
+        let t1 = t.elapsed();
+        z.par_mapv_inplace(|v| v + 1.0);
+        let t2 = t.elapsed();
+        z.par_mapv_inplace(|v| v + 1.0);
+        let t3 = t.elapsed();
+        let c = z.clone();
+        let t4 = t.elapsed();
+        std::hint::black_box((&z, &c));
+        println!(
+            "alloc {t1:?}, first touch {:?}, second pass {:?}, clone {:?}",
+            t2 - t1,
+            t3 - t2,
+            t4 - t3
+        );
+    }
     let t = Instant::now();
     let inp = Inputs::from_data(x.view(), Lift::Dense).unwrap();
     println!("inputs {:?}", t.elapsed());
@@ -52,7 +70,7 @@ fn main() {
         t.elapsed().as_nanos() as f64 / (n * n) as f64
     );
     std::hint::black_box(f);
-    for kind in KernelKind::ALL {
+    for kind in KernelKind::ALL.iter().rev().copied().chain(KernelKind::ALL) {
         let t = Instant::now();
         let k = inp.kernel(&Dag::dag3(), kind).unwrap();
         println!("{kind} {:?}", t.elapsed());

@@ -160,12 +160,12 @@ impl Traversal<'_> {
 }
 
 /// `sum_k c_k M_k + sum_r alpha_r u_r v_r^T` in one pass over the rows (in parallel).
-fn fused(
+pub(crate) fn fused(
     n: usize,
     dense: &[(f64, &Array2<f64>)],
     rank1: &[(f64, &Array1<f64>, &Array1<f64>)],
 ) -> Array2<f64> {
-    let mut out = Array2::<f64>::zeros((n, n));
+    let mut out = crate::linalg::zeros_fast(n, n);
     out.axis_iter_mut(Axis(0))
         .into_par_iter()
         .enumerate()
@@ -218,7 +218,7 @@ pub(crate) fn recursion(
     for t in 0..dag.num_nodes() {
         if dag.is_input(t) {
             tr.states.push(NodeState {
-                gram: inp.k0().clone(),
+                gram: crate::linalg::clone_fast(inp.k0()),
                 mean: inp.mu0().clone(),
             });
             continue;

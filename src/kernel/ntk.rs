@@ -182,9 +182,9 @@ impl Inputs {
         };
         let mut fdot_cache: HashMap<usize, Array2<f64>> = HashMap::new();
         for a in (0..dag.num_nodes()).rev() {
-            let mut pa = Array2::<f64>::zeros((n, n));
+            let mut pa = crate::linalg::zeros_fast(n, n);
             if a == h {
-                pa.fill(1.0);
+                pa.par_mapv_inplace(|_| 1.0);
             }
             let skips: Vec<usize> = dag
                 .out_edges(a)
@@ -197,7 +197,9 @@ impl Inputs {
                 .map(|e| e.to)
                 .collect();
             for (i, &t) in skips.iter().enumerate() {
-                pa += bw.p[t].as_ref().expect("later node");
+                Zip::from(&mut pa)
+                    .and(bw.p[t].as_ref().expect("later node"))
+                    .par_for_each(|x, &p| *x += p);
                 if bw.rule == Rule::Exact {
                     for &t2 in &skips[i + 1..] {
                         let q = bw.q(t, t2);
@@ -228,7 +230,7 @@ impl Inputs {
                 .entry(s)
                 .or_insert_with(|| relu::fdot_matrix(forward[s].gram.view()));
             let pt = bw.p[e.to].as_ref().expect("computed");
-            let mut term = Array2::<f64>::zeros((n, n));
+            let mut term = crate::linalg::zeros_fast(n, n);
             Zip::from(&mut term)
                 .and(&forward[s].gram)
                 .and(&*fd)

@@ -37,19 +37,21 @@ pub(crate) fn path_sum(dag: &Dag, inp: &Inputs) -> Result<Vec<NodeState>, Kernel
         .max()
         .unwrap_or(0);
     // F_d = f^d(K^0), d = 0..=max_d.
-    let mut fd: Vec<Array2<f64>> = vec![inp.k0().clone()];
+    let mut fd: Vec<Array2<f64>> = vec![crate::linalg::clone_fast(inp.k0())];
     for d in 1..=max_d {
         let next = relu::f_matrix(fd[d - 1].view());
         fd.push(next);
     }
     let mut states: Vec<NodeState> = Vec::with_capacity(dag.num_nodes());
     for t in 0..dag.num_nodes() {
-        let mut gram = Array2::<f64>::zeros((n, n));
-        for (d, &c) in hist.node(t).iter().enumerate() {
-            if c > 0 {
-                gram.scaled_add(c as f64, &fd[d]);
-            }
-        }
+        let dense: Vec<(f64, &Array2<f64>)> = hist
+            .node(t)
+            .iter()
+            .enumerate()
+            .filter(|(_, &c)| c > 0)
+            .map(|(d, &c)| (c as f64, &fd[d]))
+            .collect();
+        let gram = super::exact::fused(n, &dense, &[]);
         let mean = if dag.is_input(t) {
             inp.mu0().clone()
         } else {
