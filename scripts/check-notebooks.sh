@@ -19,9 +19,8 @@ if [ ! -x .venv/bin/jupyter ]; then
   python3 -m venv .venv && .venv/bin/pip install -q nbconvert nbclient ipykernel jupyter_client nbformat >/dev/null \
     || { echo "0 passed, 1 failed"; echo "cannot create the Python venv"; exit 1; }
 fi
-export JUPYTER_DATA_DIR="$root/.venv/share/jupyter"
 export PATH="$root/.venv/bin:$PATH"
-evcxr_jupyter --install >/dev/null 2>&1
+evcxr_jupyter --install >/dev/null 2>&1   # kernel spec "rust" in the user's Jupyter data dir
 export EVCXR_CONFIG_DIR="$root/notebooks/evcxr"
 export ARCHCONV_DATA="${ARCHCONV_DATA:-$(cd .. && pwd)/shared/datasets}"
 
@@ -34,7 +33,7 @@ for nb in notebooks/*.ipynb; do
   echo "== $name"
   if ! .venv/bin/jupyter nbconvert --to notebook --execute --ExecutePreprocessor.timeout=3600 \
        --ExecutePreprocessor.kernel_name=rust --output-dir "$out" "$nb" >"$log" 2>&1; then
-    echo "   nbconvert failed:"; tail -20 "$log" | sed 's/^/   /'
+    echo "   nbconvert failed:"; grep -v "^\s*File \|^\s*\^\|await \|return \|raise " "$log" | tail -40 | sed 's/^/   /'
     fail=$((fail+1)); continue
   fi
   if .venv/bin/python - "$target" "$log" <<'PY'

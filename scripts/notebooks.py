@@ -50,10 +50,12 @@ The authors encode a 4-node DAG by its incoming edges per node: `2_21_112` means
 linear edge from 0; node 2 a linear edge from 0 and a skip from 1; node 3 skips from 0 and 1 and
 a linear edge from 2. Solid blue = parameterized, dashed = skip, light grey = removed."""),
     code("""
-let dags = Dag::paper_dags();
-let list: Vec<(&str, &Dag)> = dags.iter().map(|(n, d)| (*n, d)).collect();
-let size = plot::dags_figure_size(&list);
-plot::Figure::render(size, |a| plot::draw_dags(a, &list)).unwrap()"""),
+// (a block: evcxr cannot keep variables that borrow other variables between cells)
+{
+    let dags = Dag::paper_dags();
+    let list: Vec<(&str, &Dag)> = dags.iter().map(|(n, d)| (*n, d)).collect();
+    plot::Figure::render(plot::dags_figure_size(&list), |a| plot::draw_dags(a, &list)).unwrap()
+}"""),
     md("""
 ## Paths by dynamic programming
 
