@@ -171,7 +171,7 @@ pub(crate) fn gemm(a: &Array2<f64>, transpose_a: bool, b: &Array2<f64>) -> Array
 /// Matrices at least this large (bytes) are backed by transparent huge pages where the
 /// kernel offers them (`madvise(MADV_HUGEPAGE)`): first-touch page faults of a fresh
 /// 4000 x 4000 matrix cost ~10x more than computing its entries otherwise.
-const HUGE_BYTES: usize = 8 << 20;
+const HUGE_BYTES: usize = 2 << 20;
 
 /// A zeroed `rows x cols` matrix whose pages are touched in parallel (and backed by huge
 /// pages on Linux when possible).

@@ -39,8 +39,9 @@
 use super::exact::{recursion, Rule};
 use super::{relu, Inputs, KernelError, Lift};
 use crate::dag::{Dag, Edge, Op};
-use ndarray::{Array2, Zip};
-use std::collections::HashMap;
+use ndarray::parallel::prelude::*;
+use ndarray::{Array2, Axis, Zip};
+use std::collections::{BTreeMap, HashMap};
 
 /// Which parameters are trained.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, serde::Serialize)]
@@ -130,29 +131,34 @@ impl Ntk {
     }
 }
 
+/// A symmetric combination `sum_x c_x P^x` of backward Grams. Unrolling
+/// `Q^{a,b} = sum_{skip a->t} Q^{t,b}` ends in `Q^{b,b} = P^b` (or a transpose of such a
+/// sum), and every `P` is symmetric, so cross Grams never need their own matrices.
+type Combo = BTreeMap<usize, f64>;
+
+fn add_combo(acc: &mut Combo, other: &Combo, scale: f64) {
+    for (&x, &c) in other {
+        *acc.entry(x).or_insert(0.0) += scale * c;
+    }
+}
+
 struct Backward<'a> {
     dag: &'a Dag,
-    rule: Rule,
-    /// `P^t`, filled in reverse order.
-    p: Vec<Option<Array2<f64>>>,
-    /// `Q^{a,b}` for `a < b`.
-    cross: HashMap<(usize, usize), Array2<f64>>,
-    n: usize,
+    /// `Q^{a,b}` for `a < b`, symbolically.
+    cross: HashMap<(usize, usize), Combo>,
 }
 
 impl Backward<'_> {
-    /// `Q^{a,b}` for any `a, b` whose `P` are already known.
-    fn q(&mut self, a: usize, b: usize) -> Array2<f64> {
+    /// `Q^{a,b}` as a combination of `P`s.
+    fn q(&mut self, a: usize, b: usize) -> Combo {
         if a == b {
-            return self.p[a].clone().expect("P computed in reverse order");
+            return Combo::from([(a, 1.0)]);
         }
-        if a > b {
-            return self.q(b, a).reversed_axes().as_standard_layout().to_owned();
-        }
+        let (a, b) = (a.min(b), a.max(b));
         if let Some(q) = self.cross.get(&(a, b)) {
             return q.clone();
         }
-        let mut acc = Array2::<f64>::zeros((self.n, self.n));
+        let mut acc = Combo::new();
         let outs: Vec<usize> = self
             .dag
             .out_edges(a)
@@ -160,11 +166,62 @@ impl Backward<'_> {
             .map(|e| e.to)
             .collect();
         for t in outs {
-            acc += &self.q(t, b);
+            let q = self.q(t, b);
+            add_combo(&mut acc, &q, 1.0);
         }
         self.cross.insert((a, b), acc.clone());
         acc
     }
+}
+
+/// `sum_x c_x P^x + sum_k F_k * P^{t_k}` (elementwise products), rows in parallel.
+fn backward_pass(
+    n: usize,
+    dense: &[(f64, &Array2<f64>)],
+    products: &[(&Array2<f64>, &Array2<f64>)],
+    fill: f64,
+) -> Array2<f64> {
+    let mut out = crate::linalg::zeros_fast(n, n);
+    out.axis_iter_mut(Axis(0))
+        .into_par_iter()
+        .enumerate()
+        .for_each(|(i, mut row)| {
+            let o = row.as_slice_mut().expect("contiguous row");
+            if fill != 0.0 {
+                o.iter_mut().for_each(|x| *x = fill);
+            }
+            for &(c, m) in dense {
+                let src = m.row(i);
+                o.iter_mut()
+                    .zip(src.as_slice().expect("contiguous"))
+                    .for_each(|(x, &y)| *x += c * y);
+            }
+            for &(f, p) in products {
+                let (fr, pr) = (f.row(i), p.row(i));
+                o.iter_mut()
+                    .zip(fr.as_slice().expect("contiguous"))
+                    .zip(pr.as_slice().expect("contiguous"))
+                    .for_each(|((x, &a), &b)| *x += a * b);
+            }
+        });
+    out
+}
+
+/// `a * b * c` elementwise (any of `b` may be absent), rows in parallel.
+fn product3(a: &Array2<f64>, b: Option<&Array2<f64>>, c: &Array2<f64>) -> Array2<f64> {
+    let mut out = crate::linalg::zeros_fast(a.nrows(), a.ncols());
+    match b {
+        Some(b) => Zip::from(&mut out)
+            .and(a)
+            .and(b)
+            .and(c)
+            .par_for_each(|x, &p, &q, &r| *x = p * q * r),
+        None => Zip::from(&mut out)
+            .and(a)
+            .and(c)
+            .par_for_each(|x, &p, &r| *x = p * r),
+    }
+    out
 }
 
 impl Inputs {
@@ -175,17 +232,11 @@ impl Inputs {
         let h = dag.output();
         let mut bw = Backward {
             dag,
-            rule,
-            p: vec![None; dag.num_nodes()],
             cross: HashMap::new(),
-            n,
         };
+        let mut p: Vec<Option<Array2<f64>>> = vec![None; dag.num_nodes()];
         let mut fdot_cache: HashMap<usize, Array2<f64>> = HashMap::new();
         for a in (0..dag.num_nodes()).rev() {
-            let mut pa = crate::linalg::zeros_fast(n, n);
-            if a == h {
-                pa.par_mapv_inplace(|_| 1.0);
-            }
             let skips: Vec<usize> = dag
                 .out_edges(a)
                 .filter(|e| e.op == Op::Skip)
@@ -196,67 +247,73 @@ impl Inputs {
                 .filter(|e| e.op == Op::Linear)
                 .map(|e| e.to)
                 .collect();
+            let mut combo = Combo::new();
             for (i, &t) in skips.iter().enumerate() {
-                Zip::from(&mut pa)
-                    .and(bw.p[t].as_ref().expect("later node"))
-                    .par_for_each(|x, &p| *x += p);
-                if bw.rule == Rule::Exact {
+                *combo.entry(t).or_insert(0.0) += 1.0;
+                if rule == Rule::Exact {
                     for &t2 in &skips[i + 1..] {
+                        // Q^{t,t'} + Q^{t',t} = 2 Q^{t,t'} (a symmetric combination).
                         let q = bw.q(t, t2);
-                        pa += &q;
-                        pa += &q.t();
+                        add_combo(&mut combo, &q, 2.0);
                     }
                 }
             }
-            if !linears.is_empty() {
-                let fd = fdot_cache
-                    .entry(a)
-                    .or_insert_with(|| relu::fdot_matrix(forward[a].gram.view()));
-                for &t in &linears {
-                    let pt = bw.p[t].as_ref().expect("later node");
-                    Zip::from(&mut pa)
-                        .and(&*fd)
-                        .and(pt)
-                        .par_for_each(|x, &f, &p| *x += f * p);
-                }
+            if !linears.is_empty() && !fdot_cache.contains_key(&a) {
+                fdot_cache.insert(a, relu::fdot_matrix(forward[a].gram.view()));
             }
-            bw.p[a] = Some(pa);
+            let pa = {
+                let dense: Vec<(f64, &Array2<f64>)> = combo
+                    .iter()
+                    .filter(|(_, &c)| c != 0.0)
+                    .map(|(&x, &c)| (c, p[x].as_ref().expect("later node")))
+                    .collect();
+                let products: Vec<(&Array2<f64>, &Array2<f64>)> = linears
+                    .iter()
+                    .map(|&t| (&fdot_cache[&a], p[t].as_ref().expect("later node")))
+                    .collect();
+                backward_pass(n, &dense, &products, if a == h { 1.0 } else { 0.0 })
+            };
+            p[a] = Some(pa);
         }
         // Edge terms K^s * fdot(K^s) * P^t.
         let mut edges = Vec::new();
         for e in dag.edges().iter().filter(|e| e.op == Op::Linear) {
             let s = e.from;
-            let fd = fdot_cache
-                .entry(s)
-                .or_insert_with(|| relu::fdot_matrix(forward[s].gram.view()));
-            let pt = bw.p[e.to].as_ref().expect("computed");
-            let mut term = crate::linalg::zeros_fast(n, n);
-            Zip::from(&mut term)
-                .and(&forward[s].gram)
-                .and(&*fd)
-                .and(pt)
-                .par_for_each(|x, &k, &f, &p| *x = k * f * p);
+            if !fdot_cache.contains_key(&s) {
+                fdot_cache.insert(s, relu::fdot_matrix(forward[s].gram.view()));
+            }
+            let term = product3(
+                &forward[s].gram,
+                Some(&fdot_cache[&s]),
+                p[e.to].as_ref().expect("computed"),
+            );
             edges.push((e.clone(), term));
         }
         // Lift term: P^lift = sum over input pairs of Q^{i,j} (inputs share the lift).
         let inputs = dag.inputs().to_vec();
-        let mut plift = Array2::<f64>::zeros((n, n));
+        let mut combo = Combo::new();
         for &i in &inputs {
             for &j in &inputs {
                 if i == j || rule == Rule::Exact {
-                    plift += &bw.q(i, j);
+                    let q = bw.q(i, j);
+                    add_combo(&mut combo, &q, 1.0);
                 }
             }
         }
+        let plift = {
+            let dense: Vec<(f64, &Array2<f64>)> = combo
+                .iter()
+                .filter(|(_, &c)| c != 0.0)
+                .map(|(&x, &c)| (c, p[x].as_ref().expect("node")))
+                .collect();
+            backward_pass(n, &dense, &[], 0.0)
+        };
         let kd = self.data_gram();
         let lift = match self.lift() {
-            Lift::Dense => kd * &plift,
-            Lift::ReluStem => {
-                let fd = relu::fdot_matrix(kd.view());
-                kd * &fd * &plift
-            }
+            Lift::Dense => product3(kd, None, &plift),
+            Lift::ReluStem => product3(kd, Some(&relu::fdot_matrix(kd.view())), &plift),
         };
-        let backward = bw.p.into_iter().map(|p| p.expect("all nodes")).collect();
+        let backward = p.into_iter().map(|x| x.expect("all nodes")).collect();
         let readout = forward.into_iter().nth(h).expect("output node").gram;
         Ok(Ntk {
             rule,
