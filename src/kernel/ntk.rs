@@ -258,8 +258,10 @@ impl Inputs {
                     }
                 }
             }
-            if !linears.is_empty() && !fdot_cache.contains_key(&a) {
-                fdot_cache.insert(a, relu::fdot_matrix(forward[a].gram.view()));
+            if !linears.is_empty() {
+                fdot_cache
+                    .entry(a)
+                    .or_insert_with(|| relu::fdot_matrix(forward[a].gram.view()));
             }
             let pa = {
                 let dense: Vec<(f64, &Array2<f64>)> = combo
@@ -279,9 +281,9 @@ impl Inputs {
         let mut edges = Vec::new();
         for e in dag.edges().iter().filter(|e| e.op == Op::Linear) {
             let s = e.from;
-            if !fdot_cache.contains_key(&s) {
-                fdot_cache.insert(s, relu::fdot_matrix(forward[s].gram.view()));
-            }
+            fdot_cache
+                .entry(s)
+                .or_insert_with(|| relu::fdot_matrix(forward[s].gram.view()));
             let term = product3(
                 &forward[s].gram,
                 Some(&fdot_cache[&s]),
