@@ -159,11 +159,14 @@ impl Traversal<'_> {
     }
 }
 
-/// `sum_k c_k M_k + sum_r alpha_r u_r v_r^T` in one pass over the rows (in parallel).
+/// `sum_k c_k M_k + sum_r alpha_r u_r v_r^T + sum_q F_q * G_q` (elementwise products) in
+/// one pass over the rows, in parallel. Shared by the NNGP recursions and the NTK's
+/// backward pass.
 pub(crate) fn fused(
     n: usize,
     dense: &[(f64, &Array2<f64>)],
     rank1: &[(f64, &Array1<f64>, &Array1<f64>)],
+    products: &[(&Array2<f64>, &Array2<f64>)],
 ) -> Array2<f64> {
     let mut out = crate::linalg::zeros_fast(n, n);
     out.axis_iter_mut(Axis(0))
@@ -186,6 +189,13 @@ pub(crate) fn fused(
                     let v = v.as_slice().expect("contiguous vector");
                     o.iter_mut().zip(v).for_each(|(x, &y)| *x += cu * y);
                 }
+            }
+            for &(f, p) in products {
+                let (fr, pr) = (f.row(i), p.row(i));
+                o.iter_mut()
+                    .zip(fr.as_slice().expect("contiguous row"))
+                    .zip(pr.as_slice().expect("contiguous row"))
+                    .for_each(|((x, &a), &b)| *x += a * b);
             }
         });
     out
@@ -281,7 +291,7 @@ pub(crate) fn recursion(
                     rank1.push((-1.0, a, a));
                 }
             }
-            fused(n, &dense, &rank1)
+            fused(n, &dense, &rank1, &[])
         };
         tr.states.push(NodeState { gram, mean: mu });
         tr.fcache.retain(|&s, _| last_use[s] > t);

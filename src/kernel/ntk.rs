@@ -36,11 +36,10 @@
 //! assert!(theta[[0, 0]] > ntk.readout()[[0, 0]]);          // training all layers adds terms
 //! ```
 
-use super::exact::{recursion, Rule};
+use super::exact::{fused, recursion, Rule};
 use super::{relu, Inputs, KernelError, Lift};
 use crate::dag::{Dag, Edge, Op};
-use ndarray::parallel::prelude::*;
-use ndarray::{Array2, Axis, Zip};
+use ndarray::{Array1, Array2, Zip};
 use std::collections::{BTreeMap, HashMap};
 
 /// Which parameters are trained.
@@ -174,39 +173,6 @@ impl Backward<'_> {
     }
 }
 
-/// `sum_x c_x P^x + sum_k F_k * P^{t_k}` (elementwise products), rows in parallel.
-fn backward_pass(
-    n: usize,
-    dense: &[(f64, &Array2<f64>)],
-    products: &[(&Array2<f64>, &Array2<f64>)],
-    fill: f64,
-) -> Array2<f64> {
-    let mut out = crate::linalg::zeros_fast(n, n);
-    out.axis_iter_mut(Axis(0))
-        .into_par_iter()
-        .enumerate()
-        .for_each(|(i, mut row)| {
-            let o = row.as_slice_mut().expect("contiguous row");
-            if fill != 0.0 {
-                o.iter_mut().for_each(|x| *x = fill);
-            }
-            for &(c, m) in dense {
-                let src = m.row(i);
-                o.iter_mut()
-                    .zip(src.as_slice().expect("contiguous"))
-                    .for_each(|(x, &y)| *x += c * y);
-            }
-            for &(f, p) in products {
-                let (fr, pr) = (f.row(i), p.row(i));
-                o.iter_mut()
-                    .zip(fr.as_slice().expect("contiguous"))
-                    .zip(pr.as_slice().expect("contiguous"))
-                    .for_each(|((x, &a), &b)| *x += a * b);
-            }
-        });
-    out
-}
-
 /// `a * b * c` elementwise (any of `b` may be absent), rows in parallel.
 fn product3(a: &Array2<f64>, b: Option<&Array2<f64>>, c: &Array2<f64>) -> Array2<f64> {
     let mut out = crate::linalg::zeros_fast(a.nrows(), a.ncols());
@@ -236,6 +202,7 @@ impl Inputs {
         };
         let mut p: Vec<Option<Array2<f64>>> = vec![None; dag.num_nodes()];
         let mut fdot_cache: HashMap<usize, Array2<f64>> = HashMap::new();
+        let ones = Array1::<f64>::ones(n);
         for a in (0..dag.num_nodes()).rev() {
             let skips: Vec<usize> = dag
                 .out_edges(a)
@@ -273,7 +240,13 @@ impl Inputs {
                     .iter()
                     .map(|&t| (&fdot_cache[&a], p[t].as_ref().expect("later node")))
                     .collect();
-                backward_pass(n, &dense, &products, if a == h { 1.0 } else { 0.0 })
+                // P^H = 1 1^T enters as a rank-one term.
+                let rank1: Vec<(f64, &Array1<f64>, &Array1<f64>)> = if a == h {
+                    vec![(1.0, &ones, &ones)]
+                } else {
+                    vec![]
+                };
+                fused(n, &dense, &rank1, &products)
             };
             p[a] = Some(pa);
         }
@@ -308,7 +281,7 @@ impl Inputs {
                 .filter(|(_, &c)| c != 0.0)
                 .map(|(&x, &c)| (c, p[x].as_ref().expect("node")))
                 .collect();
-            backward_pass(n, &dense, &[], 0.0)
+            fused(n, &dense, &[], &[])
         };
         let kd = self.data_gram();
         let lift = match self.lift() {

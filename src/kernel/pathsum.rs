@@ -51,7 +51,7 @@ pub(crate) fn path_sum(dag: &Dag, inp: &Inputs) -> Result<Vec<NodeState>, Kernel
             .filter(|(_, &c)| c > 0)
             .map(|(d, &c)| (c as f64, &fd[d]))
             .collect();
-        let gram = super::exact::fused(n, &dense, &[]);
+        let gram = super::exact::fused(n, &dense, &[], &[]);
         let mean = if dag.is_input(t) {
             inp.mu0().clone()
         } else {
