@@ -252,7 +252,8 @@ move in a few epochs; the larger, clearly labelled learning rate shows the shape
     code("""
 let mut fig = plot::TrainingData::new();
 for p in &panels {
-    fig.panels.push(plot::TrainingPanel { dataset: format!("{} — {}", p.label, p.setting),
+    let name = if p.dataset == "mnist" { "MNIST" } else { "CIFAR-10" };
+    fig.panels.push(plot::TrainingPanel { dataset: format!("{name} {}/{}, lr {:e}", p.train_n, p.test_n, p.lr),
         curves: p.train_acc().map(|c| plot::TrainingCurve { name: c.dag.clone(), epochs: c.epochs.iter().map(|&e| e as f64).collect(),
             mean: c.mean.clone(), std: Some(c.std.clone()) }).collect() });
 }

@@ -377,7 +377,7 @@ fn step_fig4(
         fig.y_label = "train accuracy".into();
         for p in &panels {
             fig.panels.push(TrainingPanel {
-                dataset: format!("{} — {}", p.label, p.setting),
+                dataset: short_panel_title(p),
                 curves: p
                     .train_acc()
                     .map(|c| TrainingCurve {
@@ -396,6 +396,13 @@ fn step_fig4(
         report.sections.push(section);
     }
     Ok(())
+}
+
+/// A panel title short enough for a 4-panel row: dataset, sizes, learning rate.
+fn short_panel_title(p: &crate::train::fig4::Fig4Panel) -> String {
+    let name = if p.dataset == "mnist" { "MNIST" } else { "CIFAR-10" };
+    let paper = if (p.lr - 1e-5).abs() < 1e-12 { " (paper)" } else { "" };
+    format!("{name} {}/{}, lr {:e}{paper}", p.train_n, p.test_n, p.lr)
 }
 
 fn step_rate(
