@@ -400,8 +400,16 @@ fn step_fig4(
 
 /// A panel title short enough for a 4-panel row: dataset, sizes, learning rate.
 fn short_panel_title(p: &crate::train::fig4::Fig4Panel) -> String {
-    let name = if p.dataset == "mnist" { "MNIST" } else { "CIFAR-10" };
-    let paper = if (p.lr - 1e-5).abs() < 1e-12 { " (paper)" } else { "" };
+    let name = if p.dataset == "mnist" {
+        "MNIST"
+    } else {
+        "CIFAR-10"
+    };
+    let paper = if (p.lr - 1e-5).abs() < 1e-12 {
+        " (paper)"
+    } else {
+        ""
+    };
     format!("{name} {}/{}, lr {:e}{paper}", p.train_n, p.test_n, p.lr)
 }
 

@@ -284,7 +284,8 @@ pub(crate) fn recursion(
             for (&b, z) in &combo.left {
                 rank1.push((1.0, &tr.states[b].mean, z));
             }
-            if rule == Rule::Exact {
+            // With a single incoming edge the pair terms cancel exactly (mu = a_e).
+            if rule == Rule::Exact && edges.len() > 1 {
                 rank1.push((1.0, &mu, &mu));
                 rank1.push((-1.0, &skip_sum, &skip_sum));
                 for a in &linear_means {
