@@ -173,8 +173,9 @@ pub struct Inputs {
     k0: Array2<f64>,
     mu0: Array1<f64>,
     lift: Lift,
-    /// The data Gram `X X^T / d` before the lift (needed by the NTK's lift term).
-    data_gram: Array2<f64>,
+    /// The data Gram `X X^T / d` before the lift (needed by the NTK's lift term); `None`
+    /// for the dense lift, where it is `k0` itself.
+    data_gram: Option<Array2<f64>>,
 }
 
 /// One node's infinite-width state: Gram `K^t` and mean vector `mu^t`.
@@ -340,10 +341,10 @@ impl Inputs {
             Lift::Dense => {
                 let n = k.nrows();
                 Inputs {
-                    k0: k.clone(),
+                    k0: k,
                     mu0: Array1::zeros(n),
                     lift,
-                    data_gram: k,
+                    data_gram: None,
                 }
             }
             Lift::ReluStem => {
@@ -352,7 +353,7 @@ impl Inputs {
                     k0: relu::f_matrix(k.view()),
                     mu0,
                     lift,
-                    data_gram: k,
+                    data_gram: Some(k),
                 }
             }
         }
@@ -360,7 +361,7 @@ impl Inputs {
 
     /// The data Gram `X X^T / d` (after row normalisation) before the lift.
     pub fn data_gram(&self) -> &Array2<f64> {
-        &self.data_gram
+        self.data_gram.as_ref().unwrap_or(&self.k0)
     }
 
     /// A seeded standard Gaussian data matrix (`n x d`), the CLI's default input.
