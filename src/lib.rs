@@ -73,6 +73,9 @@ pub enum Error {
     /// Finite-width simulation.
     #[error(transparent)]
     Empirical(#[from] empirical_ntk::EmpiricalError),
+    /// NAS-Bench-201 / DARTS studies.
+    #[error(transparent)]
+    Nas(#[from] nas::NasError),
     /// Reading data files.
     #[error(transparent)]
     Data(#[from] data::DataError),

@@ -270,12 +270,7 @@ fn step_nas(report: &mut Report, opts: &ReproduceOptions) -> Result<(), Error> {
             } else {
                 StudyOptions::default()
             };
-            let study = Nb201Study::compute(&table, &sopts).map_err(|e| {
-                Error::Data(crate::data::DataError::Format {
-                    path: table_path(opts),
-                    message: e.to_string(),
-                })
-            })?;
+            let study = Nb201Study::compute(&table, &sopts)?;
             let mut bubbles = BubbleData::new();
             bubbles.title = "Fig. 5: NAS-Bench-201 accuracy over effective depth and width".into();
             bubbles.spread_label = "std of test accuracy (%)".into();
@@ -311,13 +306,6 @@ fn step_nas(report: &mut Report, opts: &ReproduceOptions) -> Result<(), Error> {
     }
     report.sections.push(crate::nas::darts_section());
     Ok(())
-}
-
-fn table_path(opts: &ReproduceOptions) -> PathBuf {
-    opts.data
-        .clone()
-        .unwrap_or_default()
-        .join("nats-bench-tss/nats_bench_tss_200ep.csv")
 }
 
 fn step_montecarlo(report: &mut Report, opts: &ReproduceOptions) -> Result<(), Error> {
