@@ -1,6 +1,9 @@
 //! Monte Carlo sampler benchmarks (issue 3).
 //!
-//! * `dag3_n64_m4096`: conditional vs explicit sampler, DAG#3, N = 64, m = 4096, 2 networks.
+//! * `dag3_n64_m4096`: conditional vs explicit sampler, DAG#3, N = 64, d = 32, m = 4096,
+//!   2 networks, whole [`run`]s (sampling + closed-form kernels + spectra + statistics).
+//! * `dag3_n64_m4096_sampling`: the same 2 networks, sampling only ([`sample_network`],
+//!   one network per thread as `run` schedules them).
 //! * `conditional_large`: conditional sampler, DAG#3, N = 256, m = 65536, 8 networks.
 //! * `gemm_peak`: plain faer GEMMs of the explicit sampler's shape (4096 x 4096 times
 //!   4096 x 64, f64 and f32, all threads); throughput is reported in FLOP/s ("elem/s"),
@@ -8,10 +11,11 @@
 //!
 //! Short run: `cargo bench --bench montecarlo -- --warm-up-time 1 --measurement-time 3`.
 
-use archconv::montecarlo::{run, McInputs, McParams, Precision, Sampler};
+use archconv::montecarlo::{run, sample_network, McInputs, McParams, Precision, Sampler};
 use archconv::{Dag, Inputs, Lift, Op};
 use criterion::{criterion_group, criterion_main, BenchmarkId, Criterion, Throughput};
 use faer::{Accum, Mat, Par};
+use rayon::prelude::*;
 use std::hint::black_box;
 
 fn explicit_flops(dag: &Dag, m: usize, n: usize, d: usize, seeds: usize) -> u64 {
@@ -28,6 +32,7 @@ fn samplers(c: &mut Criterion) {
     let mut g = c.benchmark_group("dag3_n64_m4096");
     g.sample_size(10);
     for (sampler, precision) in [
+        (Sampler::Conditional, Precision::F32),
         (Sampler::Conditional, Precision::F64),
         (Sampler::Explicit, Precision::F32),
         (Sampler::Explicit, Precision::F64),
@@ -44,6 +49,30 @@ fn samplers(c: &mut Criterion) {
         };
         g.bench_function(BenchmarkId::new(sampler.to_string(), precision), |b| {
             b.iter(|| black_box(run(&dag, &inp, &p, &|| {}).unwrap().lambda_min.mean))
+        });
+    }
+    g.finish();
+    let mut g = c.benchmark_group("dag3_n64_m4096_sampling");
+    g.sample_size(10);
+    for (sampler, precision) in [
+        (Sampler::Conditional, Precision::F32),
+        (Sampler::Explicit, Precision::F32),
+    ] {
+        if sampler == Sampler::Explicit {
+            g.throughput(Throughput::Elements(explicit_flops(&dag, m, n, d, seeds)));
+        }
+        g.bench_function(BenchmarkId::new(sampler.to_string(), precision), |b| {
+            b.iter(|| {
+                let grams: Vec<f64> = (0..seeds as u64)
+                    .into_par_iter()
+                    .map(|s| {
+                        let nodes =
+                            sample_network(&dag, &inp, m, sampler, precision, s, None).unwrap();
+                        nodes.last().unwrap().gram[[0, 0]]
+                    })
+                    .collect();
+                black_box(grams)
+            })
         });
     }
     g.finish();

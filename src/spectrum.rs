@@ -249,6 +249,9 @@ fn orthonormalize(x: MatRef<'_, f64>, basis: Option<&Mat<f64>>) -> Option<Mat<f6
 pub enum Method {
     /// Full symmetric eigendecomposition.
     Full,
+    /// Householder tridiagonalization + Sturm bisection for the smallest eigenvalue
+    /// (`N <= 256`, default backend).
+    Tridiagonal,
     /// Cholesky + block Krylov on `K^{-1}`.
     CholeskyKrylov,
 }
@@ -259,6 +262,10 @@ fn lambda_min_with_method(k: &Array2<f64>) -> Result<(f64, Method), SpectrumErro
         if let Some(l) = shift_invert_lambda_min(k, n) {
             return Ok((l, Method::CholeskyKrylov));
         }
+    }
+    #[cfg(not(feature = "lapack"))]
+    if let Some((d, e)) = linalg::sym_tridiagonal(k.view()) {
+        return Ok((linalg::tridiagonal_lambda_min(&d, &e), Method::Tridiagonal));
     }
     let ev = eigenvalues(k)?;
     Ok((ev[0], Method::Full))
@@ -346,7 +353,8 @@ pub struct SpectrumSummary {
     pub lambda_min: f64,
     /// `lambda_max(K)`.
     pub lambda_max: f64,
-    /// `lambda_max / lambda_min`; `None` when `lambda_min <= 0` (singular: unbounded).
+    /// `lambda_max / lambda_min`; `None` when `lambda_min <= N eps lambda_max` (singular
+    /// to working precision: the computed `lambda_min` is rounding, the ratio unbounded).
     pub condition: Option<f64>,
     /// `tr(K) / N`.
     pub mean_diagonal: f64,
@@ -367,7 +375,7 @@ impl SpectrumSummary {
         Ok(SpectrumSummary {
             lambda_min: lmin,
             lambda_max: lmax,
-            condition: (lmin > 0.0).then(|| lmax / lmin),
+            condition: (lmin > n * f64::EPSILON * lmax.abs()).then(|| lmax / lmin),
             mean_diagonal,
             normalized_lambda_min: (mean_diagonal > 0.0).then(|| lmin / mean_diagonal),
             method,

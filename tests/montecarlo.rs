@@ -86,13 +86,22 @@ fn explicit_and_conditional_samplers_agree_in_distribution() {
     // approximately normal with the reported standard error, and the two samplers use
     // independent streams, so (a - b) / sqrt(se_a^2 + se_b^2) ~ N(0, 1) when they agree.
     // Family-wise false-alarm rate 1e-3 over all entries of all nodes (Bonferroni).
-    for (dag, lift) in [(Dag::dag3(), Lift::ReluStem), (Dag::dag2(), Lift::Dense)] {
-        let inp = inputs(6, 10, 11, lift);
+    // Cases: d > N (the conditional lift draws from a root of the data Gram), d < N
+    // (node 0 has rank d and its edges draw d normals per row), both precisions.
+    for (dag, lift, n, d, precision) in [
+        (Dag::dag3(), Lift::ReluStem, 6, 10, Precision::F32),
+        (Dag::dag2(), Lift::Dense, 6, 10, Precision::F64),
+        (Dag::dag3(), Lift::Dense, 8, 3, Precision::F32),
+    ] {
+        let inp = inputs(n, d, 11, lift);
         let ex = run(&dag, &inp, &params(256, 64, Sampler::Explicit, 100), &|| {}).unwrap();
         let co = run(
             &dag,
             &inp,
-            &params(256, 64, Sampler::Conditional, 100),
+            &McParams {
+                precision,
+                ..params(256, 64, Sampler::Conditional, 100)
+            },
             &|| {},
         )
         .unwrap();
@@ -100,7 +109,8 @@ fn explicit_and_conditional_samplers_agree_in_distribution() {
         assert_eq!(
             bad,
             0,
-            "{} of {k} entries differ between samplers ({lift} lift, {})",
+            "{} of {k} entries differ between samplers ({lift} lift, N = {n}, d = {d}, \
+             conditional {precision}, {})",
             bad,
             dag.describe()
         );
@@ -298,6 +308,7 @@ fn same_seed_same_numbers_for_any_thread_count() {
     for (sampler, precision) in [
         (Sampler::Explicit, Precision::F32),
         (Sampler::Explicit, Precision::F64),
+        (Sampler::Conditional, Precision::F32),
         (Sampler::Conditional, Precision::F64),
     ] {
         let sample = |threads: usize| {

@@ -62,6 +62,57 @@ fn krylov_lambda_min_matches_full_eigensolver_on_kernels() {
 }
 
 #[test]
+fn small_matrix_lambda_min_matches_the_full_eigensolver() {
+    // N <= 256: tridiagonalization + Sturm bisection against faer's QR eigensolver (and
+    // a known spectrum). Both are backward stable, so they agree to ~N eps ||K||.
+    let mut cases: Vec<(Array2<f64>, Option<f64>)> = vec![
+        (Array2::from_elem((1, 1), -3.5), Some(-3.5)),
+        (
+            Array2::from_shape_vec((2, 2), vec![2.0, 1.0, 1.0, 2.0]).unwrap(),
+            Some(1.0),
+        ),
+        (
+            Array2::from_diag(&Array1::from(vec![4.0, -1.0, 2.0, 0.0])),
+            Some(-1.0),
+        ),
+        (Array2::zeros((5, 5)), Some(0.0)),
+    ];
+    // Indefinite, clustered at the bottom, and singular spectra with known values.
+    let mut ev: Vec<f64> = (0..64).map(|i| i as f64 * 0.1 - 2.0).collect();
+    cases.push((with_spectrum(&ev, 3), Some(-2.0)));
+    ev[1] = -2.0 + 1e-9;
+    cases.push((with_spectrum(&ev, 4), Some(-2.0)));
+    let sing: Vec<f64> = (0..100)
+        .map(|i| if i < 10 { 0.0 } else { 1.0 + i as f64 })
+        .collect();
+    cases.push((with_spectrum(&sing, 5), Some(0.0)));
+    // Closed-form kernels of every paper DAG at N = 64 and N = 256.
+    for n in [64, 256] {
+        let x = Inputs::gaussian(n, 32, 7);
+        let inp = Inputs::from_data(x.view(), Lift::Dense).unwrap();
+        for (_, dag) in Dag::paper_dags() {
+            cases.push((
+                inp.kernel(&dag, KernelKind::Exact)
+                    .unwrap()
+                    .into_output_gram(),
+                None,
+            ));
+        }
+    }
+    for (i, (k, known)) in cases.iter().enumerate() {
+        let n = k.nrows();
+        let ev = eigenvalues(k).unwrap();
+        let norm = ev[0].abs().max(ev[n - 1].abs());
+        let tol = common::analytic_tol(n, norm).max(1e-14);
+        let lmin = lambda_min(k).unwrap();
+        assert!((lmin - ev[0]).abs() <= tol, "case {i}: {lmin} vs {}", ev[0]);
+        if let Some(v) = known {
+            assert!((lmin - v).abs() <= tol, "case {i}: {lmin} vs known {v}");
+        }
+    }
+}
+
+#[test]
 fn krylov_handles_clustered_smallest_eigenvalues() {
     // 300 eigenvalues: a tight cluster at the bottom (relative gaps 1e-4) and a bulk.
     let mut ev: Vec<f64> = (0..300).map(|i| 1.0 + i as f64 * 0.01).collect();

@@ -1,179 +1,269 @@
 //! The two CPU samplers and the traversal they share.
 //!
-//! * **explicit**: a linear edge `s -> t` draws its `m x m` weight matrix `W` (iid
-//!   N(0, 1)) in fixed blocks of [`EXPLICIT_ROWS`] rows, each from its own stream, and
-//!   computes `sqrt(2) relu(W X^s / sqrt(m))` block by block with a GEMM (`f32` or `f64`,
-//!   see [`super::Precision`]). Every entry of `W` is formed; only one block per worker
-//!   is alive at a time. Cost `O(m^2 N)` per edge.
-//! * **conditional** (PAPER.md section 6, "sampling shortcut"): given `X^s`, the rows of
-//!   `W X^s / sqrt(m)` are iid `N(0, G)` with `G = (1/m) X^{sT} X^s`, so the edge draws
-//!   `Z = E L^T` with `E` (`m x N`) iid N(0, 1) and `L L^T = G` ([`sqrt_factor`]). Cost
-//!   `O(m N^2 + N^3)` per edge; every edge has its own noise, so edges leaving the same
-//!   node are independent given the past, exactly as with independent weights.
+//! Both samplers produce a linear edge's pre-activations `Z` (`m x N`) one block of
+//! `b` rows at a time as `Z_b = alpha E_b R`, with `E_b` (`b x k`) iid N(0, 1) drawn from
+//! the block's own stream and `R` (`k x N`) fixed for the edge's source node:
 //!
-//! Both lift the data the same way (dense: `X^0 = W0 x / sqrt(d)`; ReLU stem:
-//! `X^0 = sqrt(2) relu(W0 x / sqrt(d))`; the conditional sampler draws `W0 x / sqrt(d)`
-//! from its Gram `X X^T / d`), feed every input node the same lifted features, add skip
-//! edges unit by unit and sum incoming edges at each node.
+//! * **explicit**: `E_b` is a block of rows of the `m x m` weight matrix `W` and
+//!   `R = X^s`, `alpha = 1 / sqrt(m)`: every entry of `W` is formed (only one block per
+//!   worker is alive at a time). `O(m^2 N)` per edge, blocks of [`EXPLICIT_ROWS`] rows.
+//! * **conditional** (PAPER.md section 6, "sampling shortcut"): given `X^s`, the rows of
+//!   `W X^s / sqrt(m)` are iid `N(0, G)` with `G = (1/m) X^{sT} X^s`, so `R = F^T` for a
+//!   square-root factor `F F^T = G` (`N x r`, see [`root_factor`]) and `alpha = 1`.
+//!   `O(m N r + N^3)` per edge, blocks of [`CONDITIONAL_ROWS`] rows; a Cholesky `R` is
+//!   upper triangular and its product costs half. Every edge has its own noise, so edges
+//!   leaving the same node are independent given the past, exactly as with independent
+//!   weights.
+//!
+//! The input lift is the same product with `R = x^T` (`d x N`, the normalised data) and
+//! `alpha = 1 / sqrt(d)`: dense `X^0 = Z`, ReLU stem `X^0 = sqrt(2) relu(Z)`. The
+//! conditional sampler uses it too when `d <= r` (it draws `W0 x / sqrt(d)` from a root of
+//! its Gram `x x^T / d` only when that root is narrower than the data). Every input node
+//! receives the same lifted features.
+//!
+//! A node is built in one pass over fixed chunks of rows (in parallel): each block of
+//! rows sums its incoming edges (skip edges add the source's rows, linear edges add
+//! `sqrt(2) relu(Z_b)`), then feeds the chunk's Gram partial while it is in cache.
+//! Features are stored only when a later edge reads them (a skip edge, or any edge in the
+//! explicit sampler); the conditional sampler needs only the Gram of a linear edge's
+//! source.
 
-use super::features::{gram_mean, sqrt_factor, Features, SQRT2};
-use super::rng::{edge_tag, fill_normal_f32, fill_normal_f64, stream, Domain, LIFT_TAG};
+use super::features::{finish_gram, root_factor, Features, Partial, Real, SQRT2};
+use super::rng::{edge_tag, fill_normal, stream, Domain, LIFT_TAG};
 use super::{McError, McInputs, Precision, Sampler};
 use crate::dag::{Dag, Op};
 use crate::kernel::{Lift, NodeState};
+use faer::linalg::matmul::triangular::{self, BlockStructure};
 use faer::{Accum, Mat, MatMut, MatRef, Par};
 use rayon::prelude::*;
 use std::sync::Arc;
+
+use super::features::gram_chunk_rows;
 
 /// Rows of `W` per block in the explicit sampler.
 pub(crate) const EXPLICIT_ROWS: usize = 128;
 /// Rows of `E` per block in the conditional sampler.
 pub(crate) const CONDITIONAL_ROWS: usize = 512;
 
-/// What a source node's outgoing linear edges share.
-enum Prepared {
-    /// Explicit, `f64`: use the features as they are.
-    Plain,
-    /// Explicit, `f32`: a single-precision copy of `X^s`.
-    F32(Vec<f32>),
-    /// Conditional: `L` with `L L^T = G^s`.
-    Factor(Mat<f64>),
-}
-
-/// `out += sqrt(2) relu(z)` (`relu = false`: `out += z`).
-fn accumulate<T: Copy + Into<f64>>(out: &mut [f64], z: &[T], relu: bool) {
-    if relu {
-        out.iter_mut()
-            .zip(z)
-            .for_each(|(o, &v)| *o += SQRT2 * v.into().max(0.0));
-    } else {
-        out.iter_mut().zip(z).for_each(|(o, &v)| *o += v.into());
-    }
-}
-
-/// Explicit product of a block of iid N(0,1) weight rows with `x` (`k x N`, row-major),
-/// scaled by `alpha`, added into `acc` through `sqrt(2) relu` (or linearly).
-#[allow(clippy::too_many_arguments)]
-fn explicit_block_gemm(
-    acc: &mut Features,
-    x64: &[f64],
-    x32: Option<&[f32]>,
+/// The fixed right-hand side `R` (`k x N`, row-major) of a linear edge's block products
+/// `Z_b = alpha E_b R`.
+struct Operand<T> {
     k: usize,
-    alpha: f64,
-    relu: bool,
-    seed: u64,
-    tag: u64,
-) {
-    let n = acc.n;
-    acc.data
-        .par_chunks_mut(EXPLICIT_ROWS * n)
-        .enumerate()
-        .for_each(|(c, out)| {
-            let b = out.len() / n;
-            let mut rng = stream(seed, Domain::Explicit, tag, c as u64);
-            match x32 {
-                Some(x) => {
-                    let mut w = vec![0f32; b * k];
-                    fill_normal_f32(&mut rng, &mut w);
-                    let mut z = vec![0f32; b * n];
-                    faer::linalg::matmul::matmul(
-                        MatMut::from_row_major_slice_mut(&mut z, b, n),
-                        Accum::Replace,
-                        MatRef::from_row_major_slice(&w, b, k),
-                        MatRef::from_row_major_slice(x, k, n),
-                        alpha as f32,
-                        Par::Seq,
-                    );
-                    accumulate(out, &z, relu);
-                }
-                None => {
-                    let mut w = vec![0f64; b * k];
-                    fill_normal_f64(&mut rng, &mut w);
-                    let mut z = vec![0f64; b * n];
-                    faer::linalg::matmul::matmul(
-                        MatMut::from_row_major_slice_mut(&mut z, b, n),
-                        Accum::Replace,
-                        MatRef::from_row_major_slice(&w, b, k),
-                        MatRef::from_row_major_slice(x64, k, n),
-                        alpha,
-                        Par::Seq,
-                    );
-                    accumulate(out, &z, relu);
-                }
-            }
-        });
+    rhs: Rhs<T>,
+    alpha: T,
+    /// `R` is upper triangular (`k = N`).
+    upper: bool,
 }
 
-/// Conditional draw `Z = E L^T` (`E` iid N(0,1), `m x N`) added into `acc`.
-fn conditional_block(acc: &mut Features, l: &Mat<f64>, relu: bool, seed: u64, tag: u64) {
-    let n = acc.n;
-    acc.data
-        .par_chunks_mut(CONDITIONAL_ROWS * n)
-        .enumerate()
-        .for_each(|(c, out)| {
-            let b = out.len() / n;
-            let mut rng = stream(seed, Domain::Conditional, tag, c as u64);
-            let mut e = vec![0f64; b * n];
-            fill_normal_f64(&mut rng, &mut e);
-            let mut z = vec![0f64; b * n];
-            faer::linalg::matmul::matmul(
-                MatMut::from_row_major_slice_mut(&mut z, b, n),
-                Accum::Replace,
-                MatRef::from_row_major_slice(&e, b, n),
-                l.transpose(),
-                1.0,
-                Par::Seq,
-            );
-            accumulate(out, &z, relu);
-        });
+enum Rhs<T> {
+    Owned(Vec<T>),
+    Features(Arc<Features<T>>),
 }
 
-/// Node-0 features of one network.
-fn lift(
-    inp: &McInputs,
-    m: usize,
-    sampler: Sampler,
-    precision: Precision,
-    seed: u64,
-) -> Result<Features, McError> {
-    let n = inp.len();
-    let relu = inp.lift() == Lift::ReluStem;
-    let mut x0 = Features::zeros(m, n);
-    match sampler {
-        Sampler::Explicit => {
-            let d = inp.dim();
-            // Rhs = X^T (d x N): the normalised data, one point per column.
-            let xt: Vec<f64> = {
-                let x = inp.data();
-                let mut v = vec![0.0; d * n];
-                for i in 0..n {
-                    for j in 0..d {
-                        v[j * n + i] = x[[i, j]];
-                    }
-                }
-                v
-            };
-            let x32: Option<Vec<f32>> =
-                (precision == Precision::F32).then(|| xt.iter().map(|&v| v as f32).collect());
-            explicit_block_gemm(
-                &mut x0,
-                &xt,
-                x32.as_deref(),
-                d,
-                1.0 / (d as f64).sqrt(),
-                relu,
-                seed,
-                LIFT_TAG,
-            );
-        }
-        Sampler::Conditional => {
-            let l = inp
-                .data_factor()
-                .ok_or(McError::Factorization { node: 0, seed })?;
-            conditional_block(&mut x0, l, relu, seed, LIFT_TAG);
+impl<T> Operand<T> {
+    fn rhs(&self) -> &[T] {
+        match &self.rhs {
+            Rhs::Owned(v) => v,
+            Rhs::Features(f) => &f.data,
         }
     }
-    Ok(x0)
+}
+
+/// `R = F^T` for a factor `F` (`N x r`).
+fn factor_operand<T: Real>(f: &Mat<f64>, lower: bool) -> Operand<T> {
+    let (n, r) = (f.nrows(), f.ncols());
+    let mut rhs = Vec::with_capacity(r * n);
+    for c in 0..r {
+        rhs.extend((0..n).map(|i| T::of(f[(i, c)])));
+    }
+    Operand {
+        k: r,
+        rhs: Rhs::Owned(rhs),
+        alpha: T::of(1.0),
+        upper: lower,
+    }
+}
+
+/// The lift's operand: the data (`R = x^T`, `alpha = 1/sqrt(d)`), or for the conditional
+/// sampler a narrower root of the data Gram.
+fn lift_operand<T: Real>(
+    inp: &McInputs,
+    sampler: Sampler,
+    seed: u64,
+) -> Result<Operand<T>, McError> {
+    let (n, d) = (inp.len(), inp.dim());
+    if sampler == Sampler::Conditional {
+        let f = inp
+            .data_factor()
+            .ok_or(McError::Factorization { node: 0, seed })?;
+        if f.f.ncols() < d {
+            return Ok(factor_operand(&f.f, f.lower));
+        }
+    }
+    let x = inp.data();
+    let mut rhs = vec![T::of(0.0); d * n];
+    for i in 0..n {
+        for j in 0..d {
+            rhs[j * n + i] = T::of(x[[i, j]]);
+        }
+    }
+    Ok(Operand {
+        k: d,
+        rhs: Rhs::Owned(rhs),
+        alpha: T::of(1.0 / (d as f64).sqrt()),
+        upper: false,
+    })
+}
+
+/// One incoming edge of the node being built.
+enum Input<'a, T> {
+    Skip(&'a Features<T>),
+    Linear {
+        op: &'a Operand<T>,
+        tag: u64,
+        relu: bool,
+    },
+}
+
+/// Builds one node: its Gram and mean, and its features when `store`.
+#[allow(clippy::too_many_arguments)]
+fn build_node<T: Real>(
+    m: usize,
+    n: usize,
+    inputs: &[Input<'_, T>],
+    rows: usize,
+    store: bool,
+    seed: u64,
+    domain: Domain,
+) -> (NodeState, Option<Features<T>>) {
+    let chunk = gram_chunk_rows(m);
+    let kmax = inputs
+        .iter()
+        .map(|i| match i {
+            Input::Linear { op, .. } => op.k,
+            Input::Skip(_) => 0,
+        })
+        .max()
+        .unwrap_or(0);
+    let zero = T::of(0.0);
+    let gain = T::of(SQRT2);
+    let fill = |c: usize, mut out: Option<&mut [T]>| -> Partial<T> {
+        let r0 = c * chunk;
+        let len = chunk.min(m - r0);
+        with_scratch::<T, _>(rows * kmax + 2 * rows * n, |buf| {
+            let (e, rest) = buf.split_at_mut(rows * kmax);
+            let (z, own) = rest.split_at_mut(rows * n);
+            let mut partial = Partial::new(n, rows);
+            for i in 0..len.div_ceil(rows) {
+                let row0 = r0 + i * rows;
+                let b = rows.min(r0 + len - row0);
+                let block = (row0 / rows) as u64;
+                let blk: &mut [T] = match out.as_deref_mut() {
+                    Some(o) => &mut o[i * rows * n..(i * rows + b) * n],
+                    None => &mut own[..b * n],
+                };
+                let mut first = true;
+                for input in inputs {
+                    match input {
+                        Input::Skip(src) => {
+                            let s = &src.data[row0 * n..(row0 + b) * n];
+                            if first {
+                                blk.copy_from_slice(s);
+                            } else {
+                                blk.iter_mut().zip(s).for_each(|(o, &v)| *o += v);
+                            }
+                        }
+                        Input::Linear { op, tag, relu } => {
+                            let e = &mut e[..b * op.k];
+                            fill_normal(&mut stream(seed, domain, *tag, block), e);
+                            let zb = MatMut::from_row_major_slice_mut(&mut z[..b * n], b, n);
+                            let eb = MatRef::from_row_major_slice(e, b, op.k);
+                            let r = MatRef::from_row_major_slice(op.rhs(), op.k, n);
+                            if op.upper {
+                                triangular::matmul(
+                                    zb,
+                                    BlockStructure::Rectangular,
+                                    Accum::Replace,
+                                    eb,
+                                    BlockStructure::Rectangular,
+                                    r,
+                                    BlockStructure::TriangularUpper,
+                                    op.alpha,
+                                    Par::Seq,
+                                );
+                            } else {
+                                faer::linalg::matmul::matmul(
+                                    zb,
+                                    Accum::Replace,
+                                    eb,
+                                    r,
+                                    op.alpha,
+                                    Par::Seq,
+                                );
+                            }
+                            let z = &z[..b * n];
+                            match (*relu, first) {
+                                (true, true) => blk.iter_mut().zip(z).for_each(|(o, &v)| {
+                                    *o = gain * if v > zero { v } else { zero }
+                                }),
+                                (true, false) => blk.iter_mut().zip(z).for_each(|(o, &v)| {
+                                    *o += gain * if v > zero { v } else { zero }
+                                }),
+                                (false, true) => blk.copy_from_slice(z),
+                                (false, false) => blk.iter_mut().zip(z).for_each(|(o, &v)| *o += v),
+                            }
+                        }
+                    }
+                    first = false;
+                }
+                if first {
+                    blk.fill(zero);
+                }
+                partial.add(blk);
+            }
+            partial
+        })
+    };
+    let (partials, features): (Vec<Partial<T>>, Option<Features<T>>) = if store {
+        let mut data = vec![zero; m * n];
+        let p = data
+            .par_chunks_mut(chunk * n)
+            .enumerate()
+            .map(|(c, out)| fill(c, Some(out)))
+            .collect();
+        (p, Some(Features { data }))
+    } else {
+        let p = (0..m.div_ceil(chunk))
+            .into_par_iter()
+            .map(|c| fill(c, None))
+            .collect();
+        (p, None)
+    };
+    (finish_gram(&partials, m, n), features)
+}
+
+thread_local! {
+    /// Per-thread block scratch, reused across chunks, nodes and networks (fresh
+    /// allocations of this size are returned to the system on free and page-fault back).
+    static SCRATCH: std::cell::RefCell<Vec<u64>> = const { std::cell::RefCell::new(Vec::new()) };
+}
+
+/// Scratch buffers kept after use up to this size (larger ones are freed).
+const SCRATCH_KEEP_BYTES: usize = 64 << 20;
+
+/// Runs `f` on this thread's scratch, viewed as `len` values of `T` with arbitrary
+/// contents (every user overwrites before reading).
+fn with_scratch<T: Real, R>(len: usize, f: impl FnOnce(&mut [T]) -> R) -> R {
+    let mut buf = SCRATCH.with(|s| std::mem::take(&mut *s.borrow_mut()));
+    let words = (len * std::mem::size_of::<T>()).div_ceil(8);
+    if buf.len() < words {
+        buf.resize(words, 0);
+    }
+    let r = f(&mut bytemuck::cast_slice_mut::<u64, T>(&mut buf[..words])[..len]);
+    if buf.len() * 8 <= SCRATCH_KEEP_BYTES {
+        SCRATCH.with(|s| *s.borrow_mut() = buf);
+    }
+    r
 }
 
 /// Checks a node state for NaN or infinity.
@@ -195,78 +285,98 @@ pub(crate) fn simulate(
     precision: Precision,
     seed: u64,
 ) -> Result<Vec<NodeState>, McError> {
+    match precision {
+        Precision::F32 => simulate_in::<f32>(dag, inp, m, sampler, seed),
+        Precision::F64 => simulate_in::<f64>(dag, inp, m, sampler, seed),
+    }
+}
+
+fn simulate_in<T: Real>(
+    dag: &Dag,
+    inp: &McInputs,
+    m: usize,
+    sampler: Sampler,
+    seed: u64,
+) -> Result<Vec<NodeState>, McError> {
     let nodes = dag.num_nodes();
     let n = inp.len();
-    // Last node that reads each node's features (itself when nothing does).
+    let (rows, domain) = match sampler {
+        Sampler::Explicit => (EXPLICIT_ROWS, Domain::Explicit),
+        Sampler::Conditional => (CONDITIONAL_ROWS, Domain::Conditional),
+    };
+    // Last node that reads each node's features (itself when nothing does), and whether
+    // anything reads them at all.
     let mut last_use: Vec<usize> = (0..nodes).collect();
+    let mut read = vec![false; nodes];
     for e in dag.edges().iter().filter(|e| e.op != Op::Zero) {
         last_use[e.from] = last_use[e.from].max(e.to);
+        read[e.from] |= e.op == Op::Skip || sampler == Sampler::Explicit;
     }
-    let mut feats: Vec<Option<Arc<Features>>> = vec![None; nodes];
-    let mut prepared: Vec<Option<Prepared>> = (0..nodes).map(|_| None).collect();
+    let mut feats: Vec<Option<Arc<Features<T>>>> = vec![None; nodes];
+    let mut prepared: Vec<Option<Operand<T>>> = (0..nodes).map(|_| None).collect();
     let mut states: Vec<NodeState> = Vec::with_capacity(nodes);
-    let mut lifted: Option<(Arc<Features>, NodeState)> = None;
+    let mut lifted: Option<(Option<Arc<Features<T>>>, NodeState)> = None;
+    let any_input_read = (0..nodes).any(|t| dag.is_input(t) && read[t]);
     for t in 0..nodes {
         if dag.is_input(t) {
             if lifted.is_none() {
-                let x0 = lift(inp, m, sampler, precision, seed)?;
-                let st = gram_mean(&x0);
+                let op = lift_operand::<T>(inp, sampler, seed)?;
+                let input = Input::Linear {
+                    op: &op,
+                    tag: LIFT_TAG,
+                    relu: inp.lift() == Lift::ReluStem,
+                };
+                let (st, x0) = build_node(m, n, &[input], rows, any_input_read, seed, domain);
                 check_state(&st, t, seed)?;
-                lifted = Some((Arc::new(x0), st));
+                lifted = Some((x0.map(Arc::new), st));
             }
             let (x0, st) = lifted.as_ref().expect("set above");
-            feats[t] = Some(Arc::clone(x0));
+            feats[t] = x0.clone();
             states.push(st.clone());
         } else {
-            let mut acc = Features::zeros(m, n);
-            for (index, e) in dag.edges().iter().enumerate() {
-                if e.to != t || e.op == Op::Zero {
+            for e in dag.edges().iter() {
+                if e.to != t || e.op != Op::Linear || prepared[e.from].is_some() {
                     continue;
                 }
-                let src = Arc::clone(
-                    feats[e.from]
-                        .as_ref()
-                        .expect("source features alive until last use"),
-                );
-                match e.op {
-                    Op::Skip => acc.add(&src),
-                    Op::Linear => {
-                        if prepared[e.from].is_none() {
-                            prepared[e.from] = Some(match (sampler, precision) {
-                                (Sampler::Explicit, Precision::F64) => Prepared::Plain,
-                                (Sampler::Explicit, Precision::F32) => Prepared::F32(src.to_f32()),
-                                (Sampler::Conditional, _) => Prepared::Factor(
-                                    sqrt_factor(&states[e.from].gram)
-                                        .ok_or(McError::Factorization { node: e.from, seed })?,
-                                ),
-                            });
-                        }
-                        let tag = edge_tag(index);
-                        let alpha = 1.0 / (m as f64).sqrt();
-                        match prepared[e.from].as_ref().expect("set above") {
-                            Prepared::Plain => explicit_block_gemm(
-                                &mut acc, &src.data, None, m, alpha, true, seed, tag,
-                            ),
-                            Prepared::F32(x) => explicit_block_gemm(
-                                &mut acc,
-                                &src.data,
-                                Some(x),
-                                m,
-                                alpha,
-                                true,
-                                seed,
-                                tag,
-                            ),
-                            Prepared::Factor(l) => conditional_block(&mut acc, l, true, seed, tag),
-                        }
+                prepared[e.from] = Some(match sampler {
+                    Sampler::Explicit => Operand {
+                        k: m,
+                        rhs: Rhs::Features(Arc::clone(
+                            feats[e.from].as_ref().expect("read features are stored"),
+                        )),
+                        alpha: T::of(1.0 / (m as f64).sqrt()),
+                        upper: false,
+                    },
+                    Sampler::Conditional => {
+                        let f = root_factor(&states[e.from].gram)
+                            .ok_or(McError::Factorization { node: e.from, seed })?;
+                        factor_operand(&f.f, f.lower)
                     }
-                    Op::Zero => {}
-                }
+                });
             }
-            let st = gram_mean(&acc);
+            let inputs: Vec<Input<'_, T>> = dag
+                .edges()
+                .iter()
+                .enumerate()
+                .filter(|(_, e)| e.to == t && e.op != Op::Zero)
+                .map(|(index, e)| match e.op {
+                    Op::Skip => Input::Skip(
+                        feats[e.from]
+                            .as_deref()
+                            .expect("skip sources are stored until their last use"),
+                    ),
+                    _ => Input::Linear {
+                        op: prepared[e.from].as_ref().expect("set above"),
+                        tag: edge_tag(index),
+                        relu: true,
+                    },
+                })
+                .collect();
+            let (st, x) = build_node(m, n, &inputs, rows, read[t], seed, domain);
+            drop(inputs);
             check_state(&st, t, seed)?;
             states.push(st);
-            feats[t] = Some(Arc::new(acc));
+            feats[t] = x.map(Arc::new);
         }
         for s in 0..=t {
             if last_use[s] <= t {

@@ -1,152 +1,277 @@
-//! Finite-width feature matrices and their empirical Grams.
+//! Finite-width feature matrices, their empirical Grams and square-root factors.
 //!
 //! A node's features are an `m x N` matrix `X` (row `k` = unit `k` across the `N` inputs),
-//! stored row-major in one `Vec<f64>` so that fixed blocks of rows are contiguous: every
+//! stored row-major in one `Vec<T>` so that fixed blocks of rows are contiguous: every
 //! parallel loop works on fixed-size row blocks and combines them in block order, which
 //! makes results independent of the number of threads.
 
+use super::rng::BlockRng;
 use crate::kernel::NodeState;
+use faer::linalg::matmul::triangular::{self, BlockStructure};
 use faer::{Accum, Mat, MatRef, Par};
 use ndarray::{Array1, Array2};
-use rayon::prelude::*;
+use rand::Rng;
+use rand_distr::StandardNormal;
 
 /// `sqrt(2)`, the Kaiming gain of a ReLU edge.
 pub(crate) const SQRT2: f64 = std::f64::consts::SQRT_2;
 
-/// An `m x N` feature matrix, row-major.
-#[derive(Debug, Clone)]
-pub(crate) struct Features {
-    pub(crate) m: usize,
-    pub(crate) n: usize,
-    pub(crate) data: Vec<f64>,
+/// The working precision of a sampler's features and products (`f32` or `f64`).
+pub(crate) trait Real:
+    faer::traits::RealField
+    + Copy
+    + Send
+    + Sync
+    + PartialOrd
+    + std::ops::AddAssign
+    + std::ops::Mul<Output = Self>
+    + bytemuck::Pod
+    + 'static
+{
+    /// Rounds an `f64`.
+    fn of(v: f64) -> Self;
+    /// Widens to `f64`.
+    fn wide(self) -> f64;
+    /// One standard normal draw (ziggurat).
+    fn normal(rng: &mut BlockRng) -> Self;
 }
 
-impl Features {
-    pub(crate) fn zeros(m: usize, n: usize) -> Features {
-        Features {
-            m,
-            n,
-            data: vec![0.0; m * n],
+impl Real for f32 {
+    fn of(v: f64) -> f32 {
+        v as f32
+    }
+    fn wide(self) -> f64 {
+        self as f64
+    }
+    fn normal(rng: &mut BlockRng) -> f32 {
+        rng.sample(StandardNormal)
+    }
+}
+
+impl Real for f64 {
+    fn of(v: f64) -> f64 {
+        v
+    }
+    fn wide(self) -> f64 {
+        self
+    }
+    fn normal(rng: &mut BlockRng) -> f64 {
+        rng.sample(StandardNormal)
+    }
+}
+
+/// An `m x N` feature matrix, row-major.
+#[derive(Debug, Clone)]
+pub(crate) struct Features<T> {
+    pub(crate) data: Vec<T>,
+}
+
+/// Rows per Gram partial: at least 1024, at most 32 partials, and a multiple of 512 (so
+/// both samplers' sampling blocks tile it). A function of `m` only.
+pub(crate) fn gram_chunk_rows(m: usize) -> usize {
+    m.div_ceil(32).max(1024).next_multiple_of(512)
+}
+
+/// A chunk's running Gram partial `sum_k X_k X_k^T` (lower triangle) and column sums
+/// `sum_k X_k`, both in the working precision `T`.
+///
+/// Within a chunk the products accumulate in `T` over at most `gram_chunk_rows(m)` rows
+/// (`f32`: relative rounding `~sqrt(rows) 6e-8`, below `1e-5` for `m <= 2^20`, far below
+/// the Monte Carlo noise `m^{-1/2}`); chunks are summed in `f64` by [`finish_gram`].
+pub(crate) struct Partial<T> {
+    pub(crate) gram: Mat<T>,
+    pub(crate) sums: Mat<T>,
+    ones: Mat<T>,
+}
+
+impl<T: Real> Partial<T> {
+    /// An empty partial for `N` columns and blocks of at most `rows` rows.
+    pub(crate) fn new(n: usize, rows: usize) -> Partial<T> {
+        Partial {
+            gram: Mat::zeros(n, n),
+            sums: Mat::zeros(1, n),
+            ones: Mat::from_fn(1, rows, |_, _| T::of(1.0)),
         }
     }
 
-    /// `self += other` (a skip edge).
-    pub(crate) fn add(&mut self, other: &Features) {
-        self.data
-            .par_chunks_mut(1 << 14)
-            .zip(other.data.par_chunks(1 << 14))
-            .for_each(|(a, b)| a.iter_mut().zip(b).for_each(|(x, y)| *x += y));
-    }
-
-    /// An `f32` copy (for the single-precision explicit GEMM).
-    pub(crate) fn to_f32(&self) -> Vec<f32> {
-        self.data.par_iter().map(|&v| v as f32).collect()
+    /// Adds one row block `B` (`b x N`, row-major): `gram += B^T B`, `sums += 1^T B`.
+    pub(crate) fn add(&mut self, block: &[T]) {
+        let n = self.gram.nrows();
+        let b = block.len() / n;
+        let xb = MatRef::from_row_major_slice(block, b, n);
+        let one = T::of(1.0);
+        triangular::matmul(
+            self.gram.as_mut(),
+            BlockStructure::TriangularLower,
+            Accum::Add,
+            xb.transpose(),
+            BlockStructure::Rectangular,
+            xb,
+            BlockStructure::Rectangular,
+            one,
+            Par::Seq,
+        );
+        faer::linalg::matmul::matmul(
+            self.sums.as_mut(),
+            Accum::Add,
+            self.ones.as_ref().subcols(0, b),
+            xb,
+            one,
+            Par::Seq,
+        );
     }
 }
 
-/// Rows per partial Gram: at least 1024, and at most 32 partials (a function of `m` only).
-pub(crate) fn gram_chunk_rows(m: usize) -> usize {
-    m.div_ceil(32).max(1024)
-}
-
-/// Empirical Gram `(1/m) X^T X` and mean `(1/m) sum_k X_k` of a feature matrix, computed
-/// as fixed row-block partials summed in block order (thread-count independent).
-pub(crate) fn gram_mean(x: &Features) -> NodeState {
-    let (m, n) = (x.m, x.n);
-    let rows = gram_chunk_rows(m);
-    let partials: Vec<(Mat<f64>, Vec<f64>)> = x
-        .data
-        .par_chunks(rows * n)
-        .map(|block| {
-            let b = block.len() / n;
-            let xb = MatRef::from_row_major_slice(block, b, n);
-            let mut g = Mat::<f64>::zeros(n, n);
-            faer::linalg::matmul::matmul(
-                g.as_mut(),
-                Accum::Replace,
-                xb.transpose(),
-                xb,
-                1.0,
-                Par::Seq,
-            );
-            let mut s = vec![0.0; n];
-            for row in block.chunks_exact(n) {
-                s.iter_mut().zip(row).for_each(|(a, v)| *a += v);
-            }
-            (g, s)
-        })
-        .collect();
+/// Empirical Gram `(1/m) X^T X` and mean `(1/m) sum_k X_k` from row-block partials
+/// (lower triangles), summed in `f64` in block order (thread-count independent).
+pub(crate) fn finish_gram<T: Real>(partials: &[Partial<T>], m: usize, n: usize) -> NodeState {
     let mut gram = Array2::<f64>::zeros((n, n));
     let mut mean = Array1::<f64>::zeros(n);
-    for (g, s) in &partials {
-        for i in 0..n {
-            for j in 0..n {
-                gram[[i, j]] += g[(i, j)];
+    for p in partials {
+        for j in 0..n {
+            for i in j..n {
+                gram[[i, j]] += p.gram[(i, j)].wide();
             }
-            mean[i] += s[i];
+            mean[j] += p.sums[(0, j)].wide();
         }
     }
     let inv = 1.0 / m as f64;
-    for i in 0..n {
-        for j in 0..i {
-            let v = 0.5 * (gram[[i, j]] + gram[[j, i]]) * inv;
+    for j in 0..n {
+        for i in j..n {
+            let v = gram[[i, j]] * inv;
             gram[[i, j]] = v;
             gram[[j, i]] = v;
         }
-        gram[[i, i]] *= inv;
     }
     mean.mapv_inplace(|v| v * inv);
     NodeState { gram, mean }
 }
 
-/// A square-root factor `L` (`N x N`, `L L^T = G`) of a symmetric positive semidefinite
-/// matrix: Cholesky when it succeeds, otherwise the eigen square root
-/// `L = U diag(sqrt(max(lambda, 0)))` with eigenvalues below `N eps lambda_max` set to zero
-/// (singular Grams: `N > m`, duplicate points). `None` if the eigensolver fails.
-pub(crate) fn sqrt_factor(g: &Array2<f64>) -> Option<Mat<f64>> {
+/// A square-root factor `F` (`N x r`, `F F^T = G`, `r <= N`) of a symmetric positive
+/// semidefinite matrix.
+#[derive(Debug, Clone)]
+pub(crate) struct Factor {
+    /// `F`, `N x r`.
+    pub(crate) f: Mat<f64>,
+    /// `F` is the lower-triangular Cholesky factor (`r = N`).
+    pub(crate) lower: bool,
+}
+
+/// Factors `G` (PAPER.md section 6): Cholesky `G = L L^T` when every pivot satisfies
+/// `L_ii^2 > N eps max_i G_ii`; otherwise the diagonally pivoted Cholesky factor
+/// ([`pivoted_cholesky`]) of rank `r`, which stops when the largest remaining pivot is
+/// below the same tolerance (singular Grams: `N > m`, duplicate points, features of rank
+/// `d < N` after a dense lift). Drawing `Z = E F^T` with `E` (`m x r`) iid N(0, 1) then
+/// gives rows iid N(0, F F^T), with `r` normals per row instead of `N`. `None` if `G` has
+/// a non-finite entry.
+pub(crate) fn root_factor(g: &Array2<f64>) -> Option<Factor> {
     let n = g.nrows();
+    if !g.iter().all(|v| v.is_finite()) {
+        return None;
+    }
+    let dmax = (0..n).map(|i| g[[i, i]]).fold(0.0f64, f64::max);
+    let tol = n as f64 * f64::EPSILON * dmax;
     let gf = Mat::<f64>::from_fn(n, n, |i, j| g[[i, j]]);
     if let Ok(llt) = gf.llt(faer::Side::Lower) {
         let l = llt.L().to_owned();
-        let ok = (0..n).all(|i| l[(i, i)].is_finite() && l[(i, i)] > 0.0);
-        if ok {
-            return Some(l);
+        if (0..n).all(|i| l[(i, i)].is_finite() && l[(i, i)] * l[(i, i)] > tol) {
+            return Some(Factor { f: l, lower: true });
         }
     }
-    let eig = gf.self_adjoint_eigen(faer::Side::Lower).ok()?;
-    let s = eig.S();
-    let u = eig.U();
-    let lmax = (0..n).map(|i| s[i]).fold(0.0f64, f64::max);
-    let thr = n as f64 * f64::EPSILON * lmax;
-    let root: Vec<f64> = (0..n)
-        .map(|j| if s[j] > thr { s[j].sqrt() } else { 0.0 })
-        .collect();
-    let l = Mat::<f64>::from_fn(n, n, |i, j| u[(i, j)] * root[j]);
-    l.as_ref().is_all_finite().then_some(l)
+    let f = pivoted_cholesky(g, tol);
+    f.as_ref()
+        .is_all_finite()
+        .then_some(Factor { f, lower: false })
+}
+
+/// Diagonally pivoted (outer-product) Cholesky of a positive semidefinite `G`: at step
+/// `k` the largest remaining Schur-complement diagonal `d_p` becomes the pivot, column
+/// `k` of `F` is `(G_{:,p} - F_{:,<k} F_{p,<k}^T) / sqrt(d_p)` and `d -= F_{:,k}^2`;
+/// stops when `max d <= tol`. Returns `F` (`N x r`, `r >= 1`, rows in the original
+/// order) with `F F^T = G` up to the dropped Schur complement (trace `<= N tol`). Cost
+/// `O(N^2 r)`.
+pub(crate) fn pivoted_cholesky(g: &Array2<f64>, tol: f64) -> Mat<f64> {
+    let n = g.nrows();
+    let mut d: Vec<f64> = (0..n).map(|i| g[[i, i]]).collect();
+    let mut done = vec![false; n];
+    // Row-major N x N workspace; column k of F is filled at step k.
+    let mut f = vec![0.0f64; n * n];
+    let mut r = 0;
+    while r < n {
+        let (p, dp) = (0..n).filter(|&i| !done[i]).map(|i| (i, d[i])).fold(
+            (usize::MAX, f64::NEG_INFINITY),
+            |a, b| if b.1 > a.1 { b } else { a },
+        );
+        if p == usize::MAX || dp.is_nan() || dp <= tol {
+            break;
+        }
+        let piv = dp.sqrt();
+        done[p] = true;
+        let fp: Vec<f64> = f[p * n..p * n + r].to_vec();
+        for i in 0..n {
+            if done[i] && i != p {
+                continue;
+            }
+            let v = if i == p {
+                piv
+            } else {
+                let row = &f[i * n..i * n + r];
+                let dot: f64 = row.iter().zip(&fp).map(|(a, b)| a * b).sum();
+                (g[[i, p]] - dot) / piv
+            };
+            f[i * n + r] = v;
+            if i != p {
+                d[i] -= v * v;
+            }
+        }
+        r += 1;
+    }
+    let r = r.max(1);
+    Mat::from_fn(n, r, |i, k| f[i * n + k])
+}
+
+/// A square `N x N` root `L L^T = G`: [`root_factor`] padded with zero columns (the CUDA
+/// sampler's layout).
+#[cfg_attr(not(feature = "cuda"), allow(dead_code))]
+pub(crate) fn sqrt_factor(g: &Array2<f64>) -> Option<Mat<f64>> {
+    let n = g.nrows();
+    let r = root_factor(g)?;
+    let c = r.f.ncols();
+    Some(Mat::from_fn(
+        n,
+        n,
+        |i, j| if j < c { r.f[(i, j)] } else { 0.0 },
+    ))
 }
 
 #[cfg(test)]
 mod tests {
     use super::*;
 
-    #[test]
-    fn gram_mean_matches_direct_sums() {
+    fn check_blocks<T: Real>(tol: f64) {
         let (m, n) = (3000, 5);
-        let mut x = Features::zeros(m, n);
-        for (k, v) in x.data.iter_mut().enumerate() {
-            *v = ((k * 37 % 101) as f64 - 50.0) / 17.0;
+        let x: Vec<f64> = (0..m * n)
+            .map(|k| ((k * 37 % 101) as f64 - 50.0) / 17.0)
+            .collect();
+        let xt: Vec<T> = x.iter().map(|&v| T::of(v)).collect();
+        // Three partials of uneven block sizes, as the samplers produce them.
+        let mut partials = Vec::new();
+        for rows in [(0, 1024), (1024, 2048), (2048, 3000)] {
+            let mut p = Partial::<T>::new(n, 512);
+            for b in (rows.0..rows.1).step_by(512) {
+                let end = (b + 512).min(rows.1);
+                p.add(&xt[b * n..end * n]);
+            }
+            partials.push(p);
         }
-        let st = gram_mean(&x);
+        let st = finish_gram(&partials, m, n);
         for i in 0..n {
-            let mu: f64 = (0..m).map(|k| x.data[k * n + i]).sum::<f64>() / m as f64;
-            assert!((st.mean[i] - mu).abs() < 1e-12 * (1.0 + mu.abs()));
+            let mu: f64 = (0..m).map(|k| x[k * n + i]).sum::<f64>() / m as f64;
+            assert!((st.mean[i] - mu).abs() < tol * (1.0 + mu.abs()));
             for j in 0..n {
-                let g: f64 = (0..m)
-                    .map(|k| x.data[k * n + i] * x.data[k * n + j])
-                    .sum::<f64>()
-                    / m as f64;
+                let g: f64 = (0..m).map(|k| x[k * n + i] * x[k * n + j]).sum::<f64>() / m as f64;
                 assert!(
-                    (st.gram[[i, j]] - g).abs() < 1e-11 * (1.0 + g.abs()),
+                    (st.gram[[i, j]] - g).abs() < tol * (1.0 + g.abs()),
                     "({i},{j})"
                 );
             }
@@ -154,20 +279,55 @@ mod tests {
     }
 
     #[test]
-    fn sqrt_factor_reproduces_singular_grams() {
-        // Rank 2 in R^4 with a duplicated point: Cholesky fails, the eigen root is used.
+    fn block_grams_match_direct_sums() {
+        // f64: rounding only. f32: the inputs are rounded to 24 bits (relative 6e-8) and
+        // each partial accumulates at most 1024 products, so 1e-5 relative is generous.
+        check_blocks::<f64>(1e-12);
+        check_blocks::<f32>(1e-5);
+    }
+
+    #[test]
+    fn factors_reproduce_singular_grams_with_their_rank() {
+        // Rank 2 in R^4 with a duplicated point: Cholesky fails, the pivoted Cholesky
+        // factor keeps 2 columns.
         let v = [[1.0, 0.0], [0.6, 0.8], [1.0, 0.0], [-0.28, 0.96]];
         let g = Array2::from_shape_fn((4, 4), |(i, j)| v[i][0] * v[j][0] + v[i][1] * v[j][1]);
-        let l = sqrt_factor(&g).expect("factor");
-        for i in 0..4 {
-            for j in 0..4 {
-                let r: f64 = (0..4).map(|k| l[(i, k)] * l[(j, k)]).sum();
-                assert!(
-                    (r - g[[i, j]]).abs() < 1e-13,
-                    "({i},{j}): {r} vs {}",
-                    g[[i, j]]
-                );
+        let r = root_factor(&g).expect("factor");
+        assert_eq!(r.f.ncols(), 2);
+        assert!(!r.lower);
+        let l = sqrt_factor(&g).expect("square factor");
+        for f in [&r.f, &l] {
+            for i in 0..4 {
+                for j in 0..4 {
+                    let s: f64 = (0..f.ncols()).map(|k| f[(i, k)] * f[(j, k)]).sum();
+                    assert!(
+                        (s - g[[i, j]]).abs() < 1e-13,
+                        "({i},{j}): {s} vs {}",
+                        g[[i, j]]
+                    );
+                }
             }
         }
+        // A well-conditioned Gram takes the Cholesky route.
+        let h = Array2::from_shape_fn((3, 3), |(i, j)| if i == j { 2.0 } else { 0.5 });
+        let c = root_factor(&h).expect("factor");
+        assert!(c.lower && c.f.ncols() == 3);
+        // Rank 7 in R^30 (a random Gram V V^T, V 30 x 7): rank and entries recovered to
+        // rounding.
+        let vv =
+            Array2::from_shape_fn((30, 7), |(i, k)| ((i * 7 + k * 13) % 17) as f64 / 8.0 - 1.0);
+        let g7 = vv.dot(&vv.t());
+        let f7 = root_factor(&g7).expect("factor");
+        assert_eq!(f7.f.ncols(), 7);
+        let scale = g7.iter().fold(0.0f64, |a, v| a.max(v.abs()));
+        for i in 0..30 {
+            for j in 0..30 {
+                let s: f64 = (0..7).map(|k| f7.f[(i, k)] * f7.f[(j, k)]).sum();
+                assert!((s - g7[[i, j]]).abs() < 1e-12 * scale, "({i},{j})");
+            }
+        }
+        let mut nan = h.clone();
+        nan[[0, 1]] = f64::NAN;
+        assert!(root_factor(&nan).is_none());
     }
 }

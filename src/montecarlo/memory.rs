@@ -8,9 +8,12 @@ use crate::dag::{Dag, Op};
 /// Bytes one CPU network sample needs at its peak (features alive at once, block scratch
 /// of every worker thread, Gram partials, node states), `None` on `u64` overflow.
 ///
-/// Features: at most `F` matrices of `m x N` f64 are alive at once, where `F` is counted
-/// by replaying the traversal's liveness (lift + sources still to be read + the node being
-/// built); explicit `f32` adds one `m x N` f32 copy per live source.
+/// Features (`m x N` in the working precision) are stored only for nodes a later edge
+/// reads: skip sources, and every source in the explicit sampler. At most `F` of them are
+/// alive at once, counted by replaying the traversal's liveness (lift + stored sources
+/// still to be read + the node being built). Each worker holds a chunk buffer
+/// (`gram_chunk_rows(m) x N`), a noise block (`rows x max(m, d, N)`), a product block
+/// and its Gram partial.
 pub fn network_bytes(
     dag: &Dag,
     n: usize,
@@ -22,13 +25,15 @@ pub fn network_bytes(
 ) -> Option<u64> {
     let nodes = dag.num_nodes();
     let mut last_use: Vec<usize> = (0..nodes).collect();
+    let mut read = vec![false; nodes];
     for e in dag.edges().iter().filter(|e| e.op != Op::Zero) {
         last_use[e.from] = last_use[e.from].max(e.to);
+        read[e.from] |= e.op == Op::Skip || sampler == Sampler::Explicit;
     }
     let mut peak_live = 1u64; // the lift
     for t in 0..nodes {
         let live = (0..t)
-            .filter(|&s| !dag.is_input(s) && last_use[s] >= t)
+            .filter(|&s| !dag.is_input(s) && read[s] && last_use[s] >= t)
             .count() as u64;
         peak_live = peak_live.max(1 + live + 1);
     }
@@ -38,27 +43,26 @@ pub fn network_bytes(
         Precision::F32 => 4u64,
         Precision::F64 => 8,
     };
-    let mut bytes = peak_live.checked_mul(mn)?.checked_mul(8)?;
-    if sampler == Sampler::Explicit && precision == Precision::F32 {
-        bytes = bytes.checked_add(peak_live.checked_mul(mn)?.checked_mul(4)?)?;
-    }
+    let mut bytes = peak_live.checked_mul(mn)?.checked_mul(elem)?;
     let threads = threads.max(1) as u64;
-    let scratch = match sampler {
-        Sampler::Explicit => {
-            let k = m.max(d);
-            (EXPLICIT_ROWS as u64)
-                .checked_mul(k.checked_add(n)?)?
-                .checked_mul(elem)?
-        }
-        Sampler::Conditional => (CONDITIONAL_ROWS as u64)
-            .checked_mul(2 * n)?
-            .checked_mul(8)?,
+    let rows = match sampler {
+        Sampler::Explicit => EXPLICIT_ROWS as u64,
+        Sampler::Conditional => CONDITIONAL_ROWS as u64,
     };
-    bytes = bytes.checked_add(threads.checked_mul(scratch)?)?;
+    let chunk = (gram_chunk_rows(m as usize) as u64).min(m);
     let nn = n.checked_mul(n)?;
-    let partials = m.div_ceil(gram_chunk_rows(m as usize) as u64);
-    bytes = bytes.checked_add(partials.checked_mul(nn.checked_add(n)?)?.checked_mul(8)?)?;
-    // Node states, square-root factors (conditional), the transposed data (explicit lift).
+    let k = m.max(d).max(n);
+    let scratch = rows
+        .checked_mul(k.checked_add(n)?)?
+        .checked_add(chunk.checked_mul(n)?)?
+        .checked_add(nn)?
+        .checked_mul(elem)?;
+    bytes = bytes.checked_add(threads.checked_mul(scratch)?)?;
+    let partials = m.div_ceil(chunk.max(1));
+    bytes = bytes.checked_add(
+        partials.checked_mul(nn.checked_mul(elem)?.checked_add(n.checked_mul(8)?)?)?,
+    )?;
+    // Node states, square-root factors (conditional), the transposed data (lift).
     bytes = bytes.checked_add(h.checked_mul(nn.checked_add(n)?)?.checked_mul(16)?)?;
     bytes.checked_add(n.checked_mul(d)?.checked_mul(16)?)
 }

@@ -70,7 +70,6 @@ pub use sweep::{width_sweep, Sweep, SweepParams, SweepPoint};
 use crate::dag::Dag;
 use crate::kernel::{Inputs, Kernel, KernelError, KernelKind, Lift, NodeState};
 use crate::paths::DepthHistograms;
-use faer::Mat;
 use ndarray::{Array1, Array2, ArrayView2, Axis};
 use rayon::prelude::*;
 use serde::Serialize;
@@ -262,7 +261,7 @@ pub struct McInputs {
     x: Array2<f64>,
     lift: Lift,
     inputs: Inputs,
-    factor: OnceLock<Option<Mat<f64>>>,
+    factor: OnceLock<Option<features::Factor>>,
 }
 
 impl McInputs {
@@ -349,12 +348,12 @@ impl McInputs {
         &self.inputs
     }
 
-    /// A square root of the pre-lift Gram `x x^T / d` (computed once).
-    pub(crate) fn data_factor(&self) -> Option<&Mat<f64>> {
+    /// A square-root factor of the pre-lift Gram `x x^T / d` (computed once).
+    pub(crate) fn data_factor(&self) -> Option<&features::Factor> {
         self.factor
             .get_or_init(|| {
                 let g = crate::linalg::gram_rows(self.x.view()).mapv(|v| v / self.dim() as f64);
-                features::sqrt_factor(&g)
+                features::root_factor(&g)
             })
             .as_ref()
     }

@@ -291,7 +291,16 @@ impl GpuSampler {
                     node: 0,
                     seed: params.seed,
                 })?;
-                (0..n * n).map(|k| l[(k % n, k / n)]).collect()
+                let f = &l.f;
+                (0..n * n)
+                    .map(|k| {
+                        if k / n < f.ncols() {
+                            f[(k % n, k / n)]
+                        } else {
+                            0.0
+                        }
+                    })
+                    .collect()
             }
             Sampler::Explicit => Vec::new(),
         };
