@@ -35,7 +35,7 @@ pub(crate) fn gram_rows(x: ArrayView2<'_, f64>) -> Array2<f64> {
         xf,
         xf.transpose(),
         1.0,
-        Par::rayon(0),
+        par_for(x.nrows() * x.nrows()),
     );
     // Copy column j of the (column-major) result into row j, then symmetrise exactly in
     // 64 x 64 tiles (GEMM blocking may differ in the last bit between the triangles).
@@ -43,15 +43,20 @@ pub(crate) fn gram_rows(x: ArrayView2<'_, f64>) -> Array2<f64> {
     let mut a = zeros_fast(n, n);
     {
         use ndarray::parallel::prelude::*;
-        a.axis_iter_mut(ndarray::Axis(0))
-            .into_par_iter()
-            .enumerate()
-            .for_each(|(j, mut row)| {
-                let col = out.col(j);
-                for (i, v) in row.iter_mut().enumerate() {
-                    *v = col[i];
-                }
-            });
+        let copy = |(j, mut row): (usize, ndarray::ArrayViewMut1<'_, f64>)| {
+            let col = out.col(j);
+            for (i, v) in row.iter_mut().enumerate() {
+                *v = col[i];
+            }
+        };
+        if parallel(n * n) {
+            a.axis_iter_mut(ndarray::Axis(0))
+                .into_par_iter()
+                .enumerate()
+                .for_each(copy);
+        } else {
+            a.axis_iter_mut(ndarray::Axis(0)).enumerate().for_each(copy);
+        }
     }
     const B: usize = 64;
     for bi in (0..n).step_by(B) {
@@ -247,9 +252,28 @@ pub(crate) fn gemm(a: &Array2<f64>, transpose_a: bool, b: &Array2<f64>) -> Array
         af,
         bf,
         1.0,
-        Par::rayon(0),
+        par_for(af.nrows() * bf.ncols() * af.ncols()),
     );
     to_ndarray(out.as_ref())
+}
+
+/// Elementwise passes and products over fewer matrix entries than this run on the calling
+/// thread: waking the rayon workers costs tens of microseconds, more than the work itself
+/// below `N = 256` (an `N = 64` closed-form kernel went from ~130 us to ~35 us).
+pub(crate) const PAR_MIN_ENTRIES: usize = 1 << 16;
+
+/// Whether a pass over `entries` matrix entries should run in parallel.
+pub(crate) fn parallel(entries: usize) -> bool {
+    entries >= PAR_MIN_ENTRIES
+}
+
+/// faer's parallelism for a product with `entries` output entries.
+pub(crate) fn par_for(entries: usize) -> Par {
+    if parallel(entries) {
+        Par::rayon(0)
+    } else {
+        Par::Seq
+    }
 }
 
 /// Matrices at least this large (bytes) are backed by transparent huge pages where the
@@ -294,6 +318,9 @@ pub(crate) fn zeros_fast(rows: usize, cols: usize) -> Array2<f64> {
 
 /// A parallel copy of `a` into a [`zeros_fast`]-allocated matrix.
 pub(crate) fn clone_fast(a: &Array2<f64>) -> Array2<f64> {
+    if !parallel(a.len()) {
+        return a.to_owned();
+    }
     let mut out = zeros_fast(a.nrows(), a.ncols());
     ndarray::Zip::from(&mut out)
         .and(a)

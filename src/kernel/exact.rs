@@ -169,35 +169,40 @@ pub(crate) fn fused(
     products: &[(&Array2<f64>, &Array2<f64>)],
 ) -> Array2<f64> {
     let mut out = crate::linalg::zeros_fast(n, n);
-    out.axis_iter_mut(Axis(0))
-        .into_par_iter()
-        .enumerate()
-        .for_each(|(i, mut row)| {
-            let o = row.as_slice_mut().expect("contiguous row");
-            for &(c, m) in dense {
-                let src = m.row(i);
-                let src = src.as_slice().expect("contiguous row");
-                if c == 1.0 {
-                    o.iter_mut().zip(src).for_each(|(x, &y)| *x += y);
-                } else {
-                    o.iter_mut().zip(src).for_each(|(x, &y)| *x += c * y);
-                }
+    let fill = |(i, mut row): (usize, ndarray::ArrayViewMut1<'_, f64>)| {
+        let o = row.as_slice_mut().expect("contiguous row");
+        for &(c, m) in dense {
+            let src = m.row(i);
+            let src = src.as_slice().expect("contiguous row");
+            if c == 1.0 {
+                o.iter_mut().zip(src).for_each(|(x, &y)| *x += y);
+            } else {
+                o.iter_mut().zip(src).for_each(|(x, &y)| *x += c * y);
             }
-            for &(alpha, u, v) in rank1 {
-                let cu = alpha * u[i];
-                if cu != 0.0 {
-                    let v = v.as_slice().expect("contiguous vector");
-                    o.iter_mut().zip(v).for_each(|(x, &y)| *x += cu * y);
-                }
+        }
+        for &(alpha, u, v) in rank1 {
+            let cu = alpha * u[i];
+            if cu != 0.0 {
+                let v = v.as_slice().expect("contiguous vector");
+                o.iter_mut().zip(v).for_each(|(x, &y)| *x += cu * y);
             }
-            for &(f, p) in products {
-                let (fr, pr) = (f.row(i), p.row(i));
-                o.iter_mut()
-                    .zip(fr.as_slice().expect("contiguous row"))
-                    .zip(pr.as_slice().expect("contiguous row"))
-                    .for_each(|((x, &a), &b)| *x += a * b);
-            }
-        });
+        }
+        for &(f, p) in products {
+            let (fr, pr) = (f.row(i), p.row(i));
+            o.iter_mut()
+                .zip(fr.as_slice().expect("contiguous row"))
+                .zip(pr.as_slice().expect("contiguous row"))
+                .for_each(|((x, &a), &b)| *x += a * b);
+        }
+    };
+    if crate::linalg::parallel(n * n) {
+        out.axis_iter_mut(Axis(0))
+            .into_par_iter()
+            .enumerate()
+            .for_each(fill);
+    } else {
+        out.axis_iter_mut(Axis(0)).enumerate().for_each(fill);
+    }
     out
 }
 

@@ -176,16 +176,26 @@ impl Backward<'_> {
 /// `a * b * c` elementwise (any of `b` may be absent), rows in parallel.
 fn product3(a: &Array2<f64>, b: Option<&Array2<f64>>, c: &Array2<f64>) -> Array2<f64> {
     let mut out = crate::linalg::zeros_fast(a.nrows(), a.ncols());
+    let par = crate::linalg::parallel(a.len());
     match b {
-        Some(b) => Zip::from(&mut out)
-            .and(a)
-            .and(b)
-            .and(c)
-            .par_for_each(|x, &p, &q, &r| *x = p * q * r),
-        None => Zip::from(&mut out)
-            .and(a)
-            .and(c)
-            .par_for_each(|x, &p, &r| *x = p * r),
+        Some(b) => {
+            let zip = Zip::from(&mut out).and(a).and(b).and(c);
+            let f = |x: &mut f64, &p: &f64, &q: &f64, &r: &f64| *x = p * q * r;
+            if par {
+                zip.par_for_each(f)
+            } else {
+                zip.for_each(f)
+            }
+        }
+        None => {
+            let zip = Zip::from(&mut out).and(a).and(c);
+            let f = |x: &mut f64, &p: &f64, &r: &f64| *x = p * r;
+            if par {
+                zip.par_for_each(f)
+            } else {
+                zip.for_each(f)
+            }
+        }
     }
     out
 }

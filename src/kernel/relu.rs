@@ -24,7 +24,7 @@
 //! assert!((h_iter(0.3, 2) - h(h(0.3))).abs() < 1e-16);
 //! ```
 
-use ndarray::{Array1, Array2, ArrayView2, Axis, Zip};
+use ndarray::{Array1, Array2, ArrayView1, ArrayView2, ArrayViewMut1, Axis, Zip};
 use std::f64::consts::{FRAC_PI_2, PI};
 
 /// Coefficients of `R(t) = (asin(sqrt t)/sqrt t - 1)/t` on `t in [0, 1/4]`, monomial basis,
@@ -176,11 +176,8 @@ fn map_corr(k: ArrayView2<'_, f64>, degree1: bool, g: impl Fn(f64) -> f64 + Sync
     assert_eq!(n, k.ncols(), "kernel matrix must be square");
     let (sd, inv) = inv_sqrt_diag(k);
     let mut out = crate::linalg::zeros_fast(n, n);
-    Zip::from(out.axis_iter_mut(Axis(0)))
-        .and(k.axis_iter(Axis(0)))
-        .and(&sd)
-        .and(&inv)
-        .par_for_each(|mut orow, krow, &si, &ii| {
+    let row =
+        |mut orow: ArrayViewMut1<'_, f64>, krow: ArrayView1<'_, f64>, &si: &f64, &ii: &f64| {
             let (o, kr, sdv, invv) = (
                 orow.as_slice_mut().expect("contiguous"),
                 krow.to_slice(),
@@ -194,7 +191,16 @@ fn map_corr(k: ArrayView2<'_, f64>, degree1: bool, g: impl Fn(f64) -> f64 + Sync
                     corr_row_dispatch(o, &owned, sdv, invv, si, ii, degree1, &g)
                 }
             }
-        });
+        };
+    let zip = Zip::from(out.axis_iter_mut(Axis(0)))
+        .and(k.axis_iter(Axis(0)))
+        .and(&sd)
+        .and(&inv);
+    if crate::linalg::parallel(n * n) {
+        zip.par_for_each(row);
+    } else {
+        zip.for_each(row);
+    }
     // Exact diagonal and zero-row handling.
     for i in 0..n {
         let kii = k[[i, i]].max(0.0);

@@ -60,11 +60,11 @@ enum Rhs<T> {
     Features(Arc<Features<T>>),
 }
 
-impl<T> Operand<T> {
+impl<T: Real> Operand<T> {
     fn rhs(&self) -> &[T] {
         match &self.rhs {
             Rhs::Owned(v) => v,
-            Rhs::Features(f) => &f.data,
+            Rhs::Features(f) => f.data(),
         }
     }
 }
@@ -166,7 +166,7 @@ fn build_node<T: Real>(
                 for input in inputs {
                     match input {
                         Input::Skip(src) => {
-                            let s = &src.data[row0 * n..(row0 + b) * n];
+                            let s = &src.data()[row0 * n..(row0 + b) * n];
                             if first {
                                 blk.copy_from_slice(s);
                             } else {
@@ -225,13 +225,14 @@ fn build_node<T: Real>(
         })
     };
     let (partials, features): (Vec<Partial<T>>, Option<Features<T>>) = if store {
-        let mut data = vec![zero; m * n];
-        let p = data
+        let mut x = Features::uninit(m * n);
+        let p = x
+            .data_mut()
             .par_chunks_mut(chunk * n)
             .enumerate()
             .map(|(c, out)| fill(c, Some(out)))
             .collect();
-        (p, Some(Features { data }))
+        (p, Some(x))
     } else {
         let p = (0..m.div_ceil(chunk))
             .into_par_iter()

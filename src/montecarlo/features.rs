@@ -60,10 +60,55 @@ impl Real for f64 {
     }
 }
 
-/// An `m x N` feature matrix, row-major.
-#[derive(Debug, Clone)]
+/// An `m x N` feature matrix, row-major, in a buffer recycled through a small pool: the
+/// page faults of fresh allocations cost about a tenth of a small network's sampling.
+#[derive(Debug)]
 pub(crate) struct Features<T> {
-    pub(crate) data: Vec<T>,
+    words: Vec<u64>,
+    len: usize,
+    _t: std::marker::PhantomData<T>,
+}
+
+/// Freed feature buffers kept for reuse, and the most bytes kept.
+static POOL: std::sync::Mutex<Vec<Vec<u64>>> = std::sync::Mutex::new(Vec::new());
+const POOL_KEEP_BYTES: usize = 128 << 20;
+
+impl<T: Real> Features<T> {
+    /// `len` values with arbitrary contents (every user writes before reading).
+    pub(crate) fn uninit(len: usize) -> Features<T> {
+        let words = (len * std::mem::size_of::<T>()).div_ceil(8);
+        let reused = POOL.lock().ok().and_then(|mut pool| {
+            let i = pool.iter().position(|b| b.len() == words)?;
+            Some(pool.swap_remove(i))
+        });
+        Features {
+            words: reused.unwrap_or_else(|| vec![0; words]),
+            len,
+            _t: std::marker::PhantomData,
+        }
+    }
+
+    /// The values.
+    pub(crate) fn data(&self) -> &[T] {
+        &bytemuck::cast_slice::<u64, T>(&self.words)[..self.len]
+    }
+
+    /// The values, mutably.
+    pub(crate) fn data_mut(&mut self) -> &mut [T] {
+        &mut bytemuck::cast_slice_mut::<u64, T>(&mut self.words)[..self.len]
+    }
+}
+
+impl<T> Drop for Features<T> {
+    fn drop(&mut self) {
+        let buf = std::mem::take(&mut self.words);
+        if let Ok(mut pool) = POOL.lock() {
+            let kept: usize = pool.iter().map(|b| b.len() * 8).sum();
+            if kept + buf.len() * 8 <= POOL_KEEP_BYTES {
+                pool.push(buf);
+            }
+        }
+    }
 }
 
 /// Rows per Gram partial: at least 1024, at most 32 partials, and a multiple of 512 (so

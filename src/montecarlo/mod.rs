@@ -25,9 +25,10 @@
 //! # Reproducibility
 //!
 //! Seed `s` of a run with base seed `b` samples network `b + s`. Each block of random
-//! numbers has its own ChaCha8 stream keyed by (network, sampler, edge, block), blocks
-//! have fixed sizes and partial sums are combined in a fixed order, so the same seed gives
-//! bit-identical numbers for any number of threads. Networks are sampled in parallel
+//! numbers has its own stream keyed by (network, sampler, edge, block) (xoshiro256++
+//! seeded through ChaCha8, see the `rng` module), blocks have fixed sizes and partial sums
+//! are combined in a fixed order, so the same seed gives bit-identical numbers for any
+//! number of threads. Networks are sampled in parallel
 //! (rayon), as many at once as the memory cap allows.
 //!
 //! # Statistics
@@ -117,14 +118,13 @@ impl fmt::Display for Backend {
     }
 }
 
-/// Floating-point precision of the large products.
+/// Floating-point precision of the sampled features and the large products.
 ///
-/// On the CPU only the explicit sampler's weight blocks and GEMMs use it: `f32` halves
-/// memory traffic and about doubles GEMM throughput, and its rounding (relative `6e-8`
-/// per product, `~1e-6` after `m` accumulations) is far below the Monte Carlo noise
-/// `~m^{-1/2}`; the result Grams are always accumulated in `f64`. The conditional CPU
-/// sampler is bound by random-number generation and runs in `f64`. On CUDA everything
-/// runs in this precision.
+/// `f32` halves memory traffic and about doubles GEMM throughput, and its rounding
+/// (relative `6e-8` per product, `~1e-5` at most after the `<= 2^15` accumulations of a
+/// Gram chunk) is far below the Monte Carlo noise `~m^{-1/2}`; the Grams and means
+/// returned are always summed across chunks and kept in `f64`. Both CPU samplers and
+/// the CUDA backend run in this precision.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Default)]
 #[serde(rename_all = "kebab-case")]
 pub enum Precision {
