@@ -11,7 +11,7 @@
 //!   `W X^s / sqrt(m)` are iid `N(0, G)` with `G = (1/m) X^{sT} X^s`, so `R = F^T` for a
 //!   square-root factor `F F^T = G` (`N x r`, see [`root_factor`]) and `alpha = 1`.
 //!   `O(m N r + N^3)` per edge, blocks of [`CONDITIONAL_ROWS`] rows; a Cholesky `R` is
-//!   upper triangular and its product costs half. Every edge has its own noise, so edges
+//!   upper triangular and its product needs half the flops. Every edge has its own noise, so edges
 //!   leaving the same node are independent given the past, exactly as with independent
 //!   weights.
 //!
@@ -28,7 +28,7 @@
 //! explicit sampler); the conditional sampler needs only the Gram of a linear edge's
 //! source.
 
-use super::features::{finish_gram, root_factor, Features, Partial, Real, SQRT2};
+use super::features::{finish_gram, gram_chunk_rows, root_factor, Features, Partial, Real, SQRT2};
 use super::rng::{edge_tag, fill_normal, stream, Domain, LIFT_TAG};
 use super::{McError, McInputs, Precision, Sampler};
 use crate::dag::{Dag, Op};
@@ -37,8 +37,6 @@ use faer::linalg::matmul::triangular::{self, BlockStructure};
 use faer::{Accum, Mat, MatMut, MatRef, Par};
 use rayon::prelude::*;
 use std::sync::Arc;
-
-use super::features::gram_chunk_rows;
 
 /// Rows of `W` per block in the explicit sampler.
 pub(crate) const EXPLICIT_ROWS: usize = 128;
