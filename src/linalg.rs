@@ -102,6 +102,7 @@ pub(crate) fn sym_eigenvalues(k: ArrayView2<'_, f64>) -> Option<Vec<f64>> {
 /// The tridiagonal form `T = Q^T K Q` of a symmetric matrix (faer's blocked Householder
 /// reduction): diagonal `d` and sub-diagonal `e` (`e.len() = N - 1`). `None` when `K`
 /// is not square or has a non-finite entry.
+#[cfg(not(feature = "lapack"))]
 pub(crate) fn sym_tridiagonal(k: ArrayView2<'_, f64>) -> Option<(Vec<f64>, Vec<f64>)> {
     use faer::dyn_stack::{MemBuffer, MemStack};
     use faer::linalg::evd::tridiag;
@@ -135,6 +136,7 @@ pub(crate) fn sym_tridiagonal(k: ArrayView2<'_, f64>) -> Option<(Vec<f64>, Vec<f
 /// Number of eigenvalues of the symmetric tridiagonal `(d, e)` below `x` (Sturm count):
 /// the negative terms of `q_1 = d_1 - x`, `q_i = d_i - x - e_{i-1}^2 / q_{i-1}`, with a
 /// zero `q` replaced by `-eps |e|` (the standard safeguard).
+#[cfg(not(feature = "lapack"))]
 fn sturm_count(d: &[f64], e2: &[f64], x: f64, tiny: f64) -> usize {
     let mut count = 0;
     let mut q = 1.0;
@@ -154,6 +156,7 @@ fn sturm_count(d: &[f64], e2: &[f64], x: f64, tiny: f64) -> usize {
 /// Smallest eigenvalue of a symmetric tridiagonal `(d, e)` by Sturm bisection between
 /// the Gershgorin bounds, to an interval of width `4 eps max(|lo|, |hi|)` (backward
 /// stable like QR, at `O(N)` per step instead of all eigenvalues).
+#[cfg(not(feature = "lapack"))]
 pub(crate) fn tridiagonal_lambda_min(d: &[f64], e: &[f64]) -> f64 {
     let n = d.len();
     let e2: Vec<f64> = e.iter().map(|v| v * v).collect();

@@ -49,7 +49,8 @@ pub struct Args {
     /// Sampler.
     #[arg(long, value_enum, default_value_t = SamplerArg::Conditional)]
     sampler: SamplerArg,
-    /// Precision of the large products (CPU: explicit GEMMs only).
+    /// Precision of the sampled features and products (both samplers; Grams are summed
+    /// in f64).
     #[arg(long, value_enum, default_value_t = PrecisionArg::F32)]
     precision: PrecisionArg,
     /// Where to sample.
