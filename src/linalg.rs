@@ -203,7 +203,7 @@ impl CholSolver {
         {
             use ndarray_linalg::{Cholesky, UPLO};
             let l = k.to_owned().cholesky(UPLO::Lower).ok()?;
-            if l.diag().iter().any(|&d| !(d > 0.0) || !d.is_finite()) {
+            if l.diag().iter().any(|&d| !d.is_finite() || d <= 0.0) {
                 return None;
             }
             let lt = l.t().as_standard_layout().to_owned();
