@@ -19,8 +19,13 @@
 //! * [`Sampler::Explicit`]: forms every `m x m` weight matrix and multiplies
 //!   (`O(m^2 N)` per edge; GEMMs in `f32` by default, see [`Precision`]).
 //! * [`Sampler::Conditional`]: given `X^s`, the rows of `W X^s / sqrt(m)` are iid
-//!   `N(0, G)`, `G = (1/m) X^{sT} X^s`, so it draws them as `E L^T` with `L L^T = G`
-//!   (`O(m N^2)` per edge, no `m x m` matrix). Exact in distribution (section 6).
+//!   `N(0, G)`, `G = (1/m) X^{sT} X^s`, so it draws them as `E F^T` with `F F^T = G`
+//!   (Cholesky, or a rank-`r` pivoted Cholesky root when `G` is singular; `O(m N r)` per
+//!   edge, no `m x m` matrix). Exact in distribution (section 6).
+//!
+//! Both build each node in one pass over fixed row chunks (sample, ReLU, sum incoming
+//! edges, accumulate the Gram while the block is in cache) in [`Precision::F32`] by
+//! default.
 //!
 //! # Reproducibility
 //!
