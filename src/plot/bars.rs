@@ -1,7 +1,8 @@
 //! Grouped bar chart, for small tables such as the NTK step sizes per DAG: one cluster
 //! per category, one coloured bar per group inside it.
 
-use super::{check_series, color, drawing, register_fonts, tick, PlotError, FONT};
+use super::style::{self, FIGURE, LABEL_SIZE};
+use super::{check_series, color, drawing, register_fonts, PlotError, FONT};
 use plotters::coord::Shift;
 use plotters::prelude::*;
 use serde::{Deserialize, Serialize};
@@ -73,16 +74,10 @@ pub fn draw_bars<DB: DrawingBackend>(
         if hi > 0.0 { hi + pad } else { pad },
     );
     let n = data.categories.len();
-    let mut chart = ChartBuilder::on(area)
-        .caption(&data.title, (FONT, 20))
-        .margin(12)
-        .x_label_area_size(48)
-        .y_label_area_size(70)
-        .build_cartesian_2d(-0.5..(n as f64 - 0.5), ylo..yhi)
-        .map_err(drawing(FIG))?;
+    let x = -0.5..(n as f64 - 0.5);
+    let mut chart = style::chart(area, &FIGURE, &data.title, 70, x, ylo..yhi, FIG)?;
     let cats = data.categories.clone();
-    chart
-        .configure_mesh()
+    style::mesh(&mut chart, &FIGURE, &data.x_label, &data.y_label)
         .disable_x_mesh()
         .x_labels(n)
         .x_label_formatter(&move |x| {
@@ -93,12 +88,6 @@ pub fn draw_bars<DB: DrawingBackend>(
                 String::new()
             }
         })
-        .x_desc(data.x_label.as_str())
-        .y_desc(data.y_label.as_str())
-        .axis_desc_style((FONT, 16))
-        .label_style((FONT, 13))
-        .y_label_formatter(&tick)
-        .light_line_style(RGBColor(235, 235, 235))
         .draw()
         .map_err(drawing(FIG))?;
     let k = data.groups.len() as f64;
@@ -132,13 +121,5 @@ pub fn draw_bars<DB: DrawingBackend>(
             }))
             .map_err(drawing(FIG))?;
     }
-    chart
-        .configure_series_labels()
-        .position(SeriesLabelPosition::UpperRight)
-        .background_style(WHITE.mix(0.85))
-        .border_style(RGBColor(180, 180, 180))
-        .label_font((FONT, 13))
-        .draw()
-        .map_err(drawing(FIG))?;
-    Ok(())
+    style::legend(&mut chart, SeriesLabelPosition::UpperRight, LABEL_SIZE, FIG)
 }

@@ -3,7 +3,8 @@
 //! `lambda_1 = 1 - f^3(c)`, `lambda_2 = 3 (1 - f(c))`, `lambda_3 = 4 - (c + f(c) + 2 f^2(c))`
 //! of DAG#1-#3, markers for the exact kernel's values beside them.
 
-use super::{check_series, color, drawing, padded_range, register_fonts, tick, PlotError, FONT};
+use super::style::{self, FIGURE, LABEL_SIZE};
+use super::{check_series, color, drawing, padded_range, register_fonts, PlotError};
 use plotters::coord::Shift;
 use plotters::prelude::*;
 use serde::{Deserialize, Serialize};
@@ -92,22 +93,8 @@ pub fn draw_bounds<DB: DrawingBackend>(
             .chain([0.0]),
         0.05,
     );
-    let mut chart = ChartBuilder::on(area)
-        .caption(&data.title, (FONT, 20))
-        .margin(12)
-        .x_label_area_size(48)
-        .y_label_area_size(64)
-        .build_cartesian_2d(xr.0..xr.1, yr.0..yr.1)
-        .map_err(drawing(FIG))?;
-    chart
-        .configure_mesh()
-        .x_desc("input correlation c")
-        .y_desc(data.y_label.as_str())
-        .axis_desc_style((FONT, 16))
-        .label_style((FONT, 13))
-        .x_label_formatter(&tick)
-        .y_label_formatter(&tick)
-        .light_line_style(RGBColor(235, 235, 235))
+    let mut chart = style::chart(area, &FIGURE, &data.title, 64, xr.0..xr.1, yr.0..yr.1, FIG)?;
+    style::mesh(&mut chart, &FIGURE, "input correlation c", &data.y_label)
         .draw()
         .map_err(drawing(FIG))?;
     for (i, s) in data.series.iter().enumerate() {
@@ -119,7 +106,7 @@ pub fn draw_bounds<DB: DrawingBackend>(
             ))
             .map_err(drawing(FIG))?
             .label(format!("{} path-sum bound", s.name))
-            .legend(move |(x, y)| PathElement::new(vec![(x, y), (x + 20, y)], col.stroke_width(2)));
+            .legend(style::line_sample(col.stroke_width(2)));
         if !s.exact.is_empty() {
             chart
                 .draw_series(
@@ -132,13 +119,5 @@ pub fn draw_bounds<DB: DrawingBackend>(
                 .legend(move |(x, y)| Circle::new((x + 10, y), 4, col.stroke_width(2)));
         }
     }
-    chart
-        .configure_series_labels()
-        .position(SeriesLabelPosition::UpperRight)
-        .background_style(WHITE.mix(0.85))
-        .border_style(RGBColor(180, 180, 180))
-        .label_font((FONT, 13))
-        .draw()
-        .map_err(drawing(FIG))?;
-    Ok(())
+    style::legend(&mut chart, SeriesLabelPosition::UpperRight, LABEL_SIZE, FIG)
 }

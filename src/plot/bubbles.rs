@@ -4,6 +4,7 @@
 //! variance); the multiple correlation R between accuracy and `(dbar, mbar)` in the panel
 //! title and legend. One panel per dataset.
 
+use super::style::{self, PANEL};
 use super::{check_series, drawing, padded_range, register_fonts, tick, PlotError, FONT};
 use plotters::coord::Shift;
 use plotters::prelude::*;
@@ -128,9 +129,7 @@ pub fn draw_bubbles<DB: DrawingBackend>(
             check_series(FIG, &p.dataset, "correlation", &[r], None, false)?;
         }
     }
-    area.fill(&WHITE).map_err(drawing(FIG))?;
-    let area = area.titled(&data.title, (FONT, 20)).map_err(drawing(FIG))?;
-    let panels = area.split_evenly((1, data.panels.len()));
+    let panels = style::titled_panels(area, &data.title, data.panels.len(), FIG)?;
     for (p, sub) in data.panels.iter().zip(&panels) {
         let (w, _) = sub.dim_in_pixel();
         let (main, bar) = sub.split_horizontally(w.saturating_sub(120));
@@ -154,22 +153,8 @@ pub fn draw_bubbles<DB: DrawingBackend>(
             Some(r) => format!("{} (R = {r:.3})", p.dataset),
             None => p.dataset.clone(),
         };
-        let mut chart = ChartBuilder::on(&main)
-            .caption(caption, (FONT, 17))
-            .margin(12)
-            .x_label_area_size(44)
-            .y_label_area_size(56)
-            .build_cartesian_2d(xr.0..xr.1, yr.0..yr.1)
-            .map_err(drawing(FIG))?;
-        chart
-            .configure_mesh()
-            .x_desc("effective depth")
-            .y_desc("effective width")
-            .axis_desc_style((FONT, 15))
-            .label_style((FONT, 13))
-            .x_label_formatter(&tick)
-            .y_label_formatter(&tick)
-            .light_line_style(RGBColor(235, 235, 235))
+        let mut chart = style::chart(&main, &PANEL, &caption, 56, xr.0..xr.1, yr.0..yr.1, FIG)?;
+        style::mesh(&mut chart, &PANEL, "effective depth", "effective width")
             .draw()
             .map_err(drawing(FIG))?;
         // Big bubbles first so small ones stay visible on top.
@@ -201,14 +186,8 @@ pub fn draw_bubbles<DB: DrawingBackend>(
                 .label(format!("{} {label} = {s:.3}", data.spread_label))
                 .legend(move |(x, y)| Circle::new((x + 10, y), rr.min(9), grey.stroke_width(1)));
         }
-        chart
-            .configure_series_labels()
-            .position(SeriesLabelPosition::UpperRight)
-            .background_style(WHITE.mix(0.85))
-            .border_style(RGBColor(180, 180, 180))
-            .label_font((FONT, 12))
-            .draw()
-            .map_err(drawing(FIG))?;
+        // Smaller legend text: the spread labels are long.
+        style::legend(&mut chart, SeriesLabelPosition::UpperRight, 12, FIG)?;
         draw_colorbar(&bar, alo, ahi, &data.accuracy_label)?;
     }
     Ok(())

@@ -2,7 +2,8 @@
 //! closed-form kernel shrinks like `m^{-1/2}` when that kernel is the right limit
 //! (PAPER.md section 6), and levels off when it is not.
 
-use super::{check_series, color, drawing, register_fonts, tick, PlotError, FONT};
+use super::style::{self, FIGURE, LABEL_SIZE};
+use super::{check_series, color, drawing, register_fonts, PlotError};
 use plotters::coord::Shift;
 use plotters::prelude::*;
 use serde::{Deserialize, Serialize};
@@ -107,21 +108,10 @@ pub fn draw_mc_error<DB: DrawingBackend>(
     let ymax = highs.fold(0.0f64, f64::max);
     let (x0, x1) = (xmin / 1.5, xmax * 1.5);
     let (y0, y1) = (ymin / 2.0, ymax * 2.0);
-    let mut chart = ChartBuilder::on(area)
-        .caption(&data.title, (FONT, 20))
-        .margin(12)
-        .x_label_area_size(48)
-        .y_label_area_size(72)
-        .build_cartesian_2d((x0..x1).log_scale(), (y0..y1).log_scale())
-        .map_err(drawing(FIG))?;
-    chart
-        .configure_mesh()
-        .x_desc("width m (neurons per layer)")
-        .y_desc(data.y_label.as_str())
-        .axis_desc_style((FONT, 16))
-        .label_style((FONT, 13))
-        .y_label_formatter(&tick)
-        .x_label_formatter(&tick)
+    let (x, y) = ((x0..x1).log_scale(), (y0..y1).log_scale());
+    let mut chart = style::chart(area, &FIGURE, &data.title, 72, x, y, FIG)?;
+    let x_desc = "width m (neurons per layer)";
+    style::mesh(&mut chart, &FIGURE, x_desc, &data.y_label)
         .light_line_style(TRANSPARENT)
         .draw()
         .map_err(drawing(FIG))?;
@@ -144,9 +134,7 @@ pub fn draw_mc_error<DB: DrawingBackend>(
                 ))
                 .map_err(drawing(FIG))?
                 .label("∝ m^(−1/2) guide")
-                .legend(move |(x, y)| {
-                    PathElement::new(vec![(x, y), (x + 20, y)], grey.stroke_width(2))
-                });
+                .legend(style::line_sample(grey.stroke_width(2)));
         }
     }
     for (i, s) in data.series.iter().enumerate() {
@@ -161,7 +149,7 @@ pub fn draw_mc_error<DB: DrawingBackend>(
             .draw_series(LineSeries::new(pts.clone(), col.stroke_width(2)))
             .map_err(drawing(FIG))?
             .label(s.name.as_str())
-            .legend(move |(x, y)| PathElement::new(vec![(x, y), (x + 20, y)], col.stroke_width(2)));
+            .legend(style::line_sample(col.stroke_width(2)));
         chart
             .draw_series(pts.iter().map(|&p| Circle::new(p, 4, col.filled())))
             .map_err(drawing(FIG))?;
@@ -174,13 +162,5 @@ pub fn draw_mc_error<DB: DrawingBackend>(
                 .map_err(drawing(FIG))?;
         }
     }
-    chart
-        .configure_series_labels()
-        .position(SeriesLabelPosition::UpperRight)
-        .background_style(WHITE.mix(0.85))
-        .border_style(RGBColor(180, 180, 180))
-        .label_font((FONT, 13))
-        .draw()
-        .map_err(drawing(FIG))?;
-    Ok(())
+    style::legend(&mut chart, SeriesLabelPosition::UpperRight, LABEL_SIZE, FIG)
 }

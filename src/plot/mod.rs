@@ -41,6 +41,7 @@ mod bubbles;
 mod dag;
 mod mc;
 mod paper;
+mod style;
 mod training;
 
 pub use bars::{draw_bars, BarData, BarGroup};

@@ -1,7 +1,8 @@
 //! Training curves (the paper's Fig. 4): accuracy against epoch, mean ± std over runs as
 //! a line with a shaded band, one colour per DAG, one panel per dataset.
 
-use super::{check_series, color, drawing, padded_range, register_fonts, tick, PlotError, FONT};
+use super::style::{self, LABEL_SIZE, PANEL};
+use super::{check_series, color, drawing, padded_range, register_fonts, PlotError};
 use plotters::coord::Shift;
 use plotters::prelude::*;
 use serde::{Deserialize, Serialize};
@@ -105,9 +106,7 @@ pub fn draw_training<DB: DrawingBackend>(
             }
         }
     }
-    area.fill(&WHITE).map_err(drawing(FIG))?;
-    let area = area.titled(&data.title, (FONT, 20)).map_err(drawing(FIG))?;
-    let panels = area.split_evenly((1, data.panels.len()));
+    let panels = style::titled_panels(area, &data.title, data.panels.len(), FIG)?;
     for (p, sub) in data.panels.iter().zip(&panels) {
         let xr = padded_range(p.curves.iter().flat_map(|c| c.epochs.iter().copied()), 0.0);
         let yr = padded_range(
@@ -119,22 +118,8 @@ pub fn draw_training<DB: DrawingBackend>(
             }),
             0.05,
         );
-        let mut chart = ChartBuilder::on(sub)
-            .caption(&p.dataset, (FONT, 17))
-            .margin(12)
-            .x_label_area_size(44)
-            .y_label_area_size(60)
-            .build_cartesian_2d(xr.0..xr.1, yr.0..yr.1)
-            .map_err(drawing(FIG))?;
-        chart
-            .configure_mesh()
-            .x_desc(data.x_label.as_str())
-            .y_desc(data.y_label.as_str())
-            .axis_desc_style((FONT, 15))
-            .label_style((FONT, 13))
-            .x_label_formatter(&tick)
-            .y_label_formatter(&tick)
-            .light_line_style(RGBColor(235, 235, 235))
+        let mut chart = style::chart(sub, &PANEL, &p.dataset, 60, xr.0..xr.1, yr.0..yr.1, FIG)?;
+        style::mesh(&mut chart, &PANEL, &data.x_label, &data.y_label)
             .draw()
             .map_err(drawing(FIG))?;
         for c in &p.curves {
@@ -177,14 +162,7 @@ pub fn draw_training<DB: DrawingBackend>(
                         + PathElement::new(vec![(0, 0), (20, 0)], col.stroke_width(2))
                 });
         }
-        chart
-            .configure_series_labels()
-            .position(SeriesLabelPosition::LowerRight)
-            .background_style(WHITE.mix(0.85))
-            .border_style(RGBColor(180, 180, 180))
-            .label_font((FONT, 13))
-            .draw()
-            .map_err(drawing(FIG))?;
+        style::legend(&mut chart, SeriesLabelPosition::LowerRight, LABEL_SIZE, FIG)?;
     }
     Ok(())
 }
