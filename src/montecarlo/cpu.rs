@@ -347,7 +347,7 @@ fn simulate_in<T: Real>(
                         upper: false,
                     },
                     Sampler::Conditional => {
-                        let f = root_factor(&states[e.from].gram)
+                        let f = root_factor(&states[e.from].gram, T::EPS)
                             .ok_or(McError::Factorization { node: e.from, seed })?;
                         factor_operand(&f.f, f.lower)
                     }

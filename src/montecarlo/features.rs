@@ -34,9 +34,12 @@ pub(crate) trait Real:
     fn wide(self) -> f64;
     /// One standard normal draw (ziggurat).
     fn normal(rng: &mut BlockRng) -> Self;
+    /// Machine epsilon.
+    const EPS: f64;
 }
 
 impl Real for f32 {
+    const EPS: f64 = f32::EPSILON as f64;
     fn of(v: f64) -> f32 {
         v as f32
     }
@@ -49,6 +52,7 @@ impl Real for f32 {
 }
 
 impl Real for f64 {
+    const EPS: f64 = f64::EPSILON;
     fn of(v: f64) -> f64 {
         v
     }
@@ -170,20 +174,23 @@ impl<T: Real> Partial<T> {
 /// Empirical Gram `(1/m) X^T X` and mean `(1/m) sum_k X_k` from row-block partials
 /// (lower triangles), summed in `f64` in block order (thread-count independent).
 pub(crate) fn finish_gram<T: Real>(partials: &[Partial<T>], m: usize, n: usize) -> NodeState {
-    let mut gram = Array2::<f64>::zeros((n, n));
+    // Column-major f64 accumulator, read along the partials' columns (contiguous).
+    let mut acc = Mat::<f64>::zeros(n, n);
     let mut mean = Array1::<f64>::zeros(n);
     for p in partials {
         for j in 0..n {
-            for i in j..n {
-                gram[[i, j]] += p.gram[(i, j)].wide();
+            let (src, dst) = (p.gram.col(j), acc.col_mut(j));
+            for (d, s) in dst.iter_mut().zip(src.iter()).skip(j) {
+                *d += s.wide();
             }
             mean[j] += p.sums[(0, j)].wide();
         }
     }
     let inv = 1.0 / m as f64;
+    let mut gram = Array2::<f64>::zeros((n, n));
     for j in 0..n {
         for i in j..n {
-            let v = gram[[i, j]] * inv;
+            let v = acc[(i, j)] * inv;
             gram[[i, j]] = v;
             gram[[j, i]] = v;
         }
@@ -203,19 +210,22 @@ pub(crate) struct Factor {
 }
 
 /// Factors `G` (PAPER.md section 6): Cholesky `G = L L^T` when every pivot satisfies
-/// `L_ii^2 > N eps max_i G_ii`; otherwise the diagonally pivoted Cholesky factor
+/// `L_ii^2 > tol = 4 N eps max_i G_ii`; otherwise the diagonally pivoted Cholesky factor
 /// ([`pivoted_cholesky`]) of rank `r`, which stops when the largest remaining pivot is
-/// below the same tolerance (singular Grams: `N > m`, duplicate points, features of rank
-/// `d < N` after a dense lift). Drawing `Z = E F^T` with `E` (`m x r`) iid N(0, 1) then
-/// gives rows iid N(0, F F^T), with `r` normals per row instead of `N`. `None` if `G` has
-/// a non-finite entry.
-pub(crate) fn root_factor(g: &Array2<f64>) -> Option<Factor> {
+/// below `tol` (singular Grams: `N > m`, duplicate points, features of rank `d < N` after
+/// a dense lift). `eps` is the machine epsilon of the precision `G` was accumulated in
+/// (`f32`: `1.2e-7`), so rounding noise in `G` does not pass for extra rank; what is
+/// dropped has trace at most `(N - r) tol`, a relative change of at most `4 N eps` in the
+/// sampled covariance, far below the Monte Carlo noise. Drawing `Z = E F^T` with `E`
+/// (`m x r`) iid N(0, 1) then gives rows iid N(0, F F^T), with `r` normals per row instead
+/// of `N`. `None` if `G` has a non-finite entry.
+pub(crate) fn root_factor(g: &Array2<f64>, eps: f64) -> Option<Factor> {
     let n = g.nrows();
     if !g.iter().all(|v| v.is_finite()) {
         return None;
     }
     let dmax = (0..n).map(|i| g[[i, i]]).fold(0.0f64, f64::max);
-    let tol = n as f64 * f64::EPSILON * dmax;
+    let tol = 4.0 * n as f64 * eps * dmax;
     let gf = Mat::<f64>::from_fn(n, n, |i, j| g[[i, j]]);
     if let Ok(llt) = gf.llt(faer::Side::Lower) {
         let l = llt.L().to_owned();
@@ -280,7 +290,7 @@ pub(crate) fn pivoted_cholesky(g: &Array2<f64>, tol: f64) -> Mat<f64> {
 #[cfg_attr(not(feature = "cuda"), allow(dead_code))]
 pub(crate) fn sqrt_factor(g: &Array2<f64>) -> Option<Mat<f64>> {
     let n = g.nrows();
-    let r = root_factor(g)?;
+    let r = root_factor(g, f64::EPSILON)?;
     let c = r.f.ncols();
     Some(Mat::from_fn(
         n,
@@ -332,12 +342,47 @@ mod tests {
     }
 
     #[test]
+    fn rank_is_found_in_an_f32_gram_with_the_f32_tolerance() {
+        // Features of rank 5 (m = 4096 rows, N = 20 columns, X = A B with A 4096 x 5 and
+        // B 5 x 20) accumulated in f32 as the samplers do: the Gram's rounding noise
+        // (~1e-6 relative) is far above f64's tolerance, so only the f32 tolerance
+        // recovers rank 5; the recovered factor still reproduces G to ~f32 accuracy.
+        let (m, n, d) = (4096, 20, 5);
+        let a = |k: usize, c: usize| (((k * 31 + c * 17) % 23) as f64 - 11.0) / 7.0;
+        let b = |c: usize, j: usize| (((c * 13 + j * 5) % 11) as f64 - 5.0) / 3.0;
+        let x: Vec<f32> = (0..m * n)
+            .map(|q| (0..d).map(|c| a(q / n, c) * b(c, q % n)).sum::<f64>() as f32)
+            .collect();
+        let mut partials = Vec::new();
+        for chunk in x.chunks(1024 * n) {
+            let mut p = Partial::<f32>::new(n, 512);
+            chunk.chunks(512 * n).for_each(|blk| p.add(blk));
+            partials.push(p);
+        }
+        let g = finish_gram(&partials, m, n).gram;
+        let r32 = root_factor(&g, f32::EPSILON as f64).expect("factor");
+        assert_eq!(r32.f.ncols(), d);
+        let r64 = root_factor(&g, f64::EPSILON).expect("factor");
+        assert!(
+            r64.f.ncols() > d,
+            "f64 tolerance sees the f32 noise as rank"
+        );
+        let scale = g.iter().fold(0.0f64, |acc, v| acc.max(v.abs()));
+        for i in 0..n {
+            for j in 0..n {
+                let s: f64 = (0..d).map(|k| r32.f[(i, k)] * r32.f[(j, k)]).sum();
+                assert!((s - g[[i, j]]).abs() < 1e-4 * scale, "({i},{j})");
+            }
+        }
+    }
+
+    #[test]
     fn factors_reproduce_singular_grams_with_their_rank() {
         // Rank 2 in R^4 with a duplicated point: Cholesky fails, the pivoted Cholesky
         // factor keeps 2 columns.
         let v = [[1.0, 0.0], [0.6, 0.8], [1.0, 0.0], [-0.28, 0.96]];
         let g = Array2::from_shape_fn((4, 4), |(i, j)| v[i][0] * v[j][0] + v[i][1] * v[j][1]);
-        let r = root_factor(&g).expect("factor");
+        let r = root_factor(&g, f64::EPSILON).expect("factor");
         assert_eq!(r.f.ncols(), 2);
         assert!(!r.lower);
         let l = sqrt_factor(&g).expect("square factor");
@@ -355,14 +400,14 @@ mod tests {
         }
         // A well-conditioned Gram takes the Cholesky route.
         let h = Array2::from_shape_fn((3, 3), |(i, j)| if i == j { 2.0 } else { 0.5 });
-        let c = root_factor(&h).expect("factor");
+        let c = root_factor(&h, f64::EPSILON).expect("factor");
         assert!(c.lower && c.f.ncols() == 3);
         // Rank 7 in R^30 (a random Gram V V^T, V 30 x 7): rank and entries recovered to
         // rounding.
         let vv =
             Array2::from_shape_fn((30, 7), |(i, k)| ((i * 7 + k * 13) % 17) as f64 / 8.0 - 1.0);
         let g7 = vv.dot(&vv.t());
-        let f7 = root_factor(&g7).expect("factor");
+        let f7 = root_factor(&g7, f64::EPSILON).expect("factor");
         assert_eq!(f7.f.ncols(), 7);
         let scale = g7.iter().fold(0.0f64, |a, v| a.max(v.abs()));
         for i in 0..30 {
@@ -373,6 +418,6 @@ mod tests {
         }
         let mut nan = h.clone();
         nan[[0, 1]] = f64::NAN;
-        assert!(root_factor(&nan).is_none());
+        assert!(root_factor(&nan, f64::EPSILON).is_none());
     }
 }

@@ -358,7 +358,7 @@ impl McInputs {
         self.factor
             .get_or_init(|| {
                 let g = crate::linalg::gram_rows(self.x.view()).mapv(|v| v / self.dim() as f64);
-                features::root_factor(&g)
+                features::root_factor(&g, f64::EPSILON)
             })
             .as_ref()
     }
