@@ -12,8 +12,13 @@ use crate::dag::{Dag, Op};
 /// reads: skip sources, and every source in the explicit sampler. At most `F` of them are
 /// alive at once, counted by replaying the traversal's liveness (lift + stored sources
 /// still to be read + the node being built). Each worker holds a chunk buffer
-/// (`gram_chunk_rows(m) x N`), a noise block (`rows x max(m, d, N)`), a product block
-/// and its Gram partial.
+/// (`gram_chunk_rows(m) x N`), a noise block (`rows x k`, `k = max(m, d, N)` explicit,
+/// `max(d, N)` conditional), a product block and its Gram partial.
+///
+/// Not counted: the packing buffers faer's GEMM allocates once per thread and keeps for
+/// the thread's life (sized from the CPU caches: about 70 MB per thread on a machine with
+/// a 32 MB L3), and the small pool of freed feature buffers kept for reuse (at most
+/// 128 MB). `tests/memory_estimate.rs` checks the bound with a counting allocator.
 pub fn network_bytes(
     dag: &Dag,
     n: usize,
@@ -51,7 +56,10 @@ pub fn network_bytes(
     };
     let chunk = (gram_chunk_rows(m as usize) as u64).min(m);
     let nn = n.checked_mul(n)?;
-    let k = m.max(d).max(n);
+    let k = match sampler {
+        Sampler::Explicit => m.max(d).max(n),
+        Sampler::Conditional => d.max(n),
+    };
     let scratch = rows
         .checked_mul(k.checked_add(n)?)?
         .checked_add(chunk.checked_mul(n)?)?
