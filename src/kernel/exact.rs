@@ -94,11 +94,18 @@ impl Combo {
     }
 }
 
+/// Where `f(K^s)` lives: its own matrix, or the Gram of a node that is exactly `f(K^s)`
+/// (a single linear edge from `s`), which took the matrix over instead of copying it.
+enum FMap {
+    Own(Array2<f64>),
+    Node(usize),
+}
+
 struct Traversal<'a> {
     dag: &'a Dag,
     states: Vec<NodeState>,
     /// `f(K^s)` per source node, shared by all linear edges leaving `s`.
-    fcache: HashMap<usize, Array2<f64>>,
+    fcache: HashMap<usize, FMap>,
     /// `S^{a,b}` for `a > b` (canonical nodes), symbolically.
     cross: HashMap<(usize, usize), Combo>,
     first_input: usize,
@@ -115,7 +122,27 @@ impl Traversal<'_> {
     fn ensure_f(&mut self, s: usize) {
         if !self.fcache.contains_key(&s) {
             let fk = relu::f_matrix(self.states[s].gram.view());
-            self.fcache.insert(s, fk);
+            self.fcache.insert(s, FMap::Own(fk));
+        }
+    }
+
+    fn f_of(&self, s: usize) -> &Array2<f64> {
+        match &self.fcache[&s] {
+            FMap::Own(m) => m,
+            FMap::Node(t) => &self.states[*t].gram,
+        }
+    }
+
+    /// `f(K^s)` as an owned matrix for node `t` whose Gram is exactly `f(K^s)`: moved out
+    /// of the cache (which then points at node `t`), copied only if another node owns it.
+    fn take_f(&mut self, s: usize, t: usize) -> Array2<f64> {
+        match self.fcache.insert(s, FMap::Node(t)) {
+            Some(FMap::Own(m)) => m,
+            Some(FMap::Node(u)) => {
+                self.fcache.insert(s, FMap::Node(u));
+                crate::linalg::clone_fast(&self.states[u].gram)
+            }
+            None => unreachable!("ensure_f runs first"),
         }
     }
 
@@ -168,9 +195,33 @@ pub(crate) fn fused(
     rank1: &[(f64, &Array1<f64>, &Array1<f64>)],
     products: &[(&Array2<f64>, &Array2<f64>)],
 ) -> Array2<f64> {
+    fused_with_maps(n, &[], dense, rank1, products)
+}
+
+/// [`fused`] plus terms `c f(K)` whose ReLU map is computed row by row in the same pass
+/// instead of being stored ([`relu::FRows`]): a map read by one node only costs no
+/// `N x N` write and read.
+pub(crate) fn fused_with_maps(
+    n: usize,
+    maps: &[(f64, &relu::FRows<'_>)],
+    dense: &[(f64, &Array2<f64>)],
+    rank1: &[(f64, &Array1<f64>, &Array1<f64>)],
+    products: &[(&Array2<f64>, &Array2<f64>)],
+) -> Array2<f64> {
     let mut out = crate::linalg::zeros_fast(n, n);
     let fill = |(i, mut row): (usize, ndarray::ArrayViewMut1<'_, f64>)| {
         let o = row.as_slice_mut().expect("contiguous row");
+        if !maps.is_empty() {
+            let mut buf = vec![0.0; n];
+            for &(c, f) in maps {
+                f.row(i, &mut buf);
+                if c == 1.0 {
+                    o.iter_mut().zip(&buf).for_each(|(x, &y)| *x += y);
+                } else {
+                    o.iter_mut().zip(&buf).for_each(|(x, &y)| *x += c * y);
+                }
+            }
+        }
         for &(c, m) in dense {
             let src = m.row(i);
             let src = src.as_slice().expect("contiguous row");
@@ -225,10 +276,13 @@ pub(crate) fn recursion(
         cross: HashMap::new(),
         first_input: dag.inputs().iter().copied().min().unwrap_or(0),
     };
-    // Last node that reads f(K^s), so the cache can be released early.
+    // Last node that reads f(K^s), so the cache can be released early, and the nodes
+    // that read it (a map read by one node is computed inside that node's pass).
     let mut last_use = vec![0usize; dag.num_nodes()];
+    let mut first_use = vec![usize::MAX; dag.num_nodes()];
     for e in dag.edges().iter().filter(|e| e.op == Op::Linear) {
         last_use[e.from] = last_use[e.from].max(e.to);
+        first_use[e.from] = first_use[e.from].min(e.to);
     }
     for t in 0..dag.num_nodes() {
         if dag.is_input(t) {
@@ -249,7 +303,9 @@ pub(crate) fn recursion(
             mu += &a;
             match op {
                 Op::Linear => {
-                    tr.ensure_f(s);
+                    if first_use[s] != last_use[s] || edges.len() == 1 {
+                        tr.ensure_f(s);
+                    }
                     *linear_sources.entry(s).or_insert(0.0) += 1.0;
                     linear_means.push(a);
                 }
@@ -272,10 +328,25 @@ pub(crate) fn recursion(
                 }
             }
         }
+        // A single linear edge: K^t = f(K^s) exactly (mu^t = a_e, no pair terms).
+        if let [(s, Op::Linear)] = edges[..] {
+            let gram = tr.take_f(s, t);
+            tr.states.push(NodeState { gram, mean: mu });
+            tr.fcache.retain(|&s, _| last_use[s] > t);
+            continue;
+        }
         let gram = {
+            let rows: Vec<(f64, relu::FRows<'_>)> = linear_sources
+                .iter()
+                .filter(|(s, _)| !tr.fcache.contains_key(s))
+                .map(|(&s, &c)| (c, relu::FRows::new(tr.states[s].gram.view())))
+                .collect();
+            let maps: Vec<(f64, &relu::FRows<'_>)> = rows.iter().map(|(c, f)| (*c, f)).collect();
             let mut dense: Vec<(f64, &Array2<f64>)> = Vec::new();
             for (&s, &c) in &linear_sources {
-                dense.push((c, &tr.fcache[&s]));
+                if tr.fcache.contains_key(&s) {
+                    dense.push((c, tr.f_of(s)));
+                }
             }
             for (&x, &c) in &combo.grams {
                 if c != 0.0 {
@@ -297,7 +368,7 @@ pub(crate) fn recursion(
                     rank1.push((-1.0, a, a));
                 }
             }
-            fused(n, &dense, &rank1, &[])
+            fused_with_maps(n, &maps, &dense, &rank1, &[])
         };
         tr.states.push(NodeState { gram, mean: mu });
         tr.fcache.retain(|&s, _| last_use[s] > t);

@@ -169,6 +169,47 @@ fn corr_row_dispatch(
     corr_row(o, kr, sdv, invv, si, ii, degree1, g)
 }
 
+/// Rows of `f(K)` computed on demand, for a consumer that reads `f(K)` once and would
+/// otherwise store the whole `N x N` map: row `i` is exactly row `i` of [`f_matrix`]
+/// (same arithmetic; the diagonal is `max(K_ii, 0)`, zero rows and columns stay zero).
+pub(crate) struct FRows<'a> {
+    k: ArrayView2<'a, f64>,
+    sd: Array1<f64>,
+    inv: Array1<f64>,
+}
+
+impl<'a> FRows<'a> {
+    /// Prepares the row map of `k` (`O(N)`).
+    pub(crate) fn new(k: ArrayView2<'a, f64>) -> FRows<'a> {
+        let (sd, inv) = inv_sqrt_diag(k);
+        FRows { k, sd, inv }
+    }
+
+    /// Writes row `i` of `f(K)` into `o` (length `N`).
+    pub(crate) fn row(&self, i: usize, o: &mut [f64]) {
+        let krow = self.k.row(i);
+        let (sdv, invv) = (
+            self.sd.as_slice().expect("contiguous"),
+            self.inv.as_slice().expect("contiguous"),
+        );
+        let (si, ii) = (self.sd[i], self.inv[i]);
+        match krow.to_slice() {
+            Some(kr) => corr_row_dispatch(o, kr, sdv, invv, si, ii, true, &h),
+            None => corr_row_dispatch(o, &krow.to_vec(), sdv, invv, si, ii, true, &h),
+        }
+        if ii == 0.0 {
+            o.fill(0.0);
+        } else {
+            for (j, oj) in o.iter_mut().enumerate() {
+                if self.inv[j] == 0.0 {
+                    *oj = 0.0;
+                }
+            }
+        }
+        o[i] = self.k[[i, i]].max(0.0);
+    }
+}
+
 /// Applies an elementwise correlation map `g(C)` scaled by `sqrt(K_ii K_jj)^degree`
 /// (degree 1 for `f`, 0 for `fdot`), rows in parallel. Diagonal: `g(1) K_ii^degree`.
 fn map_corr(k: ArrayView2<'_, f64>, degree1: bool, g: impl Fn(f64) -> f64 + Sync) -> Array2<f64> {
@@ -244,4 +285,31 @@ pub fn f_iter(k: ArrayView2<'_, f64>, d: usize) -> Array2<f64> {
         out = f_matrix(out.view());
     }
     out
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn rows_on_demand_equal_the_stored_map_bit_for_bit() {
+        // K = X X^T for 9 points in R^4, point 5 at the origin (a zero row and column).
+        let x = Array2::from_shape_fn((9, 4), |(i, j)| {
+            if i == 5 {
+                0.0
+            } else {
+                ((i * 7 + j * 3) % 11) as f64 / 5.0 - 1.0
+            }
+        });
+        let k = x.dot(&x.t());
+        let full = f_matrix(k.view());
+        let rows = FRows::new(k.view());
+        let mut buf = vec![f64::NAN; 9];
+        for i in 0..9 {
+            rows.row(i, &mut buf);
+            for j in 0..9 {
+                assert_eq!(buf[j].to_bits(), full[[i, j]].to_bits(), "({i},{j})");
+            }
+        }
+    }
 }
