@@ -208,6 +208,16 @@ pub(crate) fn fused_with_maps(
     rank1: &[(f64, &Array1<f64>, &Array1<f64>)],
     products: &[(&Array2<f64>, &Array2<f64>)],
 ) -> Array2<f64> {
+    // The same matrix may appear twice (a node that took over f(K^s) read both as f(K^s)
+    // and as a node Gram): read it once with the summed coefficient.
+    let mut merged: Vec<(f64, &Array2<f64>)> = Vec::with_capacity(dense.len());
+    for &(c, m) in dense {
+        match merged.iter_mut().find(|(_, x)| std::ptr::eq(*x, m)) {
+            Some((acc, _)) => *acc += c,
+            None => merged.push((c, m)),
+        }
+    }
+    let dense = &merged[..];
     let mut out = crate::linalg::zeros_fast(n, n);
     let fill = |(i, mut row): (usize, ndarray::ArrayViewMut1<'_, f64>)| {
         let o = row.as_slice_mut().expect("contiguous row");

@@ -36,12 +36,14 @@ pub(crate) fn path_sum(dag: &Dag, inp: &Inputs) -> Result<Vec<NodeState>, Kernel
         .filter_map(|t| hist.node(t).iter().rposition(|&c| c > 0))
         .max()
         .unwrap_or(0);
-    // F_d = f^d(K^0), d = 0..=max_d.
-    let mut fd: Vec<Array2<f64>> = vec![crate::linalg::clone_fast(inp.k0())];
+    // F_d = f^d(K^0), d = 1..=max_d (F_0 = K^0 is read in place).
+    let mut maps: Vec<Array2<f64>> = Vec::with_capacity(max_d);
     for d in 1..=max_d {
-        let next = relu::f_matrix(fd[d - 1].view());
-        fd.push(next);
+        let prev = if d == 1 { inp.k0() } else { &maps[d - 2] };
+        let next = relu::f_matrix(prev.view());
+        maps.push(next);
     }
+    let fd = |d: usize| if d == 0 { inp.k0() } else { &maps[d - 1] };
     let mut states: Vec<NodeState> = Vec::with_capacity(dag.num_nodes());
     for t in 0..dag.num_nodes() {
         let dense: Vec<(f64, &Array2<f64>)> = hist
@@ -49,7 +51,7 @@ pub(crate) fn path_sum(dag: &Dag, inp: &Inputs) -> Result<Vec<NodeState>, Kernel
             .iter()
             .enumerate()
             .filter(|(_, &c)| c > 0)
-            .map(|(d, &c)| (c as f64, &fd[d]))
+            .map(|(d, &c)| (c as f64, fd(d)))
             .collect();
         let gram = super::exact::fused(n, &dense, &[], &[]);
         let mean = if dag.is_input(t) {
