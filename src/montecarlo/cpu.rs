@@ -165,11 +165,7 @@ fn build_node<T: Real>(
                     match input {
                         Input::Skip(src) => {
                             let s = &src.data()[row0 * n..(row0 + b) * n];
-                            if first {
-                                blk.copy_from_slice(s);
-                            } else {
-                                blk.iter_mut().zip(s).for_each(|(o, &v)| *o += v);
-                            }
+                            combine(blk, s, gain, false, first);
                         }
                         Input::Linear { op, tag, relu } => {
                             let e = &mut e[..b * op.k];
@@ -199,17 +195,7 @@ fn build_node<T: Real>(
                                     Par::Seq,
                                 );
                             }
-                            let z = &z[..b * n];
-                            match (*relu, first) {
-                                (true, true) => blk.iter_mut().zip(z).for_each(|(o, &v)| {
-                                    *o = gain * if v > zero { v } else { zero }
-                                }),
-                                (true, false) => blk.iter_mut().zip(z).for_each(|(o, &v)| {
-                                    *o += gain * if v > zero { v } else { zero }
-                                }),
-                                (false, true) => blk.copy_from_slice(z),
-                                (false, false) => blk.iter_mut().zip(z).for_each(|(o, &v)| *o += v),
-                            }
+                            combine(blk, &z[..b * n], gain, *relu, first);
                         }
                     }
                     first = false;
@@ -239,6 +225,43 @@ fn build_node<T: Real>(
         (p, None)
     };
     (finish_gram(&partials, m, n), features)
+}
+
+/// `blk = f(z)` (`first`) or `blk += f(z)`, with `f(v) = gain max(v, 0)` (`relu`) or the
+/// identity: one elementwise pass, the same arithmetic on every path.
+#[inline(always)]
+fn combine_in<T: Real>(blk: &mut [T], z: &[T], gain: T, relu: bool, first: bool) {
+    let zero = T::of(0.0);
+    match (relu, first) {
+        (true, true) => blk
+            .iter_mut()
+            .zip(z)
+            .for_each(|(o, &v)| *o = gain * if v > zero { v } else { zero }),
+        (true, false) => blk
+            .iter_mut()
+            .zip(z)
+            .for_each(|(o, &v)| *o += gain * if v > zero { v } else { zero }),
+        (false, true) => blk.copy_from_slice(z),
+        (false, false) => blk.iter_mut().zip(z).for_each(|(o, &v)| *o += v),
+    }
+}
+
+#[cfg(target_arch = "x86_64")]
+#[target_feature(enable = "avx2")]
+fn combine_avx2<T: Real>(blk: &mut [T], z: &[T], gain: T, relu: bool, first: bool) {
+    combine_in(blk, z, gain, relu, first)
+}
+
+/// [`combine_in`] with AVX2 when the processor has it (wider vectors, same results).
+fn combine<T: Real>(blk: &mut [T], z: &[T], gain: T, relu: bool, first: bool) {
+    #[cfg(target_arch = "x86_64")]
+    {
+        if std::arch::is_x86_feature_detected!("avx2") {
+            // SAFETY: the processor supports AVX2 (checked just above).
+            return unsafe { combine_avx2(blk, z, gain, relu, first) };
+        }
+    }
+    combine_in(blk, z, gain, relu, first)
 }
 
 thread_local! {

@@ -616,25 +616,39 @@ pub fn run(
     };
     let seeds: Vec<usize> = (0..params.seeds).collect();
     let mut sampling = 0.0;
-    for batch in seeds.chunks(concurrency) {
-        let results: Vec<_> = if concurrency > 1 {
-            batch.par_iter().map(|&s| per_seed(s)).collect()
-        } else {
-            batch.iter().map(|&s| per_seed(s)).collect()
-        };
-        for r in results {
-            let (states, lmin, ds, secs) = r?;
-            sampling += secs;
-            for (t, st) in states.iter().enumerate() {
-                grams[t].push(&st.gram);
-                means[t].push(&st.mean.clone().insert_axis(Axis(1)));
+    // The closed-form kernels' lambda_min do not depend on the networks: computed on the
+    // side while the networks are sampled.
+    let (kernel_lmins, sampled) = rayon::join(
+        || {
+            refs.iter()
+                .map(|r| crate::spectrum::lambda_min(r))
+                .collect::<Result<Vec<f64>, _>>()
+        },
+        || -> Result<(), McError> {
+            for batch in seeds.chunks(concurrency) {
+                let results: Vec<_> = if concurrency > 1 {
+                    batch.par_iter().map(|&s| per_seed(s)).collect()
+                } else {
+                    batch.iter().map(|&s| per_seed(s)).collect()
+                };
+                for r in results {
+                    let (states, lmin, ds, secs) = r?;
+                    sampling += secs;
+                    for (t, st) in states.iter().enumerate() {
+                        grams[t].push(&st.gram);
+                        means[t].push(&st.mean.clone().insert_axis(Axis(1)));
+                    }
+                    lmins.push(lmin);
+                    for (k, v) in ds.into_iter().enumerate() {
+                        dists[k].push(v);
+                    }
+                }
             }
-            lmins.push(lmin);
-            for (k, v) in ds.into_iter().enumerate() {
-                dists[k].push(v);
-            }
-        }
-    }
+            Ok(())
+        },
+    );
+    sampled?;
+    let kernel_lmins = kernel_lmins?;
     let node_stats: Vec<NodeStats> = grams
         .into_iter()
         .zip(means)
@@ -653,7 +667,7 @@ pub fn run(
             rel_frobenius_of_mean: rel_frobenius(out_mean, refs[k])
                 .ok_or(McError::NoPath { node: dag.output() })?,
             rel_frobenius: ScalarStats::of(&dists[k], params.level),
-            kernel_lambda_min: crate::spectrum::lambda_min(refs[k])?,
+            kernel_lambda_min: kernel_lmins[k],
         });
     }
     Ok(McResult {
