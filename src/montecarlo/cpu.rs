@@ -42,6 +42,9 @@ use std::sync::Arc;
 pub(crate) const EXPLICIT_ROWS: usize = 128;
 /// Rows of `E` per block in the conditional sampler.
 pub(crate) const CONDITIONAL_ROWS: usize = 512;
+// Gram chunks start at multiples of 512 rows (`gram_chunk_rows`), so every sampling block
+// lies inside one chunk and its stream index `row / rows` is unique.
+const _: () = assert!(512 % CONDITIONAL_ROWS == 0 && 512 % EXPLICIT_ROWS == 0);
 
 /// The fixed right-hand side `R` (`k x N`, row-major) of a linear edge's block products
 /// `Z_b = alpha E_b R`.
