@@ -162,5 +162,10 @@ pub fn draw_mc_error<DB: DrawingBackend>(
                 .map_err(drawing(FIG))?;
         }
     }
-    style::legend(&mut chart, SeriesLabelPosition::MiddleRight, LABEL_SIZE, FIG)
+    style::legend(
+        &mut chart,
+        SeriesLabelPosition::MiddleRight,
+        LABEL_SIZE,
+        FIG,
+    )
 }
