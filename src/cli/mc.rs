@@ -12,7 +12,7 @@ use clap::ValueEnum;
 enum SamplerArg {
     /// Draw every m x m weight matrix and multiply (O(m^2 N) per edge).
     Explicit,
-    /// Draw pre-activations from N(0, X^T X / m) (O(m N^2) per edge).
+    /// Draw pre-activations from N(0, X^T X / m) (O(m N r) per edge, r <= N the rank of X).
     Conditional,
 }
 

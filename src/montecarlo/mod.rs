@@ -89,7 +89,7 @@ use std::sync::OnceLock;
 pub enum Sampler {
     /// Materialise the `m x m` weights and multiply: `O(m^2 N)` per edge.
     Explicit,
-    /// Draw pre-activations from their conditional Gaussian law: `O(m N^2)` per edge.
+    /// Draw pre-activations from their conditional Gaussian law: `O(m N r)` per edge (`r <= N` the rank of the source Gram).
     #[default]
     Conditional,
 }
