@@ -10,11 +10,11 @@
 //! ```
 //!
 //! to stdout. These types get one, plus the `to_html()` it prints (so tests and HTML
-//! reports can use the same markup): [`Dag`](crate::Dag) (inline SVG drawing and an edge
-//! table), [`PathStats`](crate::PathStats), [`Analysis`](crate::Analysis),
-//! [`SpectrumSummary`](crate::SpectrumSummary),
-//! [`SpaceSummary`](crate::space::SpaceSummary), [`Report`](crate::report::Report) and
-//! [`Figure`](crate::plot::Figure). In a notebook, ending a cell with such a value shows it:
+//! reports can use the same markup): [`Dag`] (inline SVG drawing and an edge
+//! table), [`PathStats`], [`Analysis`],
+//! [`SpectrumSummary`],
+//! [`SpaceSummary`], [`Report`] and
+//! [`Figure`]. In a notebook, ending a cell with such a value shows it:
 //!
 //! ```text
 //! :dep archconv = { path = "." }

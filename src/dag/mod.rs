@@ -7,7 +7,7 @@
 //! onto the three classes once, by [`Op::from_name`]; everything downstream matches on
 //! the class only.
 //!
-//! Parsers with round-trip `Display` live in [`format`]: the authors' MLP code
+//! Parsers with round-trip `Display` live in [`format`](mod@format): the authors' MLP code
 //! (`2_21_112`), NAS-Bench-201 arch strings, DARTS genotypes and a JSON edge list.
 //! [`Dag::parse`] detects the format.
 //!
