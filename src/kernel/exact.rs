@@ -136,13 +136,12 @@ impl Traversal<'_> {
     /// `f(K^s)` as an owned matrix for node `t` whose Gram is exactly `f(K^s)`: moved out
     /// of the cache (which then points at node `t`), copied only if another node owns it.
     fn take_f(&mut self, s: usize, t: usize) -> Array2<f64> {
+        if let Some(FMap::Node(u)) = self.fcache.get(&s) {
+            return crate::linalg::clone_fast(&self.states[*u].gram);
+        }
         match self.fcache.insert(s, FMap::Node(t)) {
             Some(FMap::Own(m)) => m,
-            Some(FMap::Node(u)) => {
-                self.fcache.insert(s, FMap::Node(u));
-                crate::linalg::clone_fast(&self.states[u].gram)
-            }
-            None => unreachable!("ensure_f runs first"),
+            _ => unreachable!("ensure_f runs first"),
         }
     }
 

@@ -291,6 +291,21 @@ fn with_scratch<T: Real, R>(len: usize, f: impl FnOnce(&mut [T]) -> R) -> R {
     r
 }
 
+/// Which node features the traversal keeps and until when: `last_use[s]` is the last node
+/// that reads node `s` (itself when none does) and `read[s]` whether any later edge reads
+/// its features (a skip edge, or any edge in the explicit sampler). Shared with the memory
+/// estimate, which replays the same liveness.
+pub(crate) fn liveness(dag: &Dag, sampler: Sampler) -> (Vec<usize>, Vec<bool>) {
+    let nodes = dag.num_nodes();
+    let mut last_use: Vec<usize> = (0..nodes).collect();
+    let mut read = vec![false; nodes];
+    for e in dag.edges().iter().filter(|e| e.op != Op::Zero) {
+        last_use[e.from] = last_use[e.from].max(e.to);
+        read[e.from] |= e.op == Op::Skip || sampler == Sampler::Explicit;
+    }
+    (last_use, read)
+}
+
 /// Checks a node state for NaN or infinity.
 fn check_state(st: &NodeState, node: usize, seed: u64) -> Result<(), McError> {
     if st.gram.iter().chain(st.mean.iter()).all(|v| v.is_finite()) {
@@ -331,12 +346,7 @@ fn simulate_in<T: Real>(
     };
     // Last node that reads each node's features (itself when nothing does), and whether
     // anything reads them at all.
-    let mut last_use: Vec<usize> = (0..nodes).collect();
-    let mut read = vec![false; nodes];
-    for e in dag.edges().iter().filter(|e| e.op != Op::Zero) {
-        last_use[e.from] = last_use[e.from].max(e.to);
-        read[e.from] |= e.op == Op::Skip || sampler == Sampler::Explicit;
-    }
+    let (last_use, read) = liveness(dag, sampler);
     let mut feats: Vec<Option<Arc<Features<T>>>> = vec![None; nodes];
     let mut prepared: Vec<Option<Operand<T>>> = (0..nodes).map(|_| None).collect();
     let mut states: Vec<NodeState> = Vec::with_capacity(nodes);

@@ -1,9 +1,9 @@
 //! Memory estimates, made before anything large is allocated.
 
-use super::cpu::{CONDITIONAL_ROWS, EXPLICIT_ROWS};
+use super::cpu::{liveness, CONDITIONAL_ROWS, EXPLICIT_ROWS};
 use super::features::gram_chunk_rows;
 use super::{McError, Precision, Sampler};
-use crate::dag::{Dag, Op};
+use crate::dag::Dag;
 
 /// Bytes one CPU network sample needs at its peak (features alive at once, block scratch
 /// of every worker thread, Gram partials, node states), `None` on `u64` overflow.
@@ -29,12 +29,7 @@ pub fn network_bytes(
     threads: usize,
 ) -> Option<u64> {
     let nodes = dag.num_nodes();
-    let mut last_use: Vec<usize> = (0..nodes).collect();
-    let mut read = vec![false; nodes];
-    for e in dag.edges().iter().filter(|e| e.op != Op::Zero) {
-        last_use[e.from] = last_use[e.from].max(e.to);
-        read[e.from] |= e.op == Op::Skip || sampler == Sampler::Explicit;
-    }
+    let (last_use, read) = liveness(dag, sampler);
     let mut peak_live = 1u64; // the lift
     for t in 0..nodes {
         let live = (0..t)

@@ -554,6 +554,42 @@ pub fn run(
     params: &McParams,
     progress: &(dyn Fn() + Sync),
 ) -> Result<McResult, McError> {
+    run_with(dag, inputs, params, progress, None)
+}
+
+/// The closed-form side of a run, which depends only on the DAG and the inputs: the three
+/// kernels and their output `lambda_min`. A width sweep computes it once for all widths.
+pub(crate) struct ClosedForms {
+    kernels: Vec<Kernel>,
+    lambda_min: Vec<f64>,
+}
+
+impl ClosedForms {
+    pub(crate) fn of(dag: &Dag, inputs: &McInputs) -> Result<ClosedForms, McError> {
+        let kernels: Vec<Kernel> = KernelKind::ALL
+            .iter()
+            .map(|&k| inputs.inputs().kernel(dag, k))
+            .collect::<Result<_, _>>()?;
+        let lambda_min = kernels
+            .iter()
+            .map(|k| crate::spectrum::lambda_min(&k.output().gram))
+            .collect::<Result<_, _>>()?;
+        Ok(ClosedForms {
+            kernels,
+            lambda_min,
+        })
+    }
+}
+
+/// [`run`], with the closed forms given (`Some`) or computed here (`None`; their
+/// `lambda_min` then runs beside the sampling).
+pub(crate) fn run_with(
+    dag: &Dag,
+    inputs: &McInputs,
+    params: &McParams,
+    progress: &(dyn Fn() + Sync),
+    closed: Option<&ClosedForms>,
+) -> Result<McResult, McError> {
     params.validate()?;
     check_path(dag)?;
     let (n, d, m) = (inputs.len(), inputs.dim(), params.width);
@@ -584,10 +620,13 @@ pub fn run(
         });
     }
 
-    let kernels: Vec<Kernel> = KernelKind::ALL
-        .iter()
-        .map(|&k| inputs.inputs().kernel(dag, k))
-        .collect::<Result<_, _>>()?;
+    let kernels: Vec<Kernel> = match closed {
+        Some(c) => c.kernels.clone(),
+        None => KernelKind::ALL
+            .iter()
+            .map(|&k| inputs.inputs().kernel(dag, k))
+            .collect::<Result<_, _>>()?,
+    };
     let refs: Vec<&Array2<f64>> = kernels.iter().map(|k| &k.output().gram).collect();
     let nodes = dag.num_nodes();
     let mut grams: Vec<Welford2> = (0..nodes).map(|_| Welford2::new(n, n)).collect();
@@ -619,10 +658,12 @@ pub fn run(
     // The closed-form kernels' lambda_min do not depend on the networks: computed on the
     // side while the networks are sampled.
     let (kernel_lmins, sampled) = rayon::join(
-        || {
-            refs.iter()
+        || match closed {
+            Some(c) => Ok(c.lambda_min.clone()),
+            None => refs
+                .iter()
                 .map(|r| crate::spectrum::lambda_min(r))
-                .collect::<Result<Vec<f64>, _>>()
+                .collect::<Result<Vec<f64>, _>>(),
         },
         || -> Result<(), McError> {
             for batch in seeds.chunks(concurrency) {

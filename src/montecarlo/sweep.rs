@@ -1,7 +1,10 @@
 //! Width sweeps: Monte Carlo error against each closed-form kernel as `m` grows, and the
 //! least-squares slope of `ln(error)` against `ln(m)`.
 
-use super::{fit_loglog, memory, run, Backend, McError, McInputs, McParams, ScalarStats, SlopeFit};
+use super::{
+    check_path, fit_loglog, memory, run_with, Backend, ClosedForms, McError, McInputs, McParams,
+    ScalarStats, SlopeFit,
+};
 use crate::dag::Dag;
 use crate::kernel::KernelKind;
 use serde::Serialize;
@@ -60,9 +63,10 @@ impl Sweep {
     }
 }
 
-/// Runs [`run`] at every width (ascending) and fits the error slopes. The largest width's
-/// memory is checked before the first network is sampled. `progress` is called once per
-/// finished network.
+/// Runs [`run`](super::run) at every width (ascending) and fits the error slopes; the
+/// closed-form kernels and their `lambda_min` are computed once for all widths. The
+/// largest width's memory is checked before the first network is sampled. `progress` is
+/// called once per finished network.
 ///
 /// ```
 /// use archconv::{Dag, KernelKind, Lift};
@@ -116,13 +120,22 @@ pub fn width_sweep(
             inputs.len(),
         )?;
     }
+    // The closed forms do not depend on the width: computed once, after the checks `run`
+    // would make first.
+    McParams {
+        width: top,
+        ..base.clone()
+    }
+    .validate()?;
+    check_path(dag)?;
+    let closed = ClosedForms::of(dag, inputs)?;
     let mut points = Vec::new();
     for &width in &widths {
         let p = McParams {
             width,
             ..base.clone()
         };
-        let r = run(dag, inputs, &p, progress)?;
+        let r = run_with(dag, inputs, &p, progress, Some(&closed))?;
         points.push(SweepPoint {
             width,
             errors: r

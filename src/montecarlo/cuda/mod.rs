@@ -19,7 +19,7 @@
 //! libraries can be loaded (cudarc panics on a missing library) and that a device exists;
 //! without them every entry point returns [`McError::CudaUnavailable`].
 
-use super::features::sqrt_factor;
+use super::features::root_factor;
 use super::rng::{edge_tag, Domain, LIFT_TAG};
 use super::{McError, McInputs, McParams, Precision, Sampler};
 use crate::dag::{Dag, Op};
@@ -209,6 +209,21 @@ fn load_kernels(
         add: f("add")?,
         column_means: f("column_means")?,
     })
+}
+
+/// A factor (`N x r`, `r <= N`) as an `N x N` column-major array, zero-padded: the layout
+/// the conditional GEMM reads.
+fn col_major(f: &faer::Mat<f64>) -> Vec<f64> {
+    let n = f.nrows();
+    (0..n * n)
+        .map(|k| {
+            if k / n < f.ncols() {
+                f[(k % n, k / n)]
+            } else {
+                0.0
+            }
+        })
+        .collect()
 }
 
 fn launch_cfg(len: usize) -> LaunchConfig {
@@ -539,10 +554,6 @@ impl GpuSampler {
         let mut mu = st
             .alloc_zeros::<f64>(n)
             .map_err(cuda_err("allocating device memory"))?;
-        let domain = match self.sampler {
-            Sampler::Explicit => Domain::Explicit,
-            Sampler::Conditional => Domain::Conditional,
-        };
         let nodes = self.dag.num_nodes();
         let mut last_use: Vec<usize> = (0..nodes).collect();
         for ed in self.dag.edges().iter().filter(|e| e.op != Op::Zero) {
@@ -560,22 +571,10 @@ impl GpuSampler {
                     // Z0 = W0 x^T / sqrt(d) (explicit) or E L0^T (conditional).
                     match self.sampler {
                         Sampler::Conditional => {
-                            self.fill_normal(&mut rng, &mut e, domain, seed, LIFT_TAG, 0)?;
                             let l0: Vec<T> = self.l0.iter().map(|&v| T::from_f64(v)).collect();
                             let l0d = st.clone_htod(&l0).map_err(cuda_err("uploading a factor"))?;
-                            Self::gemm::<T, _, _, _>(
-                                &dev.blas,
-                                false,
-                                true,
-                                (m, n, n),
-                                1.0,
-                                &e,
-                                m,
-                                &l0d,
-                                n,
-                                0.0,
-                                &mut z,
-                                m,
+                            self.conditional_product(
+                                dev, &mut rng, &mut e, &l0d, &mut z, seed, LIFT_TAG,
                             )?;
                         }
                         Sampler::Explicit => {
@@ -634,35 +633,21 @@ impl GpuSampler {
                             match self.sampler {
                                 Sampler::Conditional => {
                                     if factors[ed.from].is_none() {
-                                        let l = sqrt_factor(&states[ed.from].gram).ok_or(
-                                            McError::Factorization {
+                                        let l = root_factor(&states[ed.from].gram, f64::EPSILON)
+                                            .ok_or(McError::Factorization {
                                                 node: ed.from,
                                                 seed,
-                                            },
-                                        )?;
-                                        let lh: Vec<T> = (0..n * n)
-                                            .map(|q| T::from_f64(l[(q % n, q / n)]))
-                                            .collect();
+                                            })?;
+                                        let lh: Vec<T> =
+                                            col_major(&l.f).into_iter().map(T::from_f64).collect();
                                         factors[ed.from] = Some(
                                             st.clone_htod(&lh)
                                                 .map_err(cuda_err("uploading a factor"))?,
                                         );
                                     }
                                     let l = factors[ed.from].as_ref().expect("set above");
-                                    self.fill_normal(&mut rng, &mut e, domain, seed, tag, 0)?;
-                                    Self::gemm::<T, _, _, _>(
-                                        &dev.blas,
-                                        false,
-                                        true,
-                                        (m, n, n),
-                                        1.0,
-                                        &e,
-                                        m,
-                                        l,
-                                        n,
-                                        0.0,
-                                        &mut z,
-                                        m,
+                                    self.conditional_product(
+                                        dev, &mut rng, &mut e, l, &mut z, seed, tag,
                                     )?;
                                 }
                                 Sampler::Explicit => {
@@ -711,6 +696,41 @@ impl GpuSampler {
             }
         }
         Ok(states)
+    }
+
+    /// Conditional draw of one edge: `z = E L^T` with `E` (`m x N`) iid N(0, 1) from the
+    /// edge's stream and `L` the source's square root factor (`N x N`, column-major).
+    #[allow(clippy::too_many_arguments)]
+    fn conditional_product<T: Scalar>(
+        &self,
+        dev: &Device,
+        rng: &mut CudaRng,
+        e: &mut CudaSlice<T>,
+        factor: &CudaSlice<T>,
+        z: &mut CudaSlice<T>,
+        seed: u64,
+        tag: u64,
+    ) -> Result<(), McError>
+    where
+        CudaBlas: Gemm<T>,
+        curandGenerator_t: NormalFill<T>,
+    {
+        let (m, n) = (self.m, self.n);
+        self.fill_normal(rng, e, Domain::Conditional, seed, tag, 0)?;
+        Self::gemm::<T, _, _, _>(
+            &dev.blas,
+            false,
+            true,
+            (m, n, n),
+            1.0,
+            &*e,
+            m,
+            factor,
+            n,
+            0.0,
+            z,
+            m,
+        )
     }
 
     /// `z = alpha W x` with `W` (`m x kdim`, iid N(0,1)) drawn in column blocks of `b`
