@@ -154,7 +154,7 @@ fn build_node<T: Real>(
         with_scratch::<T, _>(rows * kmax + 2 * rows * n, |buf| {
             let (e, rest) = buf.split_at_mut(rows * kmax);
             let (z, own) = rest.split_at_mut(rows * n);
-            let mut partial = Partial::new(n, rows);
+            let mut partial = Partial::new(n);
             for i in 0..len.div_ceil(rows) {
                 let row0 = r0 + i * rows;
                 let b = rows.min(r0 + len - row0);

@@ -7,7 +7,6 @@
 
 use super::rng::BlockRng;
 use crate::kernel::NodeState;
-use faer::linalg::matmul::triangular::{self, BlockStructure};
 use faer::{Accum, Mat, MatRef, Par};
 use ndarray::{Array1, Array2};
 use rand::Rng;
@@ -121,6 +120,10 @@ pub(crate) fn gram_chunk_rows(m: usize) -> usize {
     m.div_ceil(32).max(1024).next_multiple_of(512)
 }
 
+/// Columns per panel of the lower-trapezoid Gram update in [`Partial::add`] (a multiple
+/// of the GEMM micro-kernel's width; 8 and 16 measure alike at `N = 64`).
+const GRAM_PANEL: usize = 16;
+
 /// A chunk's running Gram partial `sum_k X_k X_k^T` (lower triangle) and column sums
 /// `sum_k X_k`, both in the working precision `T`.
 ///
@@ -128,18 +131,18 @@ pub(crate) fn gram_chunk_rows(m: usize) -> usize {
 /// (`f32`: relative rounding `~sqrt(rows) 6e-8`, below `1e-5` for `m <= 2^20`, far below
 /// the Monte Carlo noise `m^{-1/2}`); chunks are summed in `f64` by [`finish_gram`].
 pub(crate) struct Partial<T> {
+    /// Lower triangle of `sum_k X_k X_k^T` (column-major, `N x N`).
     pub(crate) gram: Mat<T>,
-    pub(crate) sums: Mat<T>,
-    ones: Mat<T>,
+    /// `sum_k X_k`, one per column.
+    pub(crate) sums: Vec<T>,
 }
 
 impl<T: Real> Partial<T> {
-    /// An empty partial for `N` columns and blocks of at most `rows` rows.
-    pub(crate) fn new(n: usize, rows: usize) -> Partial<T> {
+    /// An empty partial for `N` columns.
+    pub(crate) fn new(n: usize) -> Partial<T> {
         Partial {
             gram: Mat::zeros(n, n),
-            sums: Mat::zeros(1, n),
-            ones: Mat::from_fn(1, rows, |_, _| T::of(1.0)),
+            sums: vec![T::of(0.0); n],
         }
     }
 
@@ -149,25 +152,39 @@ impl<T: Real> Partial<T> {
         let b = block.len() / n;
         let xb = MatRef::from_row_major_slice(block, b, n);
         let one = T::of(1.0);
-        triangular::matmul(
-            self.gram.as_mut(),
-            BlockStructure::TriangularLower,
-            Accum::Add,
-            xb.transpose(),
-            BlockStructure::Rectangular,
-            xb,
-            BlockStructure::Rectangular,
-            one,
-            Par::Seq,
-        );
-        faer::linalg::matmul::matmul(
-            self.sums.as_mut(),
-            Accum::Add,
-            self.ones.as_ref().subcols(0, b),
-            xb,
-            one,
-            Par::Seq,
-        );
+        // Lower trapezoid by column panels: panel `[j0, j0 + w)` gets rows `j0..N` only,
+        // so about half the flops of the full product at full GEMM speed (faer's
+        // triangular product saves nothing at these sizes).
+        let mut j0 = 0;
+        while j0 < n {
+            let w = GRAM_PANEL.min(n - j0);
+            let xt = xb.transpose();
+            faer::linalg::matmul::matmul(
+                self.gram.as_mut().submatrix_mut(j0, j0, n - j0, w),
+                Accum::Add,
+                xt.subrows(j0, n - j0),
+                xb.subcols(j0, w),
+                one,
+                Par::Seq,
+            );
+            j0 += w;
+        }
+        // Eight rows per update of `sums` (one load and store of it per eight rows).
+        let mut rows = block.chunks_exact(8 * n);
+        for r8 in &mut rows {
+            for (j, s) in self.sums.iter_mut().enumerate() {
+                let mut t = r8[j];
+                for r in 1..8 {
+                    t += r8[r * n + j];
+                }
+                *s += t;
+            }
+        }
+        for row in rows.remainder().chunks_exact(n) {
+            for (s, &v) in self.sums.iter_mut().zip(row) {
+                *s += v;
+            }
+        }
     }
 }
 
@@ -175,24 +192,35 @@ impl<T: Real> Partial<T> {
 /// (lower triangles), summed in `f64` in block order (thread-count independent).
 pub(crate) fn finish_gram<T: Real>(partials: &[Partial<T>], m: usize, n: usize) -> NodeState {
     // Column-major f64 accumulator, read along the partials' columns (contiguous).
-    let mut acc = Mat::<f64>::zeros(n, n);
+    let mut acc = vec![0.0f64; n * n];
     let mut mean = Array1::<f64>::zeros(n);
     for p in partials {
-        for j in 0..n {
-            let (src, dst) = (p.gram.col(j), acc.col_mut(j));
-            for (d, s) in dst.iter_mut().zip(src.iter()).skip(j) {
+        for (j, dst) in acc.chunks_exact_mut(n).enumerate() {
+            let src = p
+                .gram
+                .col(j)
+                .try_as_col_major()
+                .expect("owned columns are contiguous");
+            for (d, s) in dst[j..].iter_mut().zip(&src.as_slice()[j..]) {
                 *d += s.wide();
             }
-            mean[j] += p.sums[(0, j)].wide();
+        }
+        for (mu, s) in mean.iter_mut().zip(&p.sums) {
+            *mu += s.wide();
         }
     }
     let inv = 1.0 / m as f64;
+    // `acc` holds the lower triangle column by column, which is the upper triangle of the
+    // row-major result; mirror it.
     let mut gram = Array2::<f64>::zeros((n, n));
-    for j in 0..n {
-        for i in j..n {
-            let v = acc[(i, j)] * inv;
-            gram[[i, j]] = v;
-            gram[[j, i]] = v;
+    {
+        let g = gram.as_slice_mut().expect("standard layout");
+        for j in 0..n {
+            for i in j..n {
+                let v = acc[j * n + i] * inv;
+                g[j * n + i] = v;
+                g[i * n + j] = v;
+            }
         }
     }
     mean.mapv_inplace(|v| v * inv);
@@ -305,7 +333,7 @@ mod tests {
         // Three partials of uneven block sizes, as the samplers produce them.
         let mut partials = Vec::new();
         for rows in [(0, 1024), (1024, 2048), (2048, 3000)] {
-            let mut p = Partial::<T>::new(n, 512);
+            let mut p = Partial::<T>::new(n);
             for b in (rows.0..rows.1).step_by(512) {
                 let end = (b + 512).min(rows.1);
                 p.add(&xt[b * n..end * n]);
@@ -347,7 +375,7 @@ mod tests {
             .collect();
         let mut partials = Vec::new();
         for chunk in x.chunks(1024 * n) {
-            let mut p = Partial::<f32>::new(n, 512);
+            let mut p = Partial::<f32>::new(n);
             chunk.chunks(512 * n).for_each(|blk| p.add(blk));
             partials.push(p);
         }
