@@ -133,29 +133,35 @@ pub(crate) fn sym_tridiagonal(k: ArrayView2<'_, f64>) -> Option<(Vec<f64>, Vec<f
     Some((d, e))
 }
 
-/// Number of eigenvalues of the symmetric tridiagonal `(d, e)` below `x` (Sturm count):
-/// the negative terms of `q_1 = d_1 - x`, `q_i = d_i - x - e_{i-1}^2 / q_{i-1}`, with a
-/// zero `q` replaced by `-eps |e|` (the standard safeguard).
+/// Points per multisection pass of [`tridiagonal_lambda_min`].
 #[cfg(not(feature = "lapack"))]
-fn sturm_count(d: &[f64], e2: &[f64], x: f64, tiny: f64) -> usize {
-    let mut count = 0;
-    let mut q = 1.0;
+const SECTIONS: usize = 8;
+
+/// Whether the symmetric tridiagonal `(d, e)` has an eigenvalue below each of the points
+/// `x` (Sturm count `>= 1`): the count is the number of negative terms of
+/// `q_1 = d_1 - x`, `q_i = d_i - x - e_{i-1}^2 / q_{i-1}`, with a `|q| < tiny` replaced by
+/// `-tiny` (the standard safeguard). The points' recurrences are independent, so they
+/// run side by side (their divisions overlap instead of waiting on each other).
+#[cfg(not(feature = "lapack"))]
+fn sturm_below(d: &[f64], e2: &[f64], x: &[f64; SECTIONS], tiny: f64) -> [bool; SECTIONS] {
+    let mut q = [1.0f64; SECTIONS];
+    let mut neg = [false; SECTIONS];
     for (i, &di) in d.iter().enumerate() {
-        let off = if i == 0 { 0.0 } else { e2[i - 1] / q };
-        q = di - x - off;
-        if q.abs() < tiny {
-            q = -tiny;
-        }
-        if q < 0.0 {
-            count += 1;
+        let e2i = if i == 0 { 0.0 } else { e2[i - 1] };
+        for k in 0..SECTIONS {
+            let v = di - x[k] - e2i / q[k];
+            q[k] = if v.abs() < tiny { -tiny } else { v };
+            neg[k] |= q[k] < 0.0;
         }
     }
-    count
+    neg
 }
 
-/// Smallest eigenvalue of a symmetric tridiagonal `(d, e)` by Sturm bisection between
-/// the Gershgorin bounds, to an interval of width `4 eps max(|lo|, |hi|)` (backward
-/// stable like QR, at `O(N)` per step instead of all eigenvalues).
+/// Smallest eigenvalue of a symmetric tridiagonal `(d, e)` by Sturm multisection between
+/// the Gershgorin bounds: each pass splits `[lo, hi]` at [`SECTIONS`] interior points and
+/// keeps the piece where the count first reaches 1 (`log2(SECTIONS + 1)` bits per pass),
+/// to an interval of width `4 eps max(|lo|, |hi|)` (backward stable like QR, at `O(N)` per
+/// pass instead of all eigenvalues).
 #[cfg(not(feature = "lapack"))]
 pub(crate) fn tridiagonal_lambda_min(d: &[f64], e: &[f64]) -> f64 {
     let n = d.len();
@@ -173,14 +179,26 @@ pub(crate) fn tridiagonal_lambda_min(d: &[f64], e: &[f64]) -> f64 {
         if hi - lo <= 4.0 * f64::EPSILON * lo.abs().max(hi.abs()) + f64::MIN_POSITIVE {
             break;
         }
-        let mid = 0.5 * (lo + hi);
-        if mid <= lo || mid >= hi {
-            break;
+        let h = (hi - lo) / (SECTIONS + 1) as f64;
+        let x: [f64; SECTIONS] = std::array::from_fn(|k| lo + (k + 1) as f64 * h);
+        if x[0] <= lo || x[SECTIONS - 1] >= hi {
+            // Too few representable points left: plain bisection to the end.
+            let mid = 0.5 * (lo + hi);
+            if mid <= lo || mid >= hi {
+                break;
+            }
+            if sturm_below(d, &e2, &[mid; SECTIONS], tiny)[0] {
+                hi = mid;
+            } else {
+                lo = mid;
+            }
+            continue;
         }
-        if sturm_count(d, &e2, mid, tiny) >= 1 {
-            hi = mid;
-        } else {
-            lo = mid;
+        let below = sturm_below(d, &e2, &x, tiny);
+        match below.iter().position(|&b| b) {
+            Some(0) => hi = x[0],
+            Some(k) => (lo, hi) = (x[k - 1], x[k]),
+            None => lo = x[SECTIONS - 1],
         }
     }
     0.5 * (lo + hi)
