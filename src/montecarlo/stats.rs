@@ -87,13 +87,13 @@ impl Welford2 {
 
     pub(crate) fn push(&mut self, x: &Array2<f64>) {
         self.count += 1;
-        let c = self.count as f64;
+        let inv = 1.0 / self.count as f64;
         ndarray::Zip::from(&mut self.mean)
             .and(&mut self.m2)
             .and(x)
             .for_each(|mu, m2, &v| {
                 let delta = v - *mu;
-                *mu += delta / c;
+                *mu += delta * inv;
                 *m2 += delta * (v - *mu);
             });
     }
