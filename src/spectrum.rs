@@ -249,7 +249,7 @@ fn orthonormalize(x: MatRef<'_, f64>, basis: Option<&Mat<f64>>) -> Option<Mat<f6
 pub enum Method {
     /// Full symmetric eigendecomposition.
     Full,
-    /// Householder tridiagonalization + Sturm bisection for the smallest eigenvalue
+    /// Householder tridiagonalization + Sturm multisection for the smallest eigenvalue
     /// (`N <= 256`, default backend).
     Tridiagonal,
     /// Cholesky + block Krylov on `K^{-1}`.

@@ -63,7 +63,7 @@ fn krylov_lambda_min_matches_full_eigensolver_on_kernels() {
 
 #[test]
 fn small_matrix_lambda_min_matches_the_full_eigensolver() {
-    // N <= 256: tridiagonalization + Sturm bisection against faer's QR eigensolver (and
+    // N <= 256: tridiagonalization + Sturm multisection against faer's QR eigensolver (and
     // a known spectrum). Both are backward stable, so they agree to ~N eps ||K||.
     let mut cases: Vec<(Array2<f64>, Option<f64>)> = vec![
         (Array2::from_elem((1, 1), -3.5), Some(-3.5)),
