@@ -146,10 +146,10 @@ pub fn run(a: Args) -> CliResult {
             super::emit(&(serde_json::to_string_pretty(&v)? + "\n"));
         } else {
             super::emit(&format!(
-                "{head}\nwidth sweep, {} networks per width (relative Frobenius error of the output Gram, mean ± se; slope of ln error vs ln m):\n\n{}\n{:.2} s\n",
+                "{head}\nwidth sweep, {} networks per width (relative Frobenius error of the output Gram, mean ± se; slope of ln error vs ln m):\n\n{}\n{}\n",
                 sp.base.seeds,
                 report::sweep_table(&sw),
-                secs
+                super::duration(secs)
             ));
         }
         return Ok(());
@@ -164,13 +164,13 @@ pub fn run(a: Args) -> CliResult {
         super::emit(&(serde_json::to_string_pretty(&v)? + "\n"));
     } else {
         super::emit(&format!(
-            "{head}\nwidth {}, {} networks ({} at once, ~{:.0} MiB), {:.2} s in all, {:.4} s sampling per network\n\n{}",
+            "{head}\nwidth {}, {} networks ({} at once, ~{:.0} MiB), {} in all, {} sampling per network\n\n{}",
             params.width,
             params.seeds,
             r.concurrency,
             r.estimated_bytes as f64 / (1u64 << 20) as f64,
-            secs,
-            r.seconds_per_network,
+            super::duration(secs),
+            super::duration(r.seconds_per_network),
             report::comparison_table(&r)
         ));
     }

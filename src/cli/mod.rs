@@ -50,6 +50,26 @@ pub fn emit(text: &str) {
     }
 }
 
+/// A duration with three significant digits in a readable unit: `812 us`, `3.41 ms`,
+/// `27.3 ms`, `1.37 s`, `95.2 s`.
+pub(crate) fn duration(secs: f64) -> String {
+    let (v, unit) = if secs < 1e-3 {
+        (secs * 1e6, "us")
+    } else if secs < 1.0 {
+        (secs * 1e3, "ms")
+    } else {
+        (secs, "s")
+    };
+    let digits = if v < 10.0 {
+        2
+    } else if v < 100.0 {
+        1
+    } else {
+        0
+    };
+    format!("{v:.digits$} {unit}")
+}
+
 pub fn run() -> CliResult {
     let cli = Cli::parse();
     match cli.command {
@@ -59,5 +79,19 @@ pub fn run() -> CliResult {
         Command::Mc(a) => mc::run(a),
         Command::Reproduce(a) => reproduce::run(a),
         Command::Train(a) => train::run(a),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::duration;
+
+    #[test]
+    fn durations_keep_three_significant_digits() {
+        assert_eq!(duration(0.000_812_4), "812 us");
+        assert_eq!(duration(0.003_414), "3.41 ms");
+        assert_eq!(duration(0.027_34), "27.3 ms");
+        assert_eq!(duration(1.372), "1.37 s");
+        assert_eq!(duration(95.24), "95.2 s");
     }
 }
