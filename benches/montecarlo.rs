@@ -1,9 +1,10 @@
 //! Monte Carlo sampler benchmarks (issue 3).
 //!
 //! * `dag3_n64_m4096`: conditional vs explicit sampler, DAG#3, N = 64, d = 32, m = 4096,
-//!   2 networks, whole [`run`]s (sampling + closed-form kernels + spectra + statistics).
-//! * `dag3_n64_m4096_sampling`: the same 2 networks, sampling only ([`sample_network`],
-//!   one network per thread as `run` schedules them).
+//!   16 networks (the CLI's default), whole [`run`]s (sampling + closed-form kernels +
+//!   spectra + statistics), as `archconv mc 2_21_112 --sampler ...` runs them.
+//! * `dag3_n64_m4096_sampling`: 2 networks, sampling only ([`sample_network`], one
+//!   network per thread as `run` schedules them).
 //! * `conditional_large`: conditional sampler, DAG#3, N = 256, m = 65536, 8 networks.
 //! * `gemm_peak`: plain faer GEMMs of the explicit sampler's shape (4096 x 4096 times
 //!   4096 x 64, f64 and f32, all threads); throughput is reported in FLOP/s ("elem/s"),
@@ -25,7 +26,7 @@ fn explicit_flops(dag: &Dag, m: usize, n: usize, d: usize, seeds: usize) -> u64 
 }
 
 fn samplers(c: &mut Criterion) {
-    let (n, d, m, seeds) = (64, 32, 4096, 2);
+    let (n, d, m, seeds) = (64, 32, 4096, 16);
     let x = Inputs::gaussian(n, d, 0);
     let inp = McInputs::from_data(x.view(), Lift::Dense).unwrap();
     let dag = Dag::dag3();
@@ -52,6 +53,7 @@ fn samplers(c: &mut Criterion) {
         });
     }
     g.finish();
+    let seeds = 2;
     let mut g = c.benchmark_group("dag3_n64_m4096_sampling");
     g.sample_size(10);
     for (sampler, precision) in [
