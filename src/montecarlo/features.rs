@@ -269,7 +269,8 @@ pub(crate) fn root_factor(g: &Array2<f64>, eps: f64) -> Option<Factor> {
 
 /// Diagonally pivoted (outer-product) Cholesky of a positive semidefinite `G`: at step
 /// `k` the largest remaining Schur-complement diagonal `d_p` becomes the pivot, column
-/// `k` of `F` is `(G_{:,p} - F_{:,<k} F_{p,<k}^T) / sqrt(d_p)` and `d -= F_{:,k}^2`;
+/// `k` of `F` is `(G_{:,p} - F_{:,<k} F_{p,<k}^T) / sqrt(d_p)` for every row and
+/// `d -= F_{:,k}^2` for rows not yet pivots;
 /// stops when `max d <= tol`. Returns `F` (`N x r`, `r >= 1`, rows in the original
 /// order) with `F F^T = G` up to the dropped Schur complement (trace `<= N tol`). Cost
 /// `O(N^2 r)`.
@@ -291,19 +292,18 @@ pub(crate) fn pivoted_cholesky(g: &Array2<f64>, tol: f64) -> Mat<f64> {
         let piv = dp.sqrt();
         done[p] = true;
         let fp: Vec<f64> = f[p * n..p * n + r].to_vec();
+        // Every row, the pivot's and earlier pivots' included, by the same formula: rows
+        // of equal Gram columns (duplicated points) then stay bit-for-bit equal whichever
+        // of them is chosen as pivot. (Setting the pivot entry to `sqrt(d_p)` and skipping
+        // earlier pivots, as usual, leaves a duplicate of a pivot with rounding-level
+        // entries its twin lacks.) In exact arithmetic the pivot's entry is `sqrt(d_p)`
+        // and earlier pivots' entries are 0.
         for i in 0..n {
-            if done[i] && i != p {
-                continue;
-            }
-            let v = if i == p {
-                piv
-            } else {
-                let row = &f[i * n..i * n + r];
-                let dot: f64 = row.iter().zip(&fp).map(|(a, b)| a * b).sum();
-                (g[[i, p]] - dot) / piv
-            };
+            let row = &f[i * n..i * n + r];
+            let dot: f64 = row.iter().zip(&fp).map(|(a, b)| a * b).sum();
+            let v = (g[[i, p]] - dot) / piv;
             f[i * n + r] = v;
-            if i != p {
+            if !done[i] {
                 d[i] -= v * v;
             }
         }
@@ -352,6 +352,22 @@ mod tests {
                     (0..m).map(|k| (col(k, i) * col(k, j)).abs()).sum::<f64>() / m as f64;
                 assert!((st.gram[[i, j]] - g).abs() <= bound(g_abs), "({i},{j})");
             }
+        }
+    }
+
+    #[test]
+    fn dbg_duplicate_pivot() {
+        let (n, r) = (10, 4);
+        let a = |i: usize, c: usize| {
+            let i = if i == 7 { 3 } else { i };
+            (((i * 31 + c * 17) % 23) as f64 - 11.0) / 7.0 * if i == 3 { 3.0 } else { 1.0 }
+        };
+        let g = Array2::from_shape_fn((n, n), |(i, j)| {
+            (0..r).map(|c| a(i, c) * a(j, c)).sum::<f64>()
+        });
+        let f = pivoted_cholesky(&g, 4.0 * n as f64 * f64::EPSILON * 100.0);
+        for k in 0..f.ncols() {
+            eprintln!("DBG col {k}: row3 {:e} row7 {:e}", f[(3, k)], f[(7, k)]);
         }
     }
 
@@ -440,5 +456,37 @@ mod tests {
         let mut nan = h.clone();
         nan[[0, 1]] = f64::NAN;
         assert!(root_factor(&nan, f64::EPSILON).is_none());
+    }
+
+    #[test]
+    fn duplicated_points_get_equal_root_rows_even_as_pivots() {
+        // Ten points in R^4, point 7 a copy of point 3, which has the largest norm and so
+        // is the first pivot. The root's rows 3 and 7 must be equal bit for bit (the
+        // usual `sqrt(d_p)` pivot entry differs from its twin in the last place, and the
+        // twin then picks up rounding-level entries in later columns).
+        let (n, r) = (10, 4);
+        let a = |i: usize, c: usize| {
+            let i = if i == 7 { 3 } else { i };
+            let scale = if i == 3 { 3.0 } else { 1.0 };
+            scale * (((i * 31 + c * 17) % 23) as f64 - 11.0) / 7.0
+        };
+        let g = Array2::from_shape_fn((n, n), |(i, j)| {
+            (0..r).map(|c| a(i, c) * a(j, c)).sum::<f64>()
+        });
+        let f = root_factor(&g, f64::EPSILON).expect("factor");
+        assert!(!f.lower);
+        assert_eq!(f.f.ncols(), r);
+        for k in 0..r {
+            assert_eq!(f.f[(3, k)].to_bits(), f.f[(7, k)].to_bits(), "column {k}");
+        }
+        // The first pivot's column is G's column 3 over sqrt(G_33).
+        assert_eq!(f.f[(3, 0)], g[[3, 3]] / g[[3, 3]].sqrt());
+        let scale = g.iter().fold(0.0f64, |m, v| m.max(v.abs()));
+        for i in 0..n {
+            for j in 0..n {
+                let s: f64 = (0..r).map(|k| f.f[(i, k)] * f.f[(j, k)]).sum();
+                assert!((s - g[[i, j]]).abs() < 1e-13 * scale, "({i},{j})");
+            }
+        }
     }
 }
