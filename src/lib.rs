@@ -36,6 +36,7 @@ pub mod paths;
 pub mod plot;
 pub mod report;
 pub mod reproduce;
+mod simd;
 pub mod space;
 pub mod spectrum;
 pub mod stepsize;

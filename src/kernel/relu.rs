@@ -131,42 +131,19 @@ fn corr_row(
     }
 }
 
-#[cfg(target_arch = "x86_64")]
-#[target_feature(enable = "avx2")]
-#[allow(clippy::too_many_arguments)]
-fn corr_row_avx2(
-    o: &mut [f64],
-    kr: &[f64],
-    sdv: &[f64],
-    invv: &[f64],
-    si: f64,
-    ii: f64,
-    degree1: bool,
-    g: &impl Fn(f64) -> f64,
-) {
-    corr_row(o, kr, sdv, invv, si, ii, degree1, g)
-}
-
-/// Runs [`corr_row`] with AVX2 when the processor has it (same arithmetic, wider vectors).
-#[allow(clippy::too_many_arguments)]
-fn corr_row_dispatch(
-    o: &mut [f64],
-    kr: &[f64],
-    sdv: &[f64],
-    invv: &[f64],
-    si: f64,
-    ii: f64,
-    degree1: bool,
-    g: &impl Fn(f64) -> f64,
-) {
-    #[cfg(target_arch = "x86_64")]
-    {
-        if std::arch::is_x86_feature_detected!("avx2") {
-            // SAFETY: the processor supports AVX2 (checked just above).
-            return unsafe { corr_row_avx2(o, kr, sdv, invv, si, ii, degree1, g) };
-        }
-    }
-    corr_row(o, kr, sdv, invv, si, ii, degree1, g)
+crate::simd::avx2_dispatch! {
+    /// Runs [`corr_row`] with AVX2 when the processor has it (same arithmetic, wider
+    /// vectors).
+    fn corr_row_dispatch(
+        o: &mut [f64],
+        kr: &[f64],
+        sdv: &[f64],
+        invv: &[f64],
+        si: f64,
+        ii: f64,
+        degree1: bool,
+        g: &impl Fn(f64) -> f64,
+    ) => corr_row
 }
 
 /// Rows of `f(K)` computed on demand, for a consumer that reads `f(K)` once and would

@@ -249,22 +249,9 @@ fn combine_in<T: Real>(blk: &mut [T], z: &[T], gain: T, relu: bool, first: bool)
     }
 }
 
-#[cfg(target_arch = "x86_64")]
-#[target_feature(enable = "avx2")]
-fn combine_avx2<T: Real>(blk: &mut [T], z: &[T], gain: T, relu: bool, first: bool) {
-    combine_in(blk, z, gain, relu, first)
-}
-
-/// [`combine_in`] with AVX2 when the processor has it (wider vectors, same results).
-fn combine<T: Real>(blk: &mut [T], z: &[T], gain: T, relu: bool, first: bool) {
-    #[cfg(target_arch = "x86_64")]
-    {
-        if std::arch::is_x86_feature_detected!("avx2") {
-            // SAFETY: the processor supports AVX2 (checked just above).
-            return unsafe { combine_avx2(blk, z, gain, relu, first) };
-        }
-    }
-    combine_in(blk, z, gain, relu, first)
+crate::simd::avx2_dispatch! {
+    /// [`combine_in`] with AVX2 when the processor has it (wider vectors, same results).
+    fn combine[T: Real](blk: &mut [T], z: &[T], gain: T, relu: bool, first: bool) => combine_in
 }
 
 thread_local! {
