@@ -164,11 +164,13 @@ fn build_node<T: Real>(
                     None => &mut own[..b * n],
                 };
                 let mut first = true;
-                for input in inputs {
+                for (q, input) in inputs.iter().enumerate() {
+                    // The last input's pass also adds the finished rows to the column sums.
+                    let sums = (q + 1 == inputs.len()).then_some(&mut partial.sums[..]);
                     match input {
                         Input::Skip(src) => {
                             let s = &src.data()[row0 * n..(row0 + b) * n];
-                            combine(blk, s, gain, false, first);
+                            combine(blk, s, gain, false, first, sums);
                         }
                         Input::Linear { op, tag, relu } => {
                             let e = &mut e[..b * op.k];
@@ -198,7 +200,7 @@ fn build_node<T: Real>(
                                     Par::Seq,
                                 );
                             }
-                            combine(blk, &z[..b * n], gain, *relu, first);
+                            combine(blk, &z[..b * n], gain, *relu, first, sums);
                         }
                     }
                     first = false;
@@ -231,27 +233,56 @@ fn build_node<T: Real>(
 }
 
 /// `blk = f(z)` (`first`) or `blk += f(z)`, with `f(v) = gain max(v, 0)` (`relu`) or the
-/// identity: one elementwise pass, the same arithmetic on every path.
+/// identity: one elementwise pass, the same arithmetic on every path. With `sums`
+/// (length `N`), the finished rows of `blk` are also added to it, row by row, while they
+/// are in registers.
 #[inline(always)]
-fn combine_in<T: Real>(blk: &mut [T], z: &[T], gain: T, relu: bool, first: bool) {
+fn combine_in<T: Real>(
+    blk: &mut [T],
+    z: &[T],
+    gain: T,
+    relu: bool,
+    first: bool,
+    sums: Option<&mut [T]>,
+) {
     let zero = T::of(0.0);
+    let pos = |v: T| if v > zero { v } else { zero };
     match (relu, first) {
-        (true, true) => blk
-            .iter_mut()
-            .zip(z)
-            .for_each(|(o, &v)| *o = gain * if v > zero { v } else { zero }),
-        (true, false) => blk
-            .iter_mut()
-            .zip(z)
-            .for_each(|(o, &v)| *o += gain * if v > zero { v } else { zero }),
-        (false, true) => blk.copy_from_slice(z),
-        (false, false) => blk.iter_mut().zip(z).for_each(|(o, &v)| *o += v),
+        (true, true) => pass(blk, z, sums, |o, v| *o = gain * pos(v)),
+        (true, false) => pass(blk, z, sums, |o, v| *o += gain * pos(v)),
+        (false, true) => pass(blk, z, sums, |o, v| *o = v),
+        (false, false) => pass(blk, z, sums, |o, v| *o += v),
+    }
+}
+
+/// Applies `op` to every `(blk, z)` pair; with `sums`, row by row, adding each finished
+/// row of `blk` to `sums`.
+#[inline(always)]
+fn pass<T: Real>(blk: &mut [T], z: &[T], sums: Option<&mut [T]>, op: impl Fn(&mut T, T)) {
+    match sums {
+        None => blk.iter_mut().zip(z).for_each(|(o, &v)| op(o, v)),
+        Some(s) => {
+            let n = s.len();
+            for (orow, zrow) in blk.chunks_exact_mut(n).zip(z.chunks_exact(n)) {
+                for ((o, &v), sj) in orow.iter_mut().zip(zrow).zip(s.iter_mut()) {
+                    op(o, v);
+                    *sj += *o;
+                }
+            }
+        }
     }
 }
 
 crate::simd::avx2_dispatch! {
     /// [`combine_in`] with AVX2 when the processor has it (wider vectors, same results).
-    fn combine[T: Real](blk: &mut [T], z: &[T], gain: T, relu: bool, first: bool) => combine_in
+    fn combine[T: Real](
+        blk: &mut [T],
+        z: &[T],
+        gain: T,
+        relu: bool,
+        first: bool,
+        sums: Option<&mut [T]>,
+    ) => combine_in
 }
 
 thread_local! {

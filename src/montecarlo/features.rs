@@ -146,7 +146,8 @@ impl<T: Real> Partial<T> {
         }
     }
 
-    /// Adds one row block `B` (`b x N`, row-major): `gram += B^T B`, `sums += 1^T B`.
+    /// Adds one row block `B` (`b x N`, row-major) to the Gram: `gram += B^T B` (the
+    /// samplers add `1^T B` to `sums` in the pass that finishes the block).
     pub(crate) fn add(&mut self, block: &[T]) {
         let n = self.gram.nrows();
         let b = block.len() / n;
@@ -168,22 +169,6 @@ impl<T: Real> Partial<T> {
                 Par::Seq,
             );
             j0 += w;
-        }
-        // Eight rows per update of `sums` (one load and store of it per eight rows).
-        let mut rows = block.chunks_exact(8 * n);
-        for r8 in &mut rows {
-            for (j, s) in self.sums.iter_mut().enumerate() {
-                let mut t = r8[j];
-                for r in 1..8 {
-                    t += r8[r * n + j];
-                }
-                *s += t;
-            }
-        }
-        for row in rows.remainder().chunks_exact(n) {
-            for (s, &v) in self.sums.iter_mut().zip(row) {
-                *s += v;
-            }
         }
     }
 }
@@ -336,7 +321,14 @@ mod tests {
             let mut p = Partial::<T>::new(n);
             for b in (rows.0..rows.1).step_by(512) {
                 let end = (b + 512).min(rows.1);
-                p.add(&xt[b * n..end * n]);
+                let blk = &xt[b * n..end * n];
+                p.add(blk);
+                // The samplers add column sums in their combine pass, row by row.
+                for row in blk.chunks_exact(n) {
+                    for (s, &v) in p.sums.iter_mut().zip(row) {
+                        *s += v;
+                    }
+                }
             }
             partials.push(p);
         }
