@@ -6,7 +6,7 @@
 /// compiled for the baseline target otherwise. The arithmetic is the same on both
 /// paths, so results do not depend on the processor.
 ///
-/// ```ignore
+/// ```text
 /// avx2_dispatch! {
 ///     /// Doc of the dispatcher.
 ///     fn scale[T: Real](x: &mut [T], a: T) => scale_in
