@@ -42,21 +42,12 @@ pub(crate) fn gram_rows(x: ArrayView2<'_, f64>) -> Array2<f64> {
     let n = x.nrows();
     let mut a = zeros_fast(n, n);
     {
-        use ndarray::parallel::prelude::*;
-        let copy = |(j, mut row): (usize, ndarray::ArrayViewMut1<'_, f64>)| {
+        for_each_row(&mut a, |(j, mut row)| {
             let col = out.col(j);
             for (i, v) in row.iter_mut().enumerate() {
                 *v = col[i];
             }
-        };
-        if parallel(n * n) {
-            a.axis_iter_mut(ndarray::Axis(0))
-                .into_par_iter()
-                .enumerate()
-                .for_each(copy);
-        } else {
-            a.axis_iter_mut(ndarray::Axis(0)).enumerate().for_each(copy);
-        }
+        });
     }
     const B: usize = 64;
     for bi in (0..n).step_by(B) {
@@ -286,6 +277,23 @@ pub(crate) const PAR_MIN_ENTRIES: usize = 1 << 16;
 /// Whether a pass over `entries` matrix entries should run in parallel.
 pub(crate) fn parallel(entries: usize) -> bool {
     entries >= PAR_MIN_ENTRIES
+}
+
+/// Runs `f((i, row_i))` on every row of `a`, in parallel when `a` is large enough
+/// ([`parallel`]).
+pub(crate) fn for_each_row<F>(a: &mut Array2<f64>, f: F)
+where
+    F: Fn((usize, ndarray::ArrayViewMut1<'_, f64>)) + Send + Sync,
+{
+    use ndarray::parallel::prelude::*;
+    if parallel(a.len()) {
+        a.axis_iter_mut(ndarray::Axis(0))
+            .into_par_iter()
+            .enumerate()
+            .for_each(f);
+    } else {
+        a.axis_iter_mut(ndarray::Axis(0)).enumerate().for_each(f);
+    }
 }
 
 /// faer's parallelism for a product with `entries` output entries.

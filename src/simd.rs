@@ -1,31 +1,36 @@
 //! Run-time CPU-feature dispatch for the few elementwise passes that gain from wider
 //! vectors than the baseline `x86-64` target allows.
 
-/// Defines `fn $name(args) -> ret` calling `$body` (an `#[inline(always)]` function
-/// taking the same arguments): compiled with AVX2 and run when the processor has it,
-/// compiled for the baseline target otherwise. The arithmetic is the same on both
-/// paths, so results do not depend on the processor.
+/// Defines `fn $name(args) -> ret { body }` so that `body` is compiled twice: with AVX2,
+/// run when the processor has it, and for the baseline target otherwise. The arithmetic
+/// is the same on both paths (no FMA contraction), so results do not depend on the
+/// processor.
 ///
 /// ```text
 /// avx2_dispatch! {
-///     /// Doc of the dispatcher.
-///     fn scale[T: Real](x: &mut [T], a: T) => scale_in
+///     /// Doc of the function.
+///     fn scale[T: Real](x: &mut [T], a: T) {
+///         x.iter_mut().for_each(|v| *v = *v * a)
+///     }
 /// }
 /// ```
 macro_rules! avx2_dispatch {
     (
         $(#[$attr:meta])*
         $vis:vis fn $name:ident $([$($gen:tt)*])? ($($arg:ident : $ty:ty),* $(,)?)
-            $(-> $ret:ty)? => $body:ident
+            $(-> $ret:ty)? $body:block
     ) => {
         $(#[$attr])*
         #[allow(clippy::too_many_arguments)]
         $vis fn $name $(<$($gen)*>)? ($($arg: $ty),*) $(-> $ret)? {
+            #[inline(always)]
+            #[allow(clippy::too_many_arguments)]
+            fn imp $(<$($gen)*>)? ($($arg: $ty),*) $(-> $ret)? $body
             #[cfg(target_arch = "x86_64")]
             #[target_feature(enable = "avx2")]
             #[allow(clippy::too_many_arguments)]
             fn avx2 $(<$($gen)*>)? ($($arg: $ty),*) $(-> $ret)? {
-                $body($($arg),*)
+                imp($($arg),*)
             }
             #[cfg(target_arch = "x86_64")]
             {
@@ -34,7 +39,7 @@ macro_rules! avx2_dispatch {
                     return unsafe { avx2($($arg),*) };
                 }
             }
-            $body($($arg),*)
+            imp($($arg),*)
         }
     };
 }

@@ -7,7 +7,8 @@
 //! before allocating anything large. Networks run on one thread here, so the estimate is
 //! asked for one worker. Not counted by the estimate (see its docs): the packing buffers
 //! faer's GEMM allocates once per thread and keeps, so the thread's GEMMs are warmed up
-//! first, in both precisions.
+//! first, in both precisions, and the caches of freed feature buffers and block scratch
+//! are emptied before each measurement.
 
 use archconv::montecarlo::{memory, sample_network, McInputs, Precision, Sampler};
 use archconv::{Dag, Inputs, Lift};
@@ -88,6 +89,10 @@ fn sampling_allocates_no_more_than_the_estimate() {
                     let estimate =
                         memory::network_bytes(&dag, n, d, m, sampler, precision, 1).unwrap();
                     let (before, peak) = pool.install(|| {
+                        // Buffers kept from the previous case would be reused without
+                        // being allocated, hiding an undercount: start from empty caches
+                        // (on the worker thread, which owns the scratch).
+                        memory::release_cached_buffers();
                         let before = CURRENT.load(Ordering::SeqCst);
                         PEAK.store(before, Ordering::SeqCst);
                         let nodes =

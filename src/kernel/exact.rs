@@ -36,8 +36,7 @@
 use super::{relu, Inputs, KernelError, NodeState};
 use crate::dag::{Dag, Op};
 use crate::paths::DepthHistograms;
-use ndarray::parallel::prelude::*;
-use ndarray::{Array1, Array2, Axis};
+use ndarray::{Array1, Array2};
 use std::collections::{BTreeMap, HashMap};
 
 /// Which pair terms the recursion keeps.
@@ -255,14 +254,7 @@ pub(crate) fn fused_with_maps(
                 .for_each(|((x, &a), &b)| *x += a * b);
         }
     };
-    if crate::linalg::parallel(n * n) {
-        out.axis_iter_mut(Axis(0))
-            .into_par_iter()
-            .enumerate()
-            .for_each(fill);
-    } else {
-        out.axis_iter_mut(Axis(0)).enumerate().for_each(fill);
-    }
+    crate::linalg::for_each_row(&mut out, fill);
     out
 }
 

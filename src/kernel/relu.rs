@@ -106,35 +106,10 @@ fn inv_sqrt_diag(k: ArrayView2<'_, f64>) -> (Array1<f64>, Array1<f64>) {
     (sd, inv)
 }
 
-/// One row of [`map_corr`]: `o[j] = scale_j g(k[j] ii inv[j])`.
-#[inline(always)]
-#[allow(clippy::too_many_arguments)]
-fn corr_row(
-    o: &mut [f64],
-    kr: &[f64],
-    sdv: &[f64],
-    invv: &[f64],
-    si: f64,
-    ii: f64,
-    degree1: bool,
-    g: &impl Fn(f64) -> f64,
-) {
-    // Zipped iterators: no bounds checks, so the loop vectorises.
-    if degree1 {
-        for (((oj, &k), &sd), &inv) in o.iter_mut().zip(kr).zip(sdv).zip(invv) {
-            *oj = si * sd * g(k * (ii * inv)); // (ii inv) commutes: exact symmetry
-        }
-    } else {
-        for ((oj, &k), &inv) in o.iter_mut().zip(kr).zip(invv) {
-            *oj = g(k * (ii * inv));
-        }
-    }
-}
-
 crate::simd::avx2_dispatch! {
-    /// Runs [`corr_row`] with AVX2 when the processor has it (same arithmetic, wider
-    /// vectors).
-    fn corr_row_dispatch(
+    /// One row of [`map_corr`]: `o[j] = scale_j g(k[j] ii inv[j])`, with AVX2 when the
+    /// processor has it (same arithmetic, wider vectors).
+    fn corr_row(
         o: &mut [f64],
         kr: &[f64],
         sdv: &[f64],
@@ -143,7 +118,40 @@ crate::simd::avx2_dispatch! {
         ii: f64,
         degree1: bool,
         g: &impl Fn(f64) -> f64,
-    ) => corr_row
+    ) {
+        // Zipped iterators: no bounds checks, so the loop vectorises.
+        if degree1 {
+            for (((oj, &k), &sd), &inv) in o.iter_mut().zip(kr).zip(sdv).zip(invv) {
+                *oj = si * sd * g(k * (ii * inv)); // (ii inv) commutes: exact symmetry
+            }
+        } else {
+            for ((oj, &k), &inv) in o.iter_mut().zip(kr).zip(invv) {
+                *oj = g(k * (ii * inv));
+            }
+        }
+    }
+}
+
+/// [`corr_row`] for a row view of `K` (copied first if its entries are not contiguous).
+#[allow(clippy::too_many_arguments)]
+fn view_row(
+    o: &mut [f64],
+    krow: ArrayView1<'_, f64>,
+    sd: &Array1<f64>,
+    inv: &Array1<f64>,
+    si: f64,
+    ii: f64,
+    degree1: bool,
+    g: &impl Fn(f64) -> f64,
+) {
+    let (sdv, invv) = (
+        sd.as_slice().expect("contiguous"),
+        inv.as_slice().expect("contiguous"),
+    );
+    match krow.to_slice() {
+        Some(kr) => corr_row(o, kr, sdv, invv, si, ii, degree1, g),
+        None => corr_row(o, &krow.to_vec(), sdv, invv, si, ii, degree1, g),
+    }
 }
 
 /// Rows of `f(K)` computed on demand, for a consumer that reads `f(K)` once and would
@@ -164,16 +172,17 @@ impl<'a> FRows<'a> {
 
     /// Writes row `i` of `f(K)` into `o` (length `N`).
     pub(crate) fn row(&self, i: usize, o: &mut [f64]) {
-        let krow = self.k.row(i);
-        let (sdv, invv) = (
-            self.sd.as_slice().expect("contiguous"),
-            self.inv.as_slice().expect("contiguous"),
+        let ii = self.inv[i];
+        view_row(
+            o,
+            self.k.row(i),
+            &self.sd,
+            &self.inv,
+            self.sd[i],
+            ii,
+            true,
+            &h,
         );
-        let (si, ii) = (self.sd[i], self.inv[i]);
-        match krow.to_slice() {
-            Some(kr) => corr_row_dispatch(o, kr, sdv, invv, si, ii, true, &h),
-            None => corr_row_dispatch(o, &krow.to_vec(), sdv, invv, si, ii, true, &h),
-        }
         if ii == 0.0 {
             o.fill(0.0);
         } else {
@@ -196,19 +205,8 @@ fn map_corr(k: ArrayView2<'_, f64>, degree1: bool, g: impl Fn(f64) -> f64 + Sync
     let mut out = crate::linalg::zeros_fast(n, n);
     let row =
         |mut orow: ArrayViewMut1<'_, f64>, krow: ArrayView1<'_, f64>, &si: &f64, &ii: &f64| {
-            let (o, kr, sdv, invv) = (
-                orow.as_slice_mut().expect("contiguous"),
-                krow.to_slice(),
-                sd.as_slice().expect("contiguous"),
-                inv.as_slice().expect("contiguous"),
-            );
-            match kr {
-                Some(kr) => corr_row_dispatch(o, kr, sdv, invv, si, ii, degree1, &g),
-                None => {
-                    let owned = krow.to_vec();
-                    corr_row_dispatch(o, &owned, sdv, invv, si, ii, degree1, &g)
-                }
-            }
+            let o = orow.as_slice_mut().expect("contiguous");
+            view_row(o, krow, &sd, &inv, si, ii, degree1, &g)
         };
     let zip = Zip::from(out.axis_iter_mut(Axis(0)))
         .and(k.axis_iter(Axis(0)))

@@ -232,26 +232,27 @@ fn build_node<T: Real>(
     (finish_gram(&partials, m, n), features)
 }
 
-/// `blk = f(z)` (`first`) or `blk += f(z)`, with `f(v) = gain max(v, 0)` (`relu`) or the
-/// identity: one elementwise pass, the same arithmetic on every path. With `sums`
-/// (length `N`), the finished rows of `blk` are also added to it, row by row, while they
-/// are in registers.
-#[inline(always)]
-fn combine_in<T: Real>(
-    blk: &mut [T],
-    z: &[T],
-    gain: T,
-    relu: bool,
-    first: bool,
-    sums: Option<&mut [T]>,
-) {
-    let zero = T::of(0.0);
-    let pos = |v: T| if v > zero { v } else { zero };
-    match (relu, first) {
-        (true, true) => pass(blk, z, sums, |o, v| *o = gain * pos(v)),
-        (true, false) => pass(blk, z, sums, |o, v| *o += gain * pos(v)),
-        (false, true) => pass(blk, z, sums, |o, v| *o = v),
-        (false, false) => pass(blk, z, sums, |o, v| *o += v),
+crate::simd::avx2_dispatch! {
+    /// `blk = f(z)` (`first`) or `blk += f(z)`, with `f(v) = gain max(v, 0)` (`relu`) or
+    /// the identity: one elementwise pass, the same arithmetic on every path, with AVX2
+    /// when the processor has it. With `sums` (length `N`), the finished rows of `blk`
+    /// are also added to it, row by row, while they are in registers.
+    fn combine[T: Real](
+        blk: &mut [T],
+        z: &[T],
+        gain: T,
+        relu: bool,
+        first: bool,
+        sums: Option<&mut [T]>,
+    ) {
+        let zero = T::of(0.0);
+        let pos = |v: T| if v > zero { v } else { zero };
+        match (relu, first) {
+            (true, true) => pass(blk, z, sums, |o, v| *o = gain * pos(v)),
+            (true, false) => pass(blk, z, sums, |o, v| *o += gain * pos(v)),
+            (false, true) => pass(blk, z, sums, |o, v| *o = v),
+            (false, false) => pass(blk, z, sums, |o, v| *o += v),
+        }
     }
 }
 
@@ -273,22 +274,15 @@ fn pass<T: Real>(blk: &mut [T], z: &[T], sums: Option<&mut [T]>, op: impl Fn(&mu
     }
 }
 
-crate::simd::avx2_dispatch! {
-    /// [`combine_in`] with AVX2 when the processor has it (wider vectors, same results).
-    fn combine[T: Real](
-        blk: &mut [T],
-        z: &[T],
-        gain: T,
-        relu: bool,
-        first: bool,
-        sums: Option<&mut [T]>,
-    ) => combine_in
-}
-
 thread_local! {
     /// Per-thread block scratch, reused across chunks, nodes and networks (fresh
     /// allocations of this size are returned to the system on free and page-fault back).
     static SCRATCH: std::cell::RefCell<Vec<u64>> = const { std::cell::RefCell::new(Vec::new()) };
+}
+
+/// Frees this thread's block scratch.
+pub(crate) fn drop_scratch() {
+    SCRATCH.with(|s| *s.borrow_mut() = Vec::new());
 }
 
 /// Scratch buffers kept after use up to this size (larger ones are freed).

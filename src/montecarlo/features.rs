@@ -102,6 +102,13 @@ impl<T: Real> Features<T> {
     }
 }
 
+/// Frees the feature buffers kept for reuse.
+pub(crate) fn drain_pool() {
+    if let Ok(mut pool) = POOL.lock() {
+        pool.clear();
+    }
+}
+
 impl<T> Drop for Features<T> {
     fn drop(&mut self) {
         let buf = std::mem::take(&mut self.words);
@@ -156,10 +163,10 @@ impl<T: Real> Partial<T> {
         // Lower trapezoid by column panels: panel `[j0, j0 + w)` gets rows `j0..N` only,
         // so about half the flops of the full product at full GEMM speed (faer's
         // triangular product saves nothing at these sizes).
+        let xt = xb.transpose();
         let mut j0 = 0;
         while j0 < n {
             let w = GRAM_PANEL.min(n - j0);
-            let xt = xb.transpose();
             faer::linalg::matmul::matmul(
                 self.gram.as_mut().submatrix_mut(j0, j0, n - j0, w),
                 Accum::Add,

@@ -89,6 +89,15 @@ pub fn run_bytes(dag: &Dag, n: usize, d: usize) -> Option<u64> {
     kernels.checked_add(welford)?.checked_add(inputs)
 }
 
+/// Returns to the allocator what sampling keeps for reuse: the freed feature buffers (at
+/// most 128 MB, shared) and the calling thread's block scratch (at most 64 MB per
+/// thread). The next network then allocates afresh. Useful after a large run, and before
+/// measuring what one network allocates.
+pub fn release_cached_buffers() {
+    super::features::drain_pool();
+    super::cpu::drop_scratch();
+}
+
 /// Available memory: `MemAvailable` from `/proc/meminfo`, if readable.
 pub fn available_bytes() -> Option<u64> {
     let text = std::fs::read_to_string("/proc/meminfo").ok()?;

@@ -566,18 +566,28 @@ pub(crate) struct ClosedForms {
 
 impl ClosedForms {
     pub(crate) fn of(dag: &Dag, inputs: &McInputs) -> Result<ClosedForms, McError> {
-        let kernels: Vec<Kernel> = KernelKind::ALL
-            .iter()
-            .map(|&k| inputs.inputs().kernel(dag, k))
-            .collect::<Result<_, _>>()?;
-        let lambda_min = kernels
-            .iter()
-            .map(|k| crate::spectrum::lambda_min(&k.output().gram))
-            .collect::<Result<_, _>>()?;
+        let kernels = Self::kernels(dag, inputs)?;
+        let lambda_min = Self::lambda_mins(&kernels)?;
         Ok(ClosedForms {
             kernels,
             lambda_min,
         })
+    }
+
+    /// The three closed-form kernels, in [`KernelKind::ALL`] order.
+    fn kernels(dag: &Dag, inputs: &McInputs) -> Result<Vec<Kernel>, McError> {
+        KernelKind::ALL
+            .iter()
+            .map(|&k| Ok(inputs.inputs().kernel(dag, k)?))
+            .collect()
+    }
+
+    /// `lambda_min` of each kernel's output Gram.
+    fn lambda_mins(kernels: &[Kernel]) -> Result<Vec<f64>, McError> {
+        kernels
+            .iter()
+            .map(|k| Ok(crate::spectrum::lambda_min(&k.output().gram)?))
+            .collect()
     }
 }
 
@@ -622,10 +632,7 @@ pub(crate) fn run_with(
 
     let kernels: Vec<Kernel> = match closed {
         Some(c) => c.kernels.clone(),
-        None => KernelKind::ALL
-            .iter()
-            .map(|&k| inputs.inputs().kernel(dag, k))
-            .collect::<Result<_, _>>()?,
+        None => ClosedForms::kernels(dag, inputs)?,
     };
     let refs: Vec<&Array2<f64>> = kernels.iter().map(|k| &k.output().gram).collect();
     let nodes = dag.num_nodes();
@@ -660,10 +667,7 @@ pub(crate) fn run_with(
     let (kernel_lmins, sampled) = rayon::join(
         || match closed {
             Some(c) => Ok(c.lambda_min.clone()),
-            None => refs
-                .iter()
-                .map(|r| crate::spectrum::lambda_min(r))
-                .collect::<Result<Vec<f64>, _>>(),
+            None => ClosedForms::lambda_mins(&kernels),
         },
         || -> Result<(), McError> {
             for batch in seeds.chunks(concurrency) {

@@ -119,9 +119,13 @@ where
 {
     fn from_f64(v: f64) -> Self;
     fn to_f64(self) -> f64;
+    /// Machine epsilon: the Grams are accumulated in this precision, so it sets the
+    /// rank tolerance of their square roots (as on the CPU).
+    const EPS: f64;
 }
 
 impl Scalar for f32 {
+    const EPS: f64 = f32::EPSILON as f64;
     fn from_f64(v: f64) -> f32 {
         v as f32
     }
@@ -131,6 +135,7 @@ impl Scalar for f32 {
 }
 
 impl Scalar for f64 {
+    const EPS: f64 = f64::EPSILON;
     fn from_f64(v: f64) -> f64 {
         v
     }
@@ -306,16 +311,7 @@ impl GpuSampler {
                     node: 0,
                     seed: params.seed,
                 })?;
-                let f = &l.f;
-                (0..n * n)
-                    .map(|k| {
-                        if k / n < f.ncols() {
-                            f[(k % n, k / n)]
-                        } else {
-                            0.0
-                        }
-                    })
-                    .collect()
+                col_major(&l.f)
             }
             Sampler::Explicit => Vec::new(),
         };
@@ -633,11 +629,12 @@ impl GpuSampler {
                             match self.sampler {
                                 Sampler::Conditional => {
                                     if factors[ed.from].is_none() {
-                                        let l = root_factor(&states[ed.from].gram, f64::EPSILON)
-                                            .ok_or(McError::Factorization {
+                                        let l = root_factor(&states[ed.from].gram, T::EPS).ok_or(
+                                            McError::Factorization {
                                                 node: ed.from,
                                                 seed,
-                                            })?;
+                                            },
+                                        )?;
                                         let lh: Vec<T> =
                                             col_major(&l.f).into_iter().map(T::from_f64).collect();
                                         factors[ed.from] = Some(
