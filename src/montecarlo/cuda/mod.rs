@@ -19,7 +19,7 @@
 //! libraries can be loaded (cudarc panics on a missing library) and that a device exists;
 //! without them every entry point returns [`McError::CudaUnavailable`].
 
-use super::features::root_factor;
+use super::features::{root_factor, Real};
 use super::rng::{edge_tag, Domain, LIFT_TAG};
 use super::{McError, McInputs, McParams, Precision, Sampler};
 use crate::dag::{Dag, Op};
@@ -111,38 +111,17 @@ pub fn probe() -> Result<DeviceInfo, McError> {
     })
 }
 
-/// An element type on the device.
-trait Scalar: DeviceRepr + ValidAsZeroBits + Copy + Default + Send + Sync + 'static
+/// An element type on the device: a [`Real`] (conversions, and the epsilon that sets the
+/// rank tolerance of a Gram's root, as on the CPU) that cuBLAS and cuRAND handle.
+trait Scalar: Real + DeviceRepr + ValidAsZeroBits + Default
 where
     CudaBlas: Gemm<Self>,
     curandGenerator_t: NormalFill<Self>,
 {
-    fn from_f64(v: f64) -> Self;
-    fn to_f64(self) -> f64;
-    /// Machine epsilon: the Grams are accumulated in this precision, so it sets the
-    /// rank tolerance of their square roots (as on the CPU).
-    const EPS: f64;
 }
 
-impl Scalar for f32 {
-    const EPS: f64 = f32::EPSILON as f64;
-    fn from_f64(v: f64) -> f32 {
-        v as f32
-    }
-    fn to_f64(self) -> f64 {
-        self as f64
-    }
-}
-
-impl Scalar for f64 {
-    const EPS: f64 = f64::EPSILON;
-    fn from_f64(v: f64) -> f64 {
-        v
-    }
-    fn to_f64(self) -> f64 {
-        self
-    }
-}
+impl Scalar for f32 {}
+impl Scalar for f64 {}
 
 /// A 64-bit cuRAND seed from a block key (SplitMix64 finaliser over the four words).
 fn curand_seed(seed: u64, domain: Domain, tag: u64, block: u64) -> u64 {
@@ -366,7 +345,7 @@ impl GpuSampler {
         rng.set_seed(curand_seed(seed, domain, tag, block))
             .map_err(cuda_err("seeding cuRAND"))?;
         rng.set_offset(0).map_err(cuda_err("seeding cuRAND"))?;
-        rng.fill_with_normal(buf, T::from_f64(0.0), T::from_f64(1.0))
+        rng.fill_with_normal(buf, T::of(0.0), T::of(1.0))
             .map_err(cuda_err("cuRAND normal fill"))
     }
 
@@ -413,10 +392,10 @@ impl GpuSampler {
             m: int(m)?,
             n: int(n)?,
             k: int(k)?,
-            alpha: T::from_f64(alpha),
+            alpha: T::of(alpha),
             lda: int(lda)?,
             ldb: int(ldb)?,
-            beta: T::from_f64(beta),
+            beta: T::of(beta),
             ldc: int(ldc)?,
         };
         // Stored shapes (column-major): A is (ta ? k x m : m x k), B is (tb ? n x k : k x n),
@@ -456,7 +435,7 @@ impl GpuSampler {
         CudaBlas: Gemm<T>,
         curandGenerator_t: NormalFill<T>,
     {
-        let (len64, g, r) = (len as u64, T::from_f64(gain), relu as i32);
+        let (len64, g, r) = (len as u64, T::of(gain), relu as i32);
         let mut b = dev.stream.launch_builder(&k.relu_scale_add);
         b.arg(acc).arg(z).arg(&len64).arg(&g).arg(&r);
         // SAFETY: acc and z hold at least `len` elements; the kernel is grid-stride bounded.
@@ -510,7 +489,7 @@ impl GpuSampler {
             .stream
             .clone_dtoh(&*mu)
             .map_err(cuda_err("copying a mean to the host"))?;
-        let mut gram = Array2::from_shape_fn((n, n), |(i, j)| gh[i + j * n].to_f64());
+        let mut gram = Array2::from_shape_fn((n, n), |(i, j)| gh[i + j * n].wide());
         for i in 0..n {
             for j in 0..i {
                 let v = 0.5 * (gram[[i, j]] + gram[[j, i]]);
@@ -567,14 +546,14 @@ impl GpuSampler {
                     // Z0 = W0 x^T / sqrt(d) (explicit) or E L0^T (conditional).
                     match self.sampler {
                         Sampler::Conditional => {
-                            let l0: Vec<T> = self.l0.iter().map(|&v| T::from_f64(v)).collect();
+                            let l0: Vec<T> = self.l0.iter().map(|&v| T::of(v)).collect();
                             let l0d = st.clone_htod(&l0).map_err(cuda_err("uploading a factor"))?;
                             self.conditional_product(
                                 dev, &mut rng, &mut e, &l0d, &mut z, seed, LIFT_TAG,
                             )?;
                         }
                         Sampler::Explicit => {
-                            let xt: Vec<T> = self.xt.iter().map(|&v| T::from_f64(v)).collect();
+                            let xt: Vec<T> = self.xt.iter().map(|&v| T::of(v)).collect();
                             let xtd = st.clone_htod(&xt).map_err(cuda_err("uploading the data"))?;
                             self.explicit_product(
                                 dev,
@@ -636,7 +615,7 @@ impl GpuSampler {
                                             },
                                         )?;
                                         let lh: Vec<T> =
-                                            col_major(&l.f).into_iter().map(T::from_f64).collect();
+                                            col_major(&l.f).into_iter().map(T::of).collect();
                                         factors[ed.from] = Some(
                                             st.clone_htod(&lh)
                                                 .map_err(cuda_err("uploading a factor"))?,
