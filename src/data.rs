@@ -33,6 +33,14 @@ pub enum DataError {
         /// What is wrong, with the byte offset or row/column.
         message: String,
     },
+    /// A numeric CSV file cannot be read as a matrix.
+    #[error("{path}: {source}")]
+    Csv {
+        /// The file.
+        path: PathBuf,
+        /// What is wrong, with line, column and value.
+        source: CsvError,
+    },
     /// A required file is absent from the data directory.
     #[error("missing data file {path}: {hint}")]
     Missing {
@@ -173,69 +181,203 @@ pub fn read_idx_labels(path: &Path, classes: u8) -> Result<Vec<u8>, DataError> {
     Ok(b[8..].to_vec())
 }
 
-/// Reads a numeric CSV matrix (one point per row; comma, semicolon, tab or space
-/// separated; gzip allowed). A first line that does not parse as numbers is taken as a
-/// header. Every row must have the same number of finite values.
+/// Reads a numeric CSV matrix (one point per row; gzip allowed). See
+/// [`parse_csv_matrix`] for the exact rules; errors name the file, line, column and value.
 pub fn read_csv_matrix(path: &Path) -> Result<Array2<f64>, DataError> {
     let bytes = read_bytes(path)?;
     let text =
         String::from_utf8(bytes).map_err(|e| format_err(path, format!("not UTF-8 text: {e}")))?;
-    parse_csv_matrix(&text).map_err(|m| format_err(path, m))
+    parse_csv_matrix(&text).map_err(|source| DataError::Csv {
+        path: path.to_path_buf(),
+        source,
+    })
 }
 
-/// Parses CSV text into a matrix (see [`read_csv_matrix`]); the error names the line
-/// (1-based) and column (1-based).
-pub fn parse_csv_matrix(text: &str) -> Result<Array2<f64>, String> {
+/// Why a numeric CSV text cannot be read as a matrix ([`parse_csv_matrix`]). Lines and
+/// columns are 1-based, counted in the file as written (comment and blank lines included).
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+#[non_exhaustive]
+pub enum CsvError {
+    /// A cell is not a number.
+    #[error("line {line}, column {column}: `{value}` is not a number")]
+    NotANumber {
+        /// The line.
+        line: usize,
+        /// The column.
+        column: usize,
+        /// The cell as written.
+        value: String,
+    },
+    /// A cell is NaN or infinite.
+    #[error("line {line}, column {column}: non-finite value `{value}`")]
+    NonFinite {
+        /// The line.
+        line: usize,
+        /// The column.
+        column: usize,
+        /// The cell as written.
+        value: String,
+    },
+    /// A cell between two separators (or at a line's end) is empty; empty cells are not
+    /// skipped, since that would shift the columns after them.
+    #[error("line {line}, column {column}: empty cell (missing value)")]
+    EmptyCell {
+        /// The line.
+        line: usize,
+        /// The column.
+        column: usize,
+    },
+    /// A row has a different number of cells than the first row.
+    #[error("line {line}: {found} cells, but line {first_line} has {expected}")]
+    Ragged {
+        /// The line.
+        line: usize,
+        /// Its cell count.
+        found: usize,
+        /// The first row's cell count.
+        expected: usize,
+        /// The first row (header or data).
+        first_line: usize,
+    },
+    /// The first line mixes numbers and names: it is neither a header (all names) nor a
+    /// data row (all numbers).
+    #[error("line {line}, column {column}: `{value}` is not a number, but other cells of this first line are; a header line must consist of names only")]
+    MixedHeader {
+        /// The line.
+        line: usize,
+        /// The first non-numeric cell's column.
+        column: usize,
+        /// That cell.
+        value: String,
+    },
+    /// No data row at all.
+    #[error("no numeric rows (only blank lines, comments or a header)")]
+    NoRows,
+}
+
+/// The cell separator of a numeric CSV text, chosen from its first line.
+#[derive(Clone, Copy)]
+enum Separator {
+    Char(char),
+    Whitespace,
+}
+
+impl Separator {
+    fn of(line: &str) -> Separator {
+        [',', ';', '\t']
+            .into_iter()
+            .find(|&c| line.contains(c))
+            .map_or(Separator::Whitespace, Separator::Char)
+    }
+
+    fn split(self, line: &str) -> Vec<&str> {
+        match self {
+            Separator::Char(c) => line.split(c).map(|cell| cell.trim()).collect(),
+            Separator::Whitespace => line.split_whitespace().collect(),
+        }
+    }
+}
+
+/// Parses numeric CSV text into a matrix, one point per row.
+///
+/// * A leading UTF-8 byte-order mark is ignored; blank lines and lines starting with `#`
+///   are skipped.
+/// * The separator is taken from the first line: comma, else semicolon, else tab, else
+///   runs of spaces. With a comma, semicolon or tab every cell counts, so an empty cell
+///   is an error ([`CsvError::EmptyCell`]), never skipped (which would shift columns).
+/// * Only the first line may be a header, and only if none of its cells is a number;
+///   a first line mixing names and numbers is an error ([`CsvError::MixedHeader`]).
+///   Any later non-numeric cell is an error, never a dropped row.
+/// * Every row has the first row's number of cells, all finite.
+///
+/// ```
+/// use archconv::data::{parse_csv_matrix, CsvError};
+/// let x = parse_csv_matrix("\u{feff}a,b\n1,2\n3,4\n").unwrap();
+/// assert_eq!(x.dim(), (2, 2));
+/// assert_eq!(
+///     parse_csv_matrix("1,,2\n").unwrap_err(),
+///     CsvError::EmptyCell { line: 1, column: 2 }
+/// );
+/// ```
+pub fn parse_csv_matrix(text: &str) -> Result<Array2<f64>, CsvError> {
+    let text = text.strip_prefix('\u{feff}').unwrap_or(text);
     let mut values = Vec::new();
-    let mut width = None;
+    // (cells per row, line of the first row)
+    let mut width: Option<(usize, usize)> = None;
+    let mut sep = None;
     let mut rows = 0;
     for (li, line) in text.lines().enumerate() {
-        let line = line.trim();
-        if line.is_empty() || line.starts_with('#') {
+        let line_no = li + 1;
+        let trimmed = line.trim();
+        if trimmed.is_empty() || trimmed.starts_with('#') {
             continue;
         }
-        let fields: Vec<&str> = line
-            .split([',', ';', '\t', ' '])
-            .filter(|f| !f.is_empty())
-            .collect();
-        let parsed: Vec<Result<f64, _>> = fields.iter().map(|f| f.parse::<f64>()).collect();
-        if rows == 0 && width.is_none() && parsed.iter().any(|p| p.is_err()) {
-            continue; // header
+        let sep = *sep.get_or_insert_with(|| Separator::of(trimmed));
+        // Trim only spaces around a tab-separated line, so a trailing empty cell counts.
+        let line = line.trim_matches(|c: char| c.is_whitespace() && c != '\t');
+        let cells = sep.split(line);
+        if let Some((expected, first_line)) = width {
+            if cells.len() != expected {
+                return Err(CsvError::Ragged {
+                    line: line_no,
+                    found: cells.len(),
+                    expected,
+                    first_line,
+                });
+            }
+        } else {
+            width = Some((cells.len(), line_no));
+            let numeric = cells.iter().filter(|c| c.parse::<f64>().is_ok()).count();
+            if numeric == 0 && cells.iter().all(|c| !c.is_empty()) {
+                continue; // a header: names only
+            }
+            if let Some((ci, c)) = cells
+                .iter()
+                .enumerate()
+                .find(|(_, c)| !c.is_empty() && c.parse::<f64>().is_err())
+            {
+                if numeric > 0 {
+                    return Err(CsvError::MixedHeader {
+                        line: line_no,
+                        column: ci + 1,
+                        value: (*c).to_string(),
+                    });
+                }
+            }
         }
-        for (ci, (p, f)) in parsed.iter().zip(&fields).enumerate() {
-            match p {
-                Ok(v) if v.is_finite() => values.push(*v),
-                Ok(v) => {
-                    return Err(format!(
-                        "line {}, column {}: non-finite value {v}",
-                        li + 1,
-                        ci + 1
-                    ))
+        for (ci, c) in cells.iter().enumerate() {
+            let column = ci + 1;
+            if c.is_empty() {
+                return Err(CsvError::EmptyCell {
+                    line: line_no,
+                    column,
+                });
+            }
+            match c.parse::<f64>() {
+                Ok(v) if v.is_finite() => values.push(v),
+                Ok(_) => {
+                    return Err(CsvError::NonFinite {
+                        line: line_no,
+                        column,
+                        value: (*c).to_string(),
+                    })
                 }
                 Err(_) => {
-                    return Err(format!(
-                        "line {}, column {}: `{f}` is not a number",
-                        li + 1,
-                        ci + 1
-                    ))
+                    return Err(CsvError::NotANumber {
+                        line: line_no,
+                        column,
+                        value: (*c).to_string(),
+                    })
                 }
             }
-        }
-        match width {
-            None => width = Some(fields.len()),
-            Some(w) if w != fields.len() => {
-                return Err(format!(
-                    "line {}: {} values, but earlier rows have {w}",
-                    li + 1,
-                    fields.len()
-                ))
-            }
-            _ => {}
         }
         rows += 1;
     }
-    let w = width.ok_or_else(|| "no numeric rows".to_string())?;
-    Array2::from_shape_vec((rows, w), values).map_err(|e| e.to_string())
+    let (w, _) = width.ok_or(CsvError::NoRows)?;
+    if rows == 0 {
+        return Err(CsvError::NoRows);
+    }
+    Ok(Array2::from_shape_vec((rows, w), values).expect("rows x width values were pushed"))
 }
 
 // ---------------------------------------------------------------------------------------

@@ -72,9 +72,14 @@ pub struct Args {
     #[arg(long)]
     json: bool,
     /// With --device cuda: measure cuBLAS SGEMM throughput for C (M x N) = A (M x K) B (K x N),
-    /// print TFLOP/s and exit. Takes M,N,K.
-    #[arg(long, value_delimiter = ',', num_args = 3, value_names = ["M", "N", "K"])]
+    /// print TFLOP/s and exit. Takes M N K or M,N,K.
+    #[arg(long, value_delimiter = ',', num_args = 1..=3, value_names = ["M", "N", "K"])]
     gemm_peak: Option<Vec<usize>>,
+    /// With --device cuda: probe the GPU (device, free memory, cuSOLVER) and print, for
+    /// N = 256, 1024, 4096 and -n, the largest width of this DAG, sampler and precision
+    /// that fits in device memory; exit 1 when no GPU can be used.
+    #[arg(long)]
+    probe: bool,
 }
 
 fn bar(total: u64) -> indicatif::ProgressBar {
@@ -92,7 +97,14 @@ fn bar(total: u64) -> indicatif::ProgressBar {
 
 pub fn run(a: Args) -> CliResult {
     if let Some(shape) = &a.gemm_peak {
-        return gemm_peak(shape);
+        let [m, n, k] = shape[..] else {
+            return Err(format!(
+                "--gemm-peak takes three sizes M N K (or M,N,K), got {}",
+                shape.len()
+            )
+            .into());
+        };
+        return gemm_peak(m, n, k);
     }
     let text = match a.dag.strip_prefix('@') {
         Some(path) => std::fs::read_to_string(path)
@@ -105,7 +117,10 @@ pub fn run(a: Args) -> CliResult {
     let inp = if a.inputs.no_normalize {
         McInputs::from_data_unnormalized(x.view(), lift)?
     } else {
-        McInputs::from_data(x.view(), lift)?
+        // Normalise scale-invariantly first (no squares of raw entries, so data of
+        // magnitude 1e-170 or 1e200 work); McInputs' own scaling is then the identity.
+        let xn = archconv::Inputs::normalize_rows(x.view());
+        McInputs::from_data(xn.view(), lift)?
     };
     let params = McParams {
         width: a.width,
@@ -126,6 +141,9 @@ pub fn run(a: Args) -> CliResult {
         memory_limit: a.memory_limit_mib.map(|m| m.saturating_mul(1 << 20)),
         ..McParams::default()
     };
+    if a.probe {
+        return probe(&dag, inp.dim(), inp.len(), &params, a.json);
+    }
     let start = std::time::Instant::now();
     let head = format!(
         "DAG {} | inputs: {desc}, lift {lift} | sampler {}, {} on {}",
@@ -173,21 +191,74 @@ pub fn run(a: Args) -> CliResult {
             super::duration(r.seconds_per_network),
             report::comparison_table(&r)
         ));
+        if let Some(g) = &r.gpu {
+            let gib = |b: u64| b as f64 / (1u64 << 30) as f64;
+            super::emit(&format!(
+                "GPU: {:.3} TFLOP of GEMM per network ({:.2} TFLOP/s), peak device memory {:.2} GiB of {:.2} GiB estimated, Gram roots {} on the device and {} on the host\n",
+                g.gemm_flops_per_network as f64 / 1e12,
+                g.gemm_flops_per_network as f64 / 1e12 / r.seconds_per_network.max(1e-12),
+                gib(g.peak_device_bytes),
+                gib(g.estimated_device_bytes),
+                g.roots_on_device,
+                g.roots_on_host
+            ));
+        }
     }
     Ok(())
 }
 
 #[cfg(feature = "cuda")]
-fn gemm_peak(shape: &[usize]) -> CliResult {
-    let tflops = montecarlo::cuda::sgemm_tflops(shape[0], shape[1], shape[2], 20)?;
-    super::emit(&format!(
-        "cuBLAS SGEMM {}x{}x{}: {tflops:.2} TFLOP/s\n",
-        shape[0], shape[1], shape[2]
-    ));
+fn gemm_peak(m: usize, n: usize, k: usize) -> CliResult {
+    let tflops = montecarlo::cuda::sgemm_tflops(m, n, k, 20)?;
+    super::emit(&format!("cuBLAS SGEMM {m}x{n}x{k}: {tflops:.2} TFLOP/s\n"));
     Ok(())
 }
 
 #[cfg(not(feature = "cuda"))]
-fn gemm_peak(_shape: &[usize]) -> CliResult {
-    Err("--gemm-peak needs a build with --features cuda".into())
+fn gemm_peak(_m: usize, _n: usize, _k: usize) -> CliResult {
+    Err(montecarlo::McError::CudaUnavailable {
+        reason: "this build of archconv lacks the `cuda` feature (--gemm-peak)".into(),
+    }
+    .into())
+}
+
+#[cfg(feature = "cuda")]
+fn probe(dag: &Dag, d: usize, n: usize, params: &McParams, json: bool) -> CliResult {
+    let mut points = vec![256, 1024, 4096];
+    if !points.contains(&n) {
+        points.push(n);
+    }
+    let r = montecarlo::cuda::probe_report(dag, d, params.sampler, params.precision, &points)?;
+    if json {
+        super::emit(&(serde_json::to_string_pretty(&r)? + "\n"));
+    } else {
+        let mut s = format!(
+            "GPU {} (compute {}.{}), {:.1} GiB total, {:.1} GiB free; roots of the Grams on {}\n",
+            r.device.name,
+            r.device.compute_capability.0,
+            r.device.compute_capability.1,
+            r.device.total_bytes as f64 / (1u64 << 30) as f64,
+            r.free_bytes as f64 / (1u64 << 30) as f64,
+            match &r.cusolver_missing {
+                None => "the device (cuSOLVER)".to_string(),
+                Some(why) => format!("the host ({why})"),
+            }
+        );
+        for f in &r.fits {
+            s += &format!(
+                "N = {:>6}: largest width {} (power of two: {})\n",
+                f.points, f.largest_width, f.largest_power_of_two
+            );
+        }
+        super::emit(&s);
+    }
+    Ok(())
+}
+
+#[cfg(not(feature = "cuda"))]
+fn probe(_dag: &Dag, _d: usize, _n: usize, _params: &McParams, _json: bool) -> CliResult {
+    Err(montecarlo::McError::CudaUnavailable {
+        reason: "this build of archconv lacks the `cuda` feature (--probe)".into(),
+    }
+    .into())
 }

@@ -159,6 +159,27 @@ pub enum KernelError {
         /// What fails.
         why: String,
     },
+    /// Every data point is zero (or, unnormalised, so small that the Gram underflows to
+    /// zero): every kernel is identically zero, so no spectrum or ratio is defined.
+    #[error("degenerate data: all {n} points (dimension {d}) are zero, or so small that X X^T / d underflows to zero; every kernel would be identically zero")]
+    ZeroData {
+        /// Points.
+        n: usize,
+        /// Dimension.
+        d: usize,
+    },
+    /// Without row normalisation, the data Gram `X X^T / d` overflows.
+    #[error("the data Gram X X^T / d is {value} at row {row}, column {col}: the data (largest |x| = {largest:e}) are too large to use unnormalised; normalise the rows (drop --no-normalize) or rescale the data")]
+    GramOverflow {
+        /// Row (0-based).
+        row: usize,
+        /// Column (0-based).
+        col: usize,
+        /// The non-finite entry.
+        value: f64,
+        /// The largest absolute data entry.
+        largest: f64,
+    },
     /// The DAG has no path from an input to the output, so its output Gram is zero.
     #[error("the DAG has no path from its input to node {node}; its kernel is identically zero")]
     NoPath {
@@ -264,34 +285,66 @@ impl Inputs {
             return Err(KernelError::NoFeatures { n });
         }
         check_finite(x, "data matrix")?;
-        let mut k = crate::linalg::gram_rows(x);
-        k.mapv_inplace(|v| v / d as f64);
-        if normalize {
-            let s: Vec<f64> = k
-                .diag()
-                .iter()
-                .map(|&v| if v > 0.0 { 1.0 / v.sqrt() } else { 0.0 })
-                .collect();
-            for ((i, j), v) in k.indexed_iter_mut() {
-                *v *= s[i] * s[j];
+        let k = if normalize {
+            let xn = Inputs::normalize_rows(x);
+            if xn.iter().all(|&v| v == 0.0) {
+                return Err(KernelError::ZeroData { n, d });
             }
-            for i in 0..n {
-                if s[i] > 0.0 {
+            let mut k = crate::linalg::gram_rows(xn.view());
+            k.mapv_inplace(|v| v / d as f64);
+            for (i, row) in xn.rows().into_iter().enumerate() {
+                // Rows have ||x_i||^2 = d up to rounding; make K0_ii = 1 exact.
+                if row.iter().any(|&v| v != 0.0) {
                     k[[i, i]] = 1.0;
                 }
             }
-        }
+            k
+        } else {
+            let mut k = crate::linalg::gram_rows(x);
+            k.mapv_inplace(|v| v / d as f64);
+            if let Some(((row, col), &value)) = k.indexed_iter().find(|(_, v)| !v.is_finite()) {
+                let largest = x.iter().fold(0.0f64, |a, &v| a.max(v.abs()));
+                return Err(KernelError::GramOverflow {
+                    row,
+                    col,
+                    value,
+                    largest,
+                });
+            }
+            if k.diag().iter().all(|&v| v == 0.0) {
+                return Err(KernelError::ZeroData { n, d });
+            }
+            k
+        };
         Ok(Inputs::lift_gram(k, lift))
     }
 
     /// The rows of `x` scaled to `||x_i||^2 = d` (zero rows stay zero): the data that
     /// [`Inputs::from_data`] uses, for finite-width simulations of the same network.
+    ///
+    /// Scale-invariant: each row is first divided by its largest absolute entry, so no
+    /// square of a raw entry is formed, and data of magnitude `1e-170` or `1e200` give
+    /// the same rows (to rounding) as the same data of magnitude 1.
+    ///
+    /// ```
+    /// use archconv::Inputs;
+    /// let x = ndarray::array![[3.0, 4.0], [0.0, 0.0]];
+    /// let tiny = Inputs::normalize_rows((&x * 1e-170).view());
+    /// let huge = Inputs::normalize_rows((&x * 1e200).view());
+    /// let one = Inputs::normalize_rows(x.view());
+    /// for (a, b) in one.iter().zip(tiny.iter().chain(huge.iter())) {
+    ///     assert!((a - b).abs() <= 4.0 * f64::EPSILON);
+    /// }
+    /// ```
     pub fn normalize_rows(x: ArrayView2<'_, f64>) -> Array2<f64> {
         let d = x.ncols() as f64;
         let mut out = x.to_owned();
         for mut row in out.rows_mut() {
-            let nrm2 = row.dot(&row);
-            if nrm2 > 0.0 {
+            let largest = row.iter().fold(0.0f64, |a, &v| a.max(v.abs()));
+            if largest > 0.0 && largest.is_finite() {
+                row.mapv_inplace(|v| v / largest);
+                // Entries now in [-1, 1] with one of modulus 1: 1 <= nrm2 <= d.
+                let nrm2 = row.dot(&row);
                 let s = (d / nrm2).sqrt();
                 row.mapv_inplace(|v| v * s);
             }

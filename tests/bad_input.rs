@@ -1,0 +1,171 @@
+//! Regression tests for issue 17: bad input and resource limits give a clear error or the
+//! right result, never an abort, a panic or a silent wrong number.
+
+mod common;
+
+use archconv::data::{self, CsvError, DataError};
+use archconv::kernel::{Inputs, KernelError, KernelKind, Lift};
+use archconv::Dag;
+use common::{analytic_tol, assert_matrix_close};
+
+// ---- numeric CSV reader: no silent data loss ----------------------------------------
+
+#[test]
+fn csv_leading_row_with_one_text_cell_is_an_error_not_a_dropped_header() {
+    // Issue 17: "1,x\n2,3" used to drop line 1 as a header and return one row.
+    let e = data::parse_csv_matrix("1,x\n2,3\n").unwrap_err();
+    assert_eq!(
+        e,
+        CsvError::MixedHeader {
+            line: 1,
+            column: 2,
+            value: "x".into()
+        }
+    );
+    // Only the first line may be a header: a second text line is an error.
+    let e = data::parse_csv_matrix("a,b\nc,d\n1,2\n").unwrap_err();
+    assert_eq!(
+        e,
+        CsvError::NotANumber {
+            line: 2,
+            column: 1,
+            value: "c".into()
+        }
+    );
+    // A row of names only, then numbers: a header, and every data row is kept.
+    let x = data::parse_csv_matrix("a,b\n1,2\n3,4\n").unwrap();
+    assert_eq!(x, ndarray::array![[1.0, 2.0], [3.0, 4.0]]);
+}
+
+#[test]
+fn csv_empty_cells_are_errors_not_shifted_columns() {
+    // Issue 17: "1,,2" used to become a 2-column row [1, 2].
+    for (text, line, column) in [
+        ("1,,2\n", 1, 2),
+        ("1,2,3\n4,5,\n", 2, 3),
+        ("1;2\n;3\n", 2, 1),
+        ("1\t2\n3\t\n", 2, 2),
+    ] {
+        let e = data::parse_csv_matrix(text).unwrap_err();
+        assert_eq!(e, CsvError::EmptyCell { line, column }, "{text:?}");
+    }
+    // Runs of spaces are one separator (space-separated files have no empty cells).
+    let x = data::parse_csv_matrix("1  2\n 3 4 \n").unwrap();
+    assert_eq!(x, ndarray::array![[1.0, 2.0], [3.0, 4.0]]);
+}
+
+#[test]
+fn csv_byte_order_mark_is_ignored_and_row_one_kept() {
+    // Issue 17: a UTF-8 BOM made row 1 a "header" and dropped it.
+    let x = data::parse_csv_matrix("\u{feff}1,2\n3,4\n").unwrap();
+    assert_eq!(x, ndarray::array![[1.0, 2.0], [3.0, 4.0]]);
+    let x = data::parse_csv_matrix("\u{feff}a,b\r\n1,2\r\n").unwrap();
+    assert_eq!(x, ndarray::array![[1.0, 2.0]]);
+}
+
+#[test]
+fn csv_errors_name_file_line_column_and_value() {
+    let dir = tempfile::tempdir().unwrap();
+    let p = dir.path().join("points.csv");
+    std::fs::write(&p, "1,2\n3,nan\n").unwrap();
+    let e = data::read_csv_matrix(&p).unwrap_err();
+    assert!(matches!(e, DataError::Csv { .. }), "{e:?}");
+    let m = e.to_string();
+    assert!(
+        m.contains("points.csv") && m.contains("line 2, column 2") && m.contains("`nan`"),
+        "{m}"
+    );
+    std::fs::write(&p, "1,2\n3,4,5\n").unwrap();
+    let m = data::read_csv_matrix(&p).unwrap_err().to_string();
+    assert!(m.contains("line 2: 3 cells, but line 1 has 2"), "{m}");
+    std::fs::write(&p, "# only a comment\nx,y\n").unwrap();
+    let e = data::read_csv_matrix(&p).unwrap_err();
+    assert!(
+        matches!(
+            e,
+            DataError::Csv {
+                source: CsvError::NoRows,
+                ..
+            }
+        ),
+        "{e:?}"
+    );
+}
+
+// ---- scale-invariant normalisation ------------------------------------------------------
+
+fn sample_data() -> ndarray::Array2<f64> {
+    Inputs::gaussian(12, 7, 3)
+}
+
+#[test]
+fn normalised_kernels_are_invariant_to_data_scale_1e_minus170_and_1e200() {
+    // Issue 17: the Gram was formed before normalising, so 1e-170 gave zero kernels and
+    // NaN and 1e200 an overflow error.
+    let x = sample_data();
+    let dag = Dag::dag3();
+    for lift in [Lift::Dense, Lift::ReluStem] {
+        let base = Inputs::from_data(x.view(), lift).unwrap();
+        for scale in [1e-170, 1e-300, 1e200, 1e300] {
+            let xs = &x * scale;
+            let scaled = Inputs::from_data(xs.view(), lift).unwrap();
+            // Normalised rows are the same to rounding: O(d) operations per entry.
+            let tol = analytic_tol(x.ncols(), 1.0);
+            assert_matrix_close(
+                scaled.k0(),
+                base.k0(),
+                tol,
+                &format!("K0 at scale {scale:e}"),
+            );
+            for kind in KernelKind::ALL {
+                let a = scaled.kernel(&dag, kind).unwrap().into_output_gram();
+                let b = base.kernel(&dag, kind).unwrap().into_output_gram();
+                let s = b.iter().fold(0.0f64, |m, v| m.max(v.abs()));
+                assert_matrix_close(&a, &b, analytic_tol(x.ncols() * 8, s), kind.name());
+            }
+        }
+    }
+}
+
+#[test]
+fn normalize_rows_has_unit_mean_square_at_every_scale() {
+    let x = sample_data();
+    let d = x.ncols() as f64;
+    for scale in [1e-300, 1e-170, 1.0, 1e200, 1e305] {
+        let xn = Inputs::normalize_rows((&x * scale).view());
+        for (i, row) in xn.rows().into_iter().enumerate() {
+            let k = row.dot(&row) / d;
+            assert!(
+                (k - 1.0).abs() <= analytic_tol(x.ncols(), 1.0),
+                "row {i} at scale {scale:e}: ||x||^2/d = {k}"
+            );
+        }
+    }
+}
+
+#[test]
+fn all_zero_data_are_named_degenerate_not_nan() {
+    let z = ndarray::Array2::<f64>::zeros((5, 3));
+    for r in [
+        Inputs::from_data(z.view(), Lift::Dense),
+        Inputs::from_data_unnormalized(z.view(), Lift::ReluStem),
+    ] {
+        assert_eq!(r.unwrap_err(), KernelError::ZeroData { n: 5, d: 3 });
+    }
+    // Unnormalised data so small that X X^T underflows are degenerate too.
+    let tiny = sample_data() * 1e-170;
+    let e = Inputs::from_data_unnormalized(tiny.view(), Lift::Dense).unwrap_err();
+    assert!(matches!(e, KernelError::ZeroData { .. }), "{e:?}");
+}
+
+#[test]
+fn unnormalised_overflow_names_the_matrix_entry_and_the_fix() {
+    let huge = sample_data() * 1e200;
+    let e = Inputs::from_data_unnormalized(huge.view(), Lift::Dense).unwrap_err();
+    assert!(matches!(e, KernelError::GramOverflow { .. }), "{e:?}");
+    let m = e.to_string();
+    assert!(
+        m.contains("data Gram") && m.contains("--no-normalize"),
+        "{m}"
+    );
+}
