@@ -227,6 +227,14 @@ pub enum McError {
         /// Why.
         reason: String,
     },
+    /// A size beyond what cuBLAS and cuSOLVER take (32-bit `int` dimensions).
+    #[error("{what} = {value} exceeds the 32-bit limit (2147483647) of cuBLAS and cuSOLVER; lower the width or the number of points")]
+    CudaDimension {
+        /// Which dimension.
+        what: &'static str,
+        /// Its value.
+        value: u64,
+    },
     /// A CUDA call failed.
     #[error("CUDA error in {during}: {message}")]
     Cuda {
@@ -524,6 +532,35 @@ pub struct McResult {
     pub seconds_per_network: f64,
     /// Distances to the three closed-form kernels.
     pub comparisons: Vec<KernelComparison>,
+    /// What the GPU used (CUDA backend only).
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub gpu: Option<GpuUsage>,
+}
+
+/// What a CUDA run used, from the sampler's own counts.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Serialize)]
+pub struct GpuUsage {
+    /// cuBLAS GEMM flops of one network (`2 m n k` per call; every network runs the
+    /// same products).
+    pub gemm_flops_per_network: u64,
+    /// Peak device bytes held through the sampler's own allocations, over all networks.
+    pub peak_device_bytes: u64,
+    /// The bound the run was admitted under (`cuda::device_bytes`).
+    pub estimated_device_bytes: u64,
+    /// Grams factored on the device (cuSOLVER Cholesky), over all networks.
+    pub roots_on_device: u64,
+    /// Grams factored on the host (rank-deficient, or no cuSOLVER), over all networks.
+    pub roots_on_host: u64,
+}
+
+impl GpuUsage {
+    /// Adds one network's counts.
+    fn add(&mut self, net: GpuUsage) {
+        self.gemm_flops_per_network = net.gemm_flops_per_network;
+        self.peak_device_bytes = self.peak_device_bytes.max(net.peak_device_bytes);
+        self.roots_on_device += net.roots_on_device;
+        self.roots_on_host += net.roots_on_host;
+    }
 }
 
 impl McResult {
@@ -640,16 +677,34 @@ pub(crate) fn run_with(
     let mut means: Vec<Welford2> = (0..nodes).map(|_| Welford2::new(n, 1)).collect();
     let mut lmins = Vec::with_capacity(params.seeds);
     let mut dists: Vec<Vec<f64>> = vec![Vec::with_capacity(params.seeds); refs.len()];
-    let per_seed = |s: usize| -> Result<(Vec<NodeState>, f64, Vec<f64>, f64), McError> {
+    type PerSeed = (Vec<NodeState>, f64, Vec<f64>, f64, Option<GpuUsage>);
+    let per_seed = |s: usize| -> Result<PerSeed, McError> {
         let seed = params.network_seed(s);
         let start = std::time::Instant::now();
         #[cfg(feature = "cuda")]
-        let states = match &gpu {
-            Some(g) => g.simulate(seed)?,
-            None => cpu::simulate(dag, inputs, m, params.sampler, params.precision, seed)?,
+        let (states, usage) = match &gpu {
+            Some(g) => {
+                let states = g.simulate(seed)?;
+                let net = g.last_network();
+                let usage = GpuUsage {
+                    gemm_flops_per_network: net.gemm_flops,
+                    peak_device_bytes: net.peak_bytes,
+                    estimated_device_bytes: g.estimated_bytes(),
+                    roots_on_device: net.roots.device,
+                    roots_on_host: net.roots.host,
+                };
+                (states, Some(usage))
+            }
+            None => (
+                cpu::simulate(dag, inputs, m, params.sampler, params.precision, seed)?,
+                None,
+            ),
         };
         #[cfg(not(feature = "cuda"))]
-        let states = cpu::simulate(dag, inputs, m, params.sampler, params.precision, seed)?;
+        let (states, usage): (_, Option<GpuUsage>) = (
+            cpu::simulate(dag, inputs, m, params.sampler, params.precision, seed)?,
+            None,
+        );
         let secs = start.elapsed().as_secs_f64();
         let out = &states.last().expect("at least one node").gram;
         let lmin = crate::spectrum::lambda_min(out)?;
@@ -658,10 +713,11 @@ pub(crate) fn run_with(
             .map(|r| rel_frobenius(out, r).ok_or(McError::NoPath { node: dag.output() }))
             .collect::<Result<Vec<_>, _>>()?;
         progress();
-        Ok((states, lmin, ds, secs))
+        Ok((states, lmin, ds, secs, usage))
     };
     let seeds: Vec<usize> = (0..params.seeds).collect();
     let mut sampling = 0.0;
+    let mut gpu_usage: Option<GpuUsage> = None;
     // The closed-form kernels' lambda_min do not depend on the networks: computed on the
     // side while the networks are sampled.
     let (kernel_lmins, sampled) = rayon::join(
@@ -677,8 +733,15 @@ pub(crate) fn run_with(
                     batch.iter().map(|&s| per_seed(s)).collect()
                 };
                 for r in results {
-                    let (states, lmin, ds, secs) = r?;
+                    let (states, lmin, ds, secs, usage) = r?;
                     sampling += secs;
+                    if let Some(u) = usage {
+                        let g = gpu_usage.get_or_insert(GpuUsage {
+                            estimated_device_bytes: u.estimated_device_bytes,
+                            ..GpuUsage::default()
+                        });
+                        g.add(u);
+                    }
                     for (t, st) in states.iter().enumerate() {
                         grams[t].push(&st.gram);
                         means[t].push(&st.mean.clone().insert_axis(Axis(1)));
@@ -726,5 +789,6 @@ pub(crate) fn run_with(
         nodes: node_stats,
         kernels,
         comparisons,
+        gpu: gpu_usage,
     })
 }

@@ -25,6 +25,18 @@
                                        unsigned long long len) {                           \
         GRID_STRIDE_LOOP(i, len) { acc[i] += x[i]; }                                       \
     }                                                                                      \
+    /* Zeroes the strict upper triangle of an n x n column-major matrix (a Cholesky     \
+       factor from potrf, which leaves the Gram's upper triangle in place). */            \
+    extern "C" __global__ void zero_upper_##S(T* __restrict__ a, unsigned long long n) {  \
+        GRID_STRIDE_LOOP(k, n * n) {                                                       \
+            if (k % n < k / n) a[k] = (T)0;                                                \
+        }                                                                                  \
+    }                                                                                      \
+    /* out[i] = a[i + i n]: the diagonal of an n x n column-major matrix. */               \
+    extern "C" __global__ void diagonal_##S(const T* __restrict__ a,                       \
+                                            unsigned long long n, T* __restrict__ out) {   \
+        GRID_STRIDE_LOOP(i, n) { out[i] = a[i + i * n]; }                                  \
+    }                                                                                      \
     /* out[i] = (1/m) sum_k x[k + i m], one block per column, accumulated in double with  \
        a fixed-shape tree (deterministic). blockDim.x must be 256. */                      \
     extern "C" __global__ void column_means_##S(const T* __restrict__ x,                   \

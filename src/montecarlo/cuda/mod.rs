@@ -4,45 +4,58 @@
 //! * Gaussians: cuRAND, one generator seeding per (network, sampler, edge, block), so
 //!   results do not depend on launch order; buffers are filled with an even number of
 //!   values (cuRAND's normal generator requires it).
-//! * Large products: cuBLAS GEMM — `Z = E L^T` (conditional), `Z = W X / sqrt(m)` with `W`
-//!   drawn in column blocks and accumulated (explicit), the lift `W0 x^T / sqrt(d)`, and
-//!   every node's Gram `(1/m) X^T X`.
+//! * Large products: cuBLAS GEMM — `Z = E F^T` (conditional; `E` is `m x r` and `F` the
+//!   `N x r` root of the source's Gram, `r` its rank), `Z = W X / sqrt(m)` with `W` drawn
+//!   in column blocks and accumulated (explicit), the lift `W0 x^T / sqrt(d)`, and every
+//!   node's Gram `(1/m) X^T X`.
 //! * Fused element-wise kernels and the column means: CUDA C in `kernels.cu`, compiled with
-//!   NVRTC when the sampler is created.
-//! * Square roots of the `N x N` Grams are taken on the host ([`super::features`]; the same
-//!   Cholesky-or-eigen routine as the CPU sampler).
+//!   NVRTC when the sampler is created ([`KERNEL_NAMES`] lists what is loaded).
+//! * Roots of the node Grams: cuSOLVER Cholesky on the device when the Gram is positive
+//!   definite to the working precision, the host's pivoted Cholesky (uploading `N x r`)
+//!   when it is rank-deficient, or when cuSOLVER cannot be loaded (module `root`). The
+//!   lift's factor and the data are uploaded once per run.
 //!
 //! Features are column-major `m x N` device matrices in [`Precision::F32`] (default) or
 //! [`Precision::F64`]; Grams and means are returned in `f64`.
 //!
 //! Before any cudarc call, [`probe`] checks that the driver, NVRTC, cuRAND and cuBLAS
 //! libraries can be loaded (cudarc panics on a missing library) and that a device exists;
-//! without them every entry point returns [`McError::CudaUnavailable`].
+//! without them every entry point returns [`McError::CudaUnavailable`]. One context is
+//! created per run. Device memory is estimated ([`device_bytes`]) before anything large
+//! is allocated, and every allocation is counted, so the estimate is checked on the GPU.
 
-use super::features::{root_factor, Real};
+mod device;
+mod root;
+
+pub use device::KERNEL_NAMES;
+pub use root::RootCounts;
+
+use super::cpu::liveness;
 use super::rng::{edge_tag, Domain, LIFT_TAG};
 use super::{McError, McInputs, McParams, Precision, Sampler};
 use crate::dag::{Dag, Op};
 use crate::kernel::{Lift, NodeState};
-use cudarc::cublas::{sys::cublasOperation_t, CudaBlas, Gemm, GemmConfig};
-use cudarc::curand::{result::NormalFill, sys::curandGenerator_t, CudaRng};
-use cudarc::driver::{
-    CudaContext, CudaFunction, CudaSlice, CudaStream, DeviceRepr, LaunchConfig, PushKernelArg,
-    ValidAsZeroBits,
-};
+use cudarc::curand::CudaRng;
+use cudarc::driver::{CudaContext, CudaSlice};
+use device::{cuda_err, fill_normal, Buf, Device, Scalar, BLAS_DIM_MAX};
 use ndarray::{Array1, Array2};
+use root::{col_major, DeviceRoot, RootScratch};
+use serde::Serialize;
 use std::sync::{Arc, Mutex};
 
 /// The CUDA C source of the element-wise kernels.
 pub const KERNELS_CU: &str = include_str!("kernels.cu");
 
-/// Threads per block of every kernel launch (the column-mean reduction assumes 256).
-const THREADS: u32 = 256;
 /// Elements of a weight block in the explicit sampler (`m x b`, at most 2^28).
 const EXPLICIT_BLOCK_ELEMS: usize = 1 << 28;
 
+/// Device memory kept free beyond [`device_bytes`] for what the libraries allocate on
+/// their own: cuBLAS's workspace (32 MiB on Hopper, 4 MiB before), cuRAND's generator
+/// state, cuSOLVER's handle, the kernel module, and the allocator's rounding.
+pub const LIBRARY_RESERVE_BYTES: u64 = 256 << 20;
+
 /// A usable GPU: its name, compute capability and memory.
-#[derive(Debug, Clone, PartialEq, Eq)]
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
 pub struct DeviceInfo {
     /// Device name.
     pub name: String,
@@ -58,25 +71,10 @@ fn unavailable(reason: impl Into<String>) -> McError {
     }
 }
 
-fn cuda_err<E: std::fmt::Debug>(during: &'static str) -> impl Fn(E) -> McError {
-    move |e| McError::Cuda {
-        during,
-        message: format!("{e:?}"),
-    }
-}
-
-/// Checks, without panicking, that the CUDA libraries load and a device exists.
-///
-/// ```
-/// // On a machine without a GPU this is an error with a reason, never a panic.
-/// match archconv::montecarlo::cuda::probe() {
-///     Ok(info) => println!("GPU: {}", info.name),
-///     Err(e) => println!("skipped: {e}"),
-/// }
-/// ```
-pub fn probe() -> Result<DeviceInfo, McError> {
+/// The four libraries every CUDA run needs, and whether each can be loaded.
+fn libraries() -> [(&'static str, bool); 4] {
     // SAFETY: these only try to dlopen the libraries; nothing is called through them.
-    let libs = unsafe {
+    unsafe {
         [
             (
                 "CUDA driver (libcuda)",
@@ -92,9 +90,15 @@ pub fn probe() -> Result<DeviceInfo, McError> {
                 cudarc::cublas::sys::is_culib_present(),
             ),
         ]
-    };
-    if let Some((name, _)) = libs.iter().find(|(_, ok)| !ok) {
-        return Err(unavailable(format!("{name} not found")));
+    }
+}
+
+/// Loads the libraries, finds device 0 and creates its context (once per run).
+fn open() -> Result<(Arc<CudaContext>, DeviceInfo), McError> {
+    if let Some((name, _)) = libraries().iter().find(|(_, ok)| !ok) {
+        return Err(unavailable(format!(
+            "{name} not found (searched the loader path: set LD_LIBRARY_PATH to the folder of the CUDA 13 libraries)"
+        )));
     }
     let count = std::panic::catch_unwind(CudaContext::device_count)
         .map_err(|_| unavailable("the CUDA driver library lacks a required symbol (driver too old for CUDA 13 bindings?)"))?
@@ -104,67 +108,270 @@ pub fn probe() -> Result<DeviceInfo, McError> {
     }
     let ctx = CudaContext::new(0)
         .map_err(|e| unavailable(format!("cannot create a context on device 0: {e:?}")))?;
-    Ok(DeviceInfo {
+    let info = DeviceInfo {
         name: ctx.name().unwrap_or_else(|_| "unknown".into()),
         compute_capability: ctx.compute_capability().unwrap_or((0, 0)),
         total_bytes: ctx.total_mem().unwrap_or(0),
+    };
+    Ok((ctx, info))
+}
+
+/// Checks, without panicking, that the CUDA libraries load and a device exists.
+///
+/// ```
+/// // On a machine without a GPU this is an error with a reason, never a panic.
+/// match archconv::montecarlo::cuda::probe() {
+///     Ok(info) => println!("GPU: {}", info.name),
+///     Err(e) => println!("skipped: {e}"),
+/// }
+/// ```
+pub fn probe() -> Result<DeviceInfo, McError> {
+    open().map(|(_, info)| info)
+}
+
+/// What [`probe_report`] found: the device, its free memory, the libraries, whether the
+/// Grams' roots can be taken on the device, and the largest widths that fit.
+#[derive(Debug, Clone, Serialize)]
+pub struct ProbeReport {
+    /// The device.
+    pub device: DeviceInfo,
+    /// Free device memory in bytes when probed.
+    pub free_bytes: u64,
+    /// cuSOLVER loaded and checked (`None`), or why the roots will be taken on the host.
+    pub cusolver_missing: Option<String>,
+    /// For each `N` asked, the largest width whose run fits.
+    pub fits: Vec<Fit>,
+}
+
+/// The largest width of a run at `points` inputs that fits in free device memory.
+#[derive(Debug, Clone, Copy, Serialize)]
+pub struct Fit {
+    /// Inputs `N`.
+    pub points: usize,
+    /// Largest width `m` with `device_bytes + LIBRARY_RESERVE_BYTES <= free` and every
+    /// GEMM dimension within cuBLAS's 32-bit limit (0: none fits).
+    pub largest_width: usize,
+    /// The largest power of two below or at `largest_width` (0: none fits).
+    pub largest_power_of_two: usize,
+}
+
+/// Probes the GPU ([`probe`]), checks cuSOLVER, and computes for each of `points` the
+/// largest width `m` of a run of `dag` (input dimension `d`) that fits in free memory,
+/// from [`device_bytes`].
+pub fn probe_report(
+    dag: &Dag,
+    d: usize,
+    sampler: Sampler,
+    precision: Precision,
+    points: &[usize],
+) -> Result<ProbeReport, McError> {
+    let (ctx, info) = open()?;
+    let dev = Device::new(Arc::clone(&ctx))?;
+    let (free, _) = ctx
+        .mem_get_info()
+        .map_err(cuda_err("querying device memory"))?;
+    let free = free as u64;
+    let mut fits = Vec::new();
+    for &n in points {
+        let lwork = potrf_lwork(&dev, n, precision)?;
+        let ok = |m: usize| {
+            m <= BLAS_DIM_MAX
+                && device_bytes(dag, n, d, m, sampler, precision, lwork)
+                    .and_then(|b| b.checked_add(LIBRARY_RESERVE_BYTES))
+                    .is_some_and(|b| b <= free)
+        };
+        let (mut lo, mut hi) = (0usize, BLAS_DIM_MAX + 1);
+        // Invariant: ok(lo) or lo == 0; !ok(hi). The estimate grows with m.
+        while hi - lo > 1 {
+            let mid = lo + (hi - lo) / 2;
+            if ok(mid) {
+                lo = mid;
+            } else {
+                hi = mid;
+            }
+        }
+        fits.push(Fit {
+            points: n,
+            largest_width: lo,
+            largest_power_of_two: if lo == 0 { 0 } else { 1 << lo.ilog2() },
+        });
+    }
+    Ok(ProbeReport {
+        device: info,
+        free_bytes: free,
+        cusolver_missing: dev.solver.as_ref().err().cloned(),
+        fits,
     })
 }
 
-/// An element type on the device: a [`Real`] (conversions, and the epsilon that sets the
-/// rank tolerance of a Gram's root, as on the CPU) that cuBLAS and cuRAND handle.
-trait Scalar: Real + DeviceRepr + ValidAsZeroBits + Default
-where
-    CudaBlas: Gemm<Self>,
-    curandGenerator_t: NormalFill<Self>,
-{
-}
-
-impl Scalar for f32 {}
-impl Scalar for f64 {}
-
-/// A 64-bit cuRAND seed from a block key (SplitMix64 finaliser over the four words).
-fn curand_seed(seed: u64, domain: Domain, tag: u64, block: u64) -> u64 {
-    let mut h = 0x243f_6a88_85a3_08d3u64;
-    for w in [seed, domain as u64, tag, block] {
-        h ^= w;
-        h = h.wrapping_add(0x9e37_79b9_7f4a_7c15);
-        let mut z = h;
-        z = (z ^ (z >> 30)).wrapping_mul(0xbf58_476d_1ce4_e5b9);
-        z = (z ^ (z >> 27)).wrapping_mul(0x94d0_49bb_1331_11eb);
-        h = z ^ (z >> 31);
+/// Workspace elements of cuSOLVER's `potrf` at order `n` (0 without cuSOLVER).
+fn potrf_lwork(dev: &Device, n: usize, precision: Precision) -> Result<usize, McError> {
+    fn query<T: Scalar>(dev: &Device, n: usize) -> Result<usize, McError> {
+        let Ok(h) = dev.solver.as_ref() else {
+            return Ok(0);
+        };
+        let nn = i32::try_from(n).map_err(|_| McError::CudaDimension {
+            what: "Gram order N",
+            value: n as u64,
+        })?;
+        let mut a = dev
+            .stream
+            .alloc_zeros::<T>(n.max(1) * n.max(1))
+            .map_err(cuda_err("allocating device memory"))?;
+        let (pa, _ra) = cudarc::driver::DevicePtrMut::device_ptr_mut(&mut a, &dev.stream);
+        // SAFETY: `a` holds n * n elements (the query does not read them).
+        let l = unsafe { T::potrf_lwork(h.cu(), nn, pa as *mut T) }?;
+        Ok(l.max(0) as usize)
     }
-    h
+    match precision {
+        Precision::F32 => query::<f32>(dev, n),
+        Precision::F64 => query::<f64>(dev, n),
+    }
 }
 
-struct Kernels {
-    relu_scale_add: CudaFunction,
-    add: CudaFunction,
-    column_means: CudaFunction,
+/// The network plan both the sampler and its memory estimate follow: which node features
+/// are stored (`read`: a skip edge, or any edge in the explicit sampler, reads them), which
+/// nodes need a root (a linear edge leaves them, conditional sampler), and the last node
+/// that reads each (`last_use`).
+struct Plan {
+    last_use: Vec<usize>,
+    read: Vec<bool>,
+    needs_root: Vec<bool>,
 }
 
-struct Device {
-    ctx: Arc<CudaContext>,
-    stream: Arc<CudaStream>,
-    blas: CudaBlas,
-    f32k: Kernels,
-    f64k: Kernels,
+impl Plan {
+    fn of(dag: &Dag, sampler: Sampler) -> Plan {
+        let (last_use, read) = liveness(dag, sampler);
+        let mut needs_root = vec![false; dag.num_nodes()];
+        if sampler == Sampler::Conditional {
+            for e in dag.edges() {
+                match e.op {
+                    Op::Linear => needs_root[e.from] = true,
+                    Op::Skip | Op::Zero => {}
+                }
+            }
+        }
+        Plan {
+            last_use,
+            read,
+            needs_root,
+        }
+    }
+}
+
+/// Columns of `W` drawn per block by the explicit sampler for a product with inner
+/// dimension `kdim`.
+fn explicit_block(m: usize, kdim: usize) -> usize {
+    (EXPLICIT_BLOCK_ELEMS / m.max(1)).clamp(1, kdim.max(1))
+}
+
+/// Bytes of device memory a GPU run holds at its peak (one network at a time), `None`
+/// on `u64` overflow. With `e = 4` (f32) or `8` (f64) bytes per element:
+///
+/// * per run: the lift's factor (`N x min(d, N)`, conditional) or the data (`d x N`,
+///   explicit);
+/// * per network: the product `Z` and the noise `E` (`m x N` each; explicit: a weight
+///   block `m x b` with `b = min(2^28 / m, max(m, d))` instead of `E`), the Gram (`N x N`),
+///   the potrf workspace (`lwork`), and at node `t` its own features plus the stored
+///   features still to be read (`(F_t + 1) m N`) and the roots still to be used plus its
+///   own (`(R_t + 1) N^2`), replaying the plan's liveness.
+///
+/// Not counted: the libraries' own workspaces ([`LIBRARY_RESERVE_BYTES`] is kept free for
+/// them). `tests/montecarlo_cuda.rs` checks on a GPU that every allocation the run makes
+/// stays within this bound.
+///
+/// ```
+/// use archconv::{Dag, montecarlo::{cuda::device_bytes, Precision, Sampler}};
+/// let b = device_bytes(&Dag::dag3(), 1024, 32, 1 << 16, Sampler::Conditional, Precision::F32, 0).unwrap();
+/// // At least the product and the noise, m x N f32 each.
+/// assert!(b >= 2 * (1u64 << 16) * 1024 * 4);
+/// assert!(device_bytes(&Dag::dag3(), usize::MAX, 32, usize::MAX, Sampler::Conditional, Precision::F32, 0).is_none());
+/// ```
+pub fn device_bytes(
+    dag: &Dag,
+    n: usize,
+    d: usize,
+    m: usize,
+    sampler: Sampler,
+    precision: Precision,
+    lwork: usize,
+) -> Option<u64> {
+    let plan = Plan::of(dag, sampler);
+    let e = match precision {
+        Precision::F32 => 4u64,
+        Precision::F64 => 8,
+    };
+    let (n64, d64, m64) = (n as u64, d as u64, m as u64);
+    let mn = m64.checked_mul(n64)?;
+    let nn = n64.checked_mul(n64)?;
+    let fixed = match sampler {
+        Sampler::Conditional => n64.checked_mul(d64.min(n64))?,
+        Sampler::Explicit => d64.checked_mul(n64)?,
+    };
+    let noise = match sampler {
+        Sampler::Conditional => mn.checked_add(1)?,
+        Sampler::Explicit => {
+            let b = explicit_block(m, m.max(d)) as u64;
+            m64.checked_mul(b)?.checked_add(1)?
+        }
+    };
+    // Z, the noise, the Gram, potrf's workspace and diagonal; the means are f64.
+    let mut elems = fixed
+        .checked_add(mn)?
+        .checked_add(noise)?
+        .checked_add(nn)?
+        .checked_add(lwork as u64)?
+        .checked_add(n64)?;
+    let nodes = dag.num_nodes();
+    let mut peak = 0u64;
+    for t in 0..nodes {
+        let live = |keep: &dyn Fn(usize) -> bool| {
+            (0..t).filter(|&s| keep(s) && plan.last_use[s] >= t).count() as u64
+        };
+        let feats = live(&|s| plan.read[s]) + 1;
+        let roots = live(&|s| plan.needs_root[s]) + 1;
+        let here = feats.checked_mul(mn)?.checked_add(roots.checked_mul(nn)?)?;
+        peak = peak.max(here);
+    }
+    elems = elems.checked_add(peak)?;
+    elems
+        .checked_mul(e)?
+        .checked_add(n64.checked_mul(8)?)?
+        .checked_add(64)
 }
 
 /// A GPU sampler bound to one DAG, input set and options; networks run one at a time.
 pub struct GpuSampler {
     dev: Mutex<Device>,
     dag: Dag,
+    plan: Plan,
     n: usize,
     d: usize,
     m: usize,
     sampler: Sampler,
     precision: Precision,
     relu_lift: bool,
-    /// Row-major `N x d` data = column-major `d x N` (explicit lift).
-    xt: Vec<f64>,
-    /// Column-major square root of `x x^T / d` (conditional lift).
-    l0: Vec<f64>,
+    lwork: usize,
+    /// What the last network used: GEMM flops, peak device bytes, where its roots came from.
+    last: Mutex<NetworkStats>,
+    /// The bound [`device_bytes`] gave for this run.
+    estimated_bytes: u64,
+    /// The lift's input on the device, uploaded once: the data factor `N x r0`
+    /// (conditional, with its rank) or the data `d x N` (explicit), in both precisions'
+    /// slot of the one in use.
+    lift_f32: Option<(Buf<f32>, usize)>,
+    lift_f64: Option<(Buf<f64>, usize)>,
+}
+
+/// What one GPU network used.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Serialize)]
+pub struct NetworkStats {
+    /// GEMM flops (`2 m n k` per cuBLAS call).
+    pub gemm_flops: u64,
+    /// Peak device bytes held through the sampler's allocations (fixed part included).
+    pub peak_bytes: u64,
+    /// Where the Grams' roots were taken.
+    pub roots: RootCounts,
 }
 
 impl std::fmt::Debug for GpuSampler {
@@ -177,131 +384,90 @@ impl std::fmt::Debug for GpuSampler {
     }
 }
 
-fn load_kernels(
-    ctx: &Arc<CudaContext>,
-    module: &Arc<cudarc::driver::CudaModule>,
-    s: &str,
-) -> Result<Kernels, McError> {
-    let _ = ctx;
-    let f = |name: &str| {
-        module
-            .load_function(&format!("{name}_{s}"))
-            .map_err(cuda_err("loading a kernel"))
-    };
-    Ok(Kernels {
-        relu_scale_add: f("relu_scale_add")?,
-        add: f("add")?,
-        column_means: f("column_means")?,
-    })
+/// The lifted features, shared by every input node: features, state, root.
+struct Lifted<T: Scalar> {
+    x0: Arc<Buf<T>>,
+    state: NodeState,
+    root: Option<Arc<DeviceRoot<T>>>,
 }
 
-/// A factor (`N x r`, `r <= N`) as an `N x N` column-major array, zero-padded: the layout
-/// the conditional GEMM reads.
-fn col_major(f: &faer::Mat<f64>) -> Vec<f64> {
-    let n = f.nrows();
-    (0..n * n)
-        .map(|k| {
-            if k / n < f.ncols() {
-                f[(k % n, k / n)]
-            } else {
-                0.0
-            }
-        })
-        .collect()
+/// Picks the lift slot of the element type in use.
+trait LiftSlot: Scalar {
+    fn slot(s: &GpuSampler) -> Option<&(Buf<Self>, usize)>;
 }
-
-fn launch_cfg(len: usize) -> LaunchConfig {
-    let blocks = len.div_ceil(THREADS as usize).clamp(1, 65_535 * 8) as u32;
-    LaunchConfig {
-        grid_dim: (blocks, 1, 1),
-        block_dim: (THREADS, 1, 1),
-        shared_mem_bytes: 0,
+impl LiftSlot for f32 {
+    fn slot(s: &GpuSampler) -> Option<&(Buf<f32>, usize)> {
+        s.lift_f32.as_ref()
     }
 }
-
-/// Peak number of `m x N` device buffers alive at once: node features (by liveness) plus
-/// the noise and product buffers.
-fn peak_buffers(dag: &Dag) -> usize {
-    let nodes = dag.num_nodes();
-    let mut last_use: Vec<usize> = (0..nodes).collect();
-    for e in dag.edges().iter().filter(|e| e.op != Op::Zero) {
-        last_use[e.from] = last_use[e.from].max(e.to);
+impl LiftSlot for f64 {
+    fn slot(s: &GpuSampler) -> Option<&(Buf<f64>, usize)> {
+        s.lift_f64.as_ref()
     }
-    (0..nodes)
-        .map(|t| {
-            (0..t)
-                .filter(|&s| !dag.is_input(s) && last_use[s] >= t)
-                .count()
-                + 2
-        })
-        .max()
-        .unwrap_or(1)
-        + 2
 }
 
 impl GpuSampler {
     /// Probes the GPU, compiles the kernels and checks device memory for the run.
     pub fn new(dag: &Dag, inputs: &McInputs, params: &McParams) -> Result<GpuSampler, McError> {
-        probe()?;
-        let ctx = CudaContext::new(0).map_err(cuda_err("creating the context"))?;
         let (n, d, m) = (inputs.len(), inputs.dim(), params.width);
-        let elem = match params.precision {
-            Precision::F32 => 4u64,
-            Precision::F64 => 8,
-        };
-        let mn = (m as u64).checked_mul(n as u64);
-        let mut needed = mn
-            .and_then(|v| v.checked_mul(elem))
-            .and_then(|v| v.checked_mul(peak_buffers(dag) as u64));
-        if params.sampler == Sampler::Explicit {
-            let block = (m as u64)
-                .min(EXPLICIT_BLOCK_ELEMS as u64 / (m.max(d).max(1) as u64))
-                .max(1);
-            needed = needed.and_then(|v| {
-                v.checked_add((m.max(d) as u64).checked_mul(block)?.checked_mul(elem)?)
-            });
+        // cuBLAS and cuSOLVER take 32-bit dimensions: refuse before touching the device.
+        for (what, v) in [
+            ("width m", m),
+            ("number of points N", n),
+            ("input dimension d", d),
+        ] {
+            if v > BLAS_DIM_MAX {
+                return Err(McError::CudaDimension {
+                    what,
+                    value: v as u64,
+                });
+            }
         }
+        let (ctx, _info) = open()?;
+        let dev = Device::new(Arc::clone(&ctx))?;
+        let lwork = match params.sampler {
+            Sampler::Conditional => potrf_lwork(&dev, n, params.precision)?,
+            Sampler::Explicit => 0,
+        };
+        let needed = device_bytes(dag, n, d, m, params.sampler, params.precision, lwork);
         let (free, _total) = ctx
             .mem_get_info()
             .map_err(cuda_err("querying device memory"))?;
-        match needed {
-            Some(b) if b <= free as u64 => {}
+        let limit = (free as u64).saturating_sub(LIBRARY_RESERVE_BYTES);
+        let estimated_bytes = match needed {
+            Some(b) if b <= limit => b,
             _ => {
                 return Err(McError::TooLarge {
                     needed,
-                    limit: free as u64,
+                    limit,
                     width: m,
                     points: n,
                 })
             }
-        }
-        let ptx = cudarc::nvrtc::compile_ptx(KERNELS_CU)
-            .map_err(cuda_err("compiling kernels.cu with NVRTC"))?;
-        let module = ctx
-            .load_module(ptx)
-            .map_err(cuda_err("loading the kernel module"))?;
-        let f32k = load_kernels(&ctx, &module, "f32")?;
-        let f64k = load_kernels(&ctx, &module, "f64")?;
-        let stream = ctx.default_stream();
-        let blas = CudaBlas::new(stream.clone()).map_err(cuda_err("creating the cuBLAS handle"))?;
-        let l0 = match params.sampler {
+        };
+        // The lift's input, once per run.
+        let lift: (Vec<f64>, usize) = match params.sampler {
             Sampler::Conditional => {
                 let l = inputs.data_factor().ok_or(McError::Factorization {
                     node: 0,
                     seed: params.seed,
                 })?;
-                col_major(&l.f)
+                (col_major(&l.f), l.f.ncols())
             }
-            Sampler::Explicit => Vec::new(),
+            // Row-major N x d = column-major d x N.
+            Sampler::Explicit => (inputs.data().iter().copied().collect(), d),
         };
+        let (mut lift_f32, mut lift_f64) = (None, None);
+        match params.precision {
+            Precision::F32 => {
+                let h: Vec<f32> = lift.0.iter().map(|&v| v as f32).collect();
+                lift_f32 = Some((dev.upload(&h)?, lift.1));
+            }
+            Precision::F64 => lift_f64 = Some((dev.upload(&lift.0)?, lift.1)),
+        }
         Ok(GpuSampler {
-            dev: Mutex::new(Device {
-                ctx,
-                stream,
-                blas,
-                f32k,
-                f64k,
-            }),
+            dev: Mutex::new(dev),
+            plan: Plan::of(dag, params.sampler),
             dag: dag.clone(),
             n,
             d,
@@ -309,9 +475,22 @@ impl GpuSampler {
             sampler: params.sampler,
             precision: params.precision,
             relu_lift: inputs.lift() == Lift::ReluStem,
-            xt: inputs.data().iter().copied().collect(),
-            l0,
+            lwork,
+            last: Mutex::new(NetworkStats::default()),
+            estimated_bytes,
+            lift_f32,
+            lift_f64,
         })
+    }
+
+    /// The device-memory bound of this run ([`device_bytes`]).
+    pub fn estimated_bytes(&self) -> u64 {
+        self.estimated_bytes
+    }
+
+    /// What the last sampled network used.
+    pub fn last_network(&self) -> NetworkStats {
+        self.last.lock().map(|g| *g).unwrap_or_default()
     }
 
     /// Samples network `seed`: every node's empirical Gram and mean.
@@ -323,142 +502,32 @@ impl GpuSampler {
         dev.ctx
             .bind_to_thread()
             .map_err(cuda_err("binding the context"))?;
-        match self.precision {
-            Precision::F32 => self.simulate_t::<f32>(&dev, &dev.f32k, seed),
-            Precision::F64 => self.simulate_t::<f64>(&dev, &dev.f64k, seed),
+        dev.tally.reset();
+        let mut roots = RootCounts::default();
+        let states = match self.precision {
+            Precision::F32 => self.simulate_t::<f32>(&dev, seed, &mut roots),
+            Precision::F64 => self.simulate_t::<f64>(&dev, seed, &mut roots),
+        }?;
+        if let Ok(mut last) = self.last.lock() {
+            *last = NetworkStats {
+                gemm_flops: dev.tally.flops(),
+                peak_bytes: dev.tally.peak(),
+                roots,
+            };
         }
+        Ok(states)
     }
 
-    fn fill_normal<T: Scalar>(
-        &self,
-        rng: &mut CudaRng,
-        buf: &mut CudaSlice<T>,
-        domain: Domain,
-        seed: u64,
-        tag: u64,
-        block: u64,
-    ) -> Result<(), McError>
-    where
-        CudaBlas: Gemm<T>,
-        curandGenerator_t: NormalFill<T>,
-    {
-        rng.set_seed(curand_seed(seed, domain, tag, block))
-            .map_err(cuda_err("seeding cuRAND"))?;
-        rng.set_offset(0).map_err(cuda_err("seeding cuRAND"))?;
-        rng.fill_with_normal(buf, T::of(0.0), T::of(1.0))
-            .map_err(cuda_err("cuRAND normal fill"))
-    }
-
-    /// Column-major GEMM `C = alpha op(A) op(B) + beta C`.
-    #[allow(clippy::too_many_arguments)]
-    fn gemm<T: Scalar, A, B, C>(
-        blas: &CudaBlas,
-        ta: bool,
-        tb: bool,
-        (m, n, k): (usize, usize, usize),
-        alpha: f64,
-        a: &A,
-        lda: usize,
-        b: &B,
-        ldb: usize,
-        beta: f64,
-        c: &mut C,
-        ldc: usize,
-    ) -> Result<(), McError>
-    where
-        CudaBlas: Gemm<T>,
-        curandGenerator_t: NormalFill<T>,
-        A: cudarc::driver::DevicePtr<T>,
-        B: cudarc::driver::DevicePtr<T>,
-        C: cudarc::driver::DevicePtrMut<T>,
-    {
-        let int = |v: usize| {
-            i32::try_from(v).map_err(|_| {
-                unavailable(format!(
-                    "matrix dimension {v} exceeds cuBLAS's 32-bit limit"
-                ))
-            })
-        };
-        let op = |t: bool| {
-            if t {
-                cublasOperation_t::CUBLAS_OP_T
-            } else {
-                cublasOperation_t::CUBLAS_OP_N
-            }
-        };
-        let cfg = GemmConfig {
-            transa: op(ta),
-            transb: op(tb),
-            m: int(m)?,
-            n: int(n)?,
-            k: int(k)?,
-            alpha: T::of(alpha),
-            lda: int(lda)?,
-            ldb: int(ldb)?,
-            beta: T::of(beta),
-            ldc: int(ldc)?,
-        };
-        // Stored shapes (column-major): A is (ta ? k x m : m x k), B is (tb ? n x k : k x n),
-        // C is m x n. Each buffer must reach its last element: ld * (cols - 1) + rows.
-        let fits = |len: usize, ld: usize, rows: usize, cols: usize| {
-            ld >= rows.max(1)
-                && (cols == 0
-                    || ld
-                        .checked_mul(cols - 1)
-                        .and_then(|v| v.checked_add(rows))
-                        .is_some_and(|need| need <= len))
-        };
-        let (ar, ac) = if ta { (k, m) } else { (m, k) };
-        let (br, bc) = if tb { (n, k) } else { (k, n) };
-        if !(fits(a.len(), lda, ar, ac) && fits(b.len(), ldb, br, bc) && fits(c.len(), ldc, m, n)) {
-            return Err(McError::Cuda {
-                during: "GEMM shape check",
-                message: format!(
-                    "({m} x {k}) x ({k} x {n}) with ld {lda}, {ldb}, {ldc} overruns a buffer"
-                ),
-            });
-        }
-        // SAFETY: every operand's extent was checked against its buffer length above.
-        unsafe { blas.gemm(cfg, a, b, c) }.map_err(cuda_err("cuBLAS GEMM"))
-    }
-
-    fn launch_relu_add<T: Scalar>(
-        dev: &Device,
-        k: &Kernels,
-        acc: &mut CudaSlice<T>,
-        z: &CudaSlice<T>,
-        len: usize,
-        gain: f64,
-        relu: bool,
-    ) -> Result<(), McError>
-    where
-        CudaBlas: Gemm<T>,
-        curandGenerator_t: NormalFill<T>,
-    {
-        let (len64, g, r) = (len as u64, T::of(gain), relu as i32);
-        let mut b = dev.stream.launch_builder(&k.relu_scale_add);
-        b.arg(acc).arg(z).arg(&len64).arg(&g).arg(&r);
-        // SAFETY: acc and z hold at least `len` elements; the kernel is grid-stride bounded.
-        unsafe { b.launch(launch_cfg(len)) }
-            .map(|_| ())
-            .map_err(cuda_err("relu_scale_add kernel"))
-    }
-
+    /// `(1/m) X^T X` into `g` (device) and the column means, both copied to the host.
     fn gram_mean<T: Scalar>(
         &self,
         dev: &Device,
-        k: &Kernels,
         x: &CudaSlice<T>,
         g: &mut CudaSlice<T>,
         mu: &mut CudaSlice<f64>,
-    ) -> Result<NodeState, McError>
-    where
-        CudaBlas: Gemm<T>,
-        curandGenerator_t: NormalFill<T>,
-    {
+    ) -> Result<NodeState, McError> {
         let (m, n) = (self.m, self.n);
-        Self::gemm::<T, _, _, _>(
-            &dev.blas,
+        dev.gemm(
             true,
             false,
             (n, n, m),
@@ -471,16 +540,7 @@ impl GpuSampler {
             g,
             n,
         )?;
-        let m64 = m as u64;
-        let mut b = dev.stream.launch_builder(&k.column_means);
-        b.arg(x).arg(&m64).arg(&mut *mu);
-        let cfg = LaunchConfig {
-            grid_dim: (n as u32, 1, 1),
-            block_dim: (THREADS, 1, 1),
-            shared_mem_bytes: 0,
-        };
-        // SAFETY: x is m x N column-major, mu holds N doubles, one block per column.
-        unsafe { b.launch(cfg) }.map_err(cuda_err("column_means kernel"))?;
+        dev.column_means(x, m, n, mu)?;
         let gh = dev
             .stream
             .clone_dtoh(&*g)
@@ -503,168 +563,182 @@ impl GpuSampler {
         })
     }
 
-    fn simulate_t<T: Scalar>(
+    fn simulate_t<T: LiftSlot>(
         &self,
         dev: &Device,
-        k: &Kernels,
         seed: u64,
-    ) -> Result<Vec<NodeState>, McError>
-    where
-        CudaBlas: Gemm<T>,
-        curandGenerator_t: NormalFill<T>,
-    {
+        roots: &mut RootCounts,
+    ) -> Result<Vec<NodeState>, McError> {
         let (m, n, d) = (self.m, self.n, self.d);
         let len = m * n;
-        let even = len + (len & 1);
-        let st = &dev.stream;
-        let alloc = |l: usize| {
-            st.alloc_zeros::<T>(l)
-                .map_err(cuda_err("allocating device memory"))
+        let plan = &self.plan;
+        let (lift_in, lift_rank) = T::slot(self).ok_or(McError::Cuda {
+            during: "selecting the lift's input",
+            message: "no device copy in this precision".into(),
+        })?;
+        let mut rng = dev.rng()?;
+        let mut z = dev.alloc::<T>(len)?;
+        // Noise: E (m x r, r <= N) for the conditional sampler, a weight block (m x b)
+        // for the explicit one; cuRAND fills an even number of values.
+        let wcols = explicit_block(m, m.max(d));
+        let noise_len = match self.sampler {
+            Sampler::Conditional => len,
+            Sampler::Explicit => m * wcols,
         };
-        let mut rng =
-            CudaRng::new(0, st.clone()).map_err(cuda_err("creating the cuRAND generator"))?;
-        let mut e = alloc(even)?;
-        let mut z = alloc(len)?;
-        let mut g = alloc(n * n)?;
-        let mut mu = st
-            .alloc_zeros::<f64>(n)
-            .map_err(cuda_err("allocating device memory"))?;
+        let mut noise = dev.alloc::<T>(noise_len + (noise_len & 1))?;
+        let mut g = dev.alloc::<T>(n * n)?;
+        let mut mu = dev.alloc::<f64>(n)?;
+        let mut scratch = match (self.sampler, dev.solver.is_ok()) {
+            (Sampler::Conditional, true) => Some(RootScratch::<T>::new(dev, n, self.lwork)?),
+            _ => None,
+        };
         let nodes = self.dag.num_nodes();
-        let mut last_use: Vec<usize> = (0..nodes).collect();
-        for ed in self.dag.edges().iter().filter(|e| e.op != Op::Zero) {
-            last_use[ed.from] = last_use[ed.from].max(ed.to);
-        }
-        let mut feats: Vec<Option<Arc<CudaSlice<T>>>> = vec![None; nodes];
-        let mut factors: Vec<Option<CudaSlice<T>>> = (0..nodes).map(|_| None).collect();
+        let mut feats: Vec<Option<Arc<Buf<T>>>> = (0..nodes).map(|_| None).collect();
+        let mut factors: Vec<Option<DeviceRoot<T>>> = (0..nodes).map(|_| None).collect();
         let mut states: Vec<NodeState> = Vec::with_capacity(nodes);
-        let mut lifted: Option<(Arc<CudaSlice<T>>, NodeState)> = None;
-        // Explicit weight blocks: m x b columns of W (or of W0, m x d).
-        let explicit_block = |kdim: usize| (EXPLICIT_BLOCK_ELEMS / m.max(1)).clamp(1, kdim);
+        let mut lifted: Option<Lifted<T>> = None;
+        let mut lift_roots: Vec<Option<Arc<DeviceRoot<T>>>> = (0..nodes).map(|_| None).collect();
         for t in 0..nodes {
             if self.dag.is_input(t) {
                 if lifted.is_none() {
-                    // Z0 = W0 x^T / sqrt(d) (explicit) or E L0^T (conditional).
+                    // Z0 = E0 F0^T (conditional) or W0 x^T / sqrt(d) (explicit).
                     match self.sampler {
-                        Sampler::Conditional => {
-                            let l0: Vec<T> = self.l0.iter().map(|&v| T::of(v)).collect();
-                            let l0d = st.clone_htod(&l0).map_err(cuda_err("uploading a factor"))?;
-                            self.conditional_product(
-                                dev, &mut rng, &mut e, &l0d, &mut z, seed, LIFT_TAG,
-                            )?;
-                        }
-                        Sampler::Explicit => {
-                            let xt: Vec<T> = self.xt.iter().map(|&v| T::of(v)).collect();
-                            let xtd = st.clone_htod(&xt).map_err(cuda_err("uploading the data"))?;
-                            self.explicit_product(
-                                dev,
-                                &mut rng,
-                                &xtd,
-                                d,
-                                1.0 / (d as f64).sqrt(),
-                                &mut z,
-                                seed,
-                                LIFT_TAG,
-                                explicit_block(d),
-                            )?;
-                        }
+                        Sampler::Conditional => self.conditional_product(
+                            dev, &mut rng, &mut noise, lift_in, *lift_rank, &mut z, seed, LIFT_TAG,
+                        )?,
+                        Sampler::Explicit => self.explicit_product(
+                            dev,
+                            &mut rng,
+                            &mut noise,
+                            lift_in,
+                            d,
+                            1.0 / (d as f64).sqrt(),
+                            &mut z,
+                            seed,
+                            LIFT_TAG,
+                        )?,
                     }
-                    let mut x0 = alloc(len)?;
-                    Self::launch_relu_add(
-                        dev,
-                        k,
-                        &mut x0,
-                        &z,
-                        len,
-                        if self.relu_lift {
-                            std::f64::consts::SQRT_2
+                    let mut x0 = dev.alloc::<T>(len)?;
+                    let gain = if self.relu_lift {
+                        std::f64::consts::SQRT_2
+                    } else {
+                        1.0
+                    };
+                    dev.relu_add(&mut x0, &z, len, gain, self.relu_lift)?;
+                    let s = self.gram_mean(dev, &x0, &mut g, &mut mu)?;
+                    // Dense lift: rank <= min(d, m) < N means a rank-deficient Gram,
+                    // factored on the host without trying the device.
+                    let rank_bound = if self.relu_lift { m } else { m.min(d) };
+                    let root = if plan.needs_root[t] {
+                        let sc = if rank_bound < n {
+                            None
                         } else {
-                            1.0
-                        },
-                        self.relu_lift,
-                    )?;
-                    let s = self.gram_mean(dev, k, &x0, &mut g, &mut mu)?;
-                    lifted = Some((Arc::new(x0), s));
+                            scratch.as_mut()
+                        };
+                        Some(Arc::new(root::factor(
+                            dev, sc, &g, &s.gram, t, seed, roots,
+                        )?))
+                    } else {
+                        None
+                    };
+                    lifted = Some(Lifted {
+                        x0: Arc::new(x0),
+                        state: s,
+                        root,
+                    });
                 }
-                let (x0, s) = lifted.as_ref().expect("set above");
-                feats[t] = Some(Arc::clone(x0));
-                states.push(s.clone());
+                let l = lifted.as_ref().expect("set above");
+                if plan.read[t] {
+                    feats[t] = Some(Arc::clone(&l.x0));
+                }
+                lift_roots[t] = l.root.clone();
+                states.push(l.state.clone());
             } else {
-                let mut acc = alloc(len)?;
+                let mut acc = dev.alloc::<T>(len)?;
                 for (index, ed) in self.dag.edges().iter().enumerate() {
-                    if ed.to != t || ed.op == Op::Zero {
+                    if ed.to != t {
                         continue;
                     }
-                    let src = Arc::clone(feats[ed.from].as_ref().expect("alive until last use"));
                     match ed.op {
+                        Op::Zero => {}
                         Op::Skip => {
-                            let l64 = len as u64;
-                            let mut b = st.launch_builder(&k.add);
-                            b.arg(&mut acc).arg(&*src).arg(&l64);
-                            // SAFETY: both buffers hold m x N elements.
-                            unsafe { b.launch(launch_cfg(len)) }.map_err(cuda_err("add kernel"))?;
+                            let src = feats[ed.from].as_ref().ok_or(McError::Cuda {
+                                during: "reading a skip edge's source",
+                                message: format!("features of node {} were not kept", ed.from),
+                            })?;
+                            dev.add(&mut acc, src, len)?;
                         }
                         Op::Linear => {
                             let tag = edge_tag(index);
                             match self.sampler {
                                 Sampler::Conditional => {
-                                    if factors[ed.from].is_none() {
-                                        let l = root_factor(&states[ed.from].gram, T::EPS).ok_or(
-                                            McError::Factorization {
+                                    let f = match (&factors[ed.from], &lift_roots[ed.from]) {
+                                        (Some(f), _) => f,
+                                        (None, Some(f)) => f.as_ref(),
+                                        (None, None) => {
+                                            return Err(McError::Factorization {
                                                 node: ed.from,
                                                 seed,
-                                            },
-                                        )?;
-                                        let lh: Vec<T> =
-                                            col_major(&l.f).into_iter().map(T::of).collect();
-                                        factors[ed.from] = Some(
-                                            st.clone_htod(&lh)
-                                                .map_err(cuda_err("uploading a factor"))?,
-                                        );
-                                    }
-                                    let l = factors[ed.from].as_ref().expect("set above");
+                                            })
+                                        }
+                                    };
                                     self.conditional_product(
-                                        dev, &mut rng, &mut e, l, &mut z, seed, tag,
+                                        dev, &mut rng, &mut noise, &f.f, f.rank, &mut z, seed, tag,
                                     )?;
                                 }
                                 Sampler::Explicit => {
+                                    let src = feats[ed.from].as_ref().ok_or(McError::Cuda {
+                                        during: "reading a linear edge's source",
+                                        message: format!(
+                                            "features of node {} were not kept",
+                                            ed.from
+                                        ),
+                                    })?;
                                     self.explicit_product(
                                         dev,
                                         &mut rng,
-                                        &src,
+                                        &mut noise,
+                                        src,
                                         m,
                                         1.0 / (m as f64).sqrt(),
                                         &mut z,
                                         seed,
                                         tag,
-                                        explicit_block(m),
                                     )?;
                                 }
                             }
-                            Self::launch_relu_add(
-                                dev,
-                                k,
-                                &mut acc,
-                                &z,
-                                len,
-                                std::f64::consts::SQRT_2,
-                                true,
-                            )?;
+                            dev.relu_add(&mut acc, &z, len, std::f64::consts::SQRT_2, true)?;
                         }
-                        Op::Zero => {}
                     }
                 }
-                let s = self.gram_mean(dev, k, &acc, &mut g, &mut mu)?;
+                let s = self.gram_mean(dev, &acc, &mut g, &mut mu)?;
+                if plan.needs_root[t] {
+                    factors[t] = Some(root::factor(
+                        dev,
+                        scratch.as_mut(),
+                        &g,
+                        &s.gram,
+                        t,
+                        seed,
+                        roots,
+                    )?);
+                }
                 states.push(s);
-                feats[t] = Some(Arc::new(acc));
+                if plan.read[t] {
+                    feats[t] = Some(Arc::new(acc));
+                }
             }
             for s in 0..=t {
-                if last_use[s] <= t {
+                if plan.last_use[s] <= t {
                     feats[s] = None;
                     factors[s] = None;
+                    lift_roots[s] = None;
                 }
             }
         }
-        st.synchronize()
+        drop(lifted);
+        dev.stream
+            .synchronize()
             .map_err(cuda_err("synchronising the stream"))?;
         for (t, s) in states.iter().enumerate() {
             if !s.gram.iter().chain(s.mean.iter()).all(|v| v.is_finite()) {
@@ -674,8 +748,8 @@ impl GpuSampler {
         Ok(states)
     }
 
-    /// Conditional draw of one edge: `z = E L^T` with `E` (`m x N`) iid N(0, 1) from the
-    /// edge's stream and `L` the source's square root factor (`N x N`, column-major).
+    /// Conditional draw of one edge: `z = E F^T` with `E` (`m x r`) iid N(0, 1) from the
+    /// edge's stream and `F` the source's root (`N x r`, column-major, ld `N`).
     #[allow(clippy::too_many_arguments)]
     fn conditional_product<T: Scalar>(
         &self,
@@ -683,69 +757,52 @@ impl GpuSampler {
         rng: &mut CudaRng,
         e: &mut CudaSlice<T>,
         factor: &CudaSlice<T>,
+        rank: usize,
         z: &mut CudaSlice<T>,
         seed: u64,
         tag: u64,
-    ) -> Result<(), McError>
-    where
-        CudaBlas: Gemm<T>,
-        curandGenerator_t: NormalFill<T>,
-    {
+    ) -> Result<(), McError> {
         let (m, n) = (self.m, self.n);
-        self.fill_normal(rng, e, Domain::Conditional, seed, tag, 0)?;
-        Self::gemm::<T, _, _, _>(
-            &dev.blas,
-            false,
-            true,
-            (m, n, n),
-            1.0,
-            &*e,
-            m,
-            factor,
-            n,
-            0.0,
-            z,
-            m,
-        )
+        let len = m * rank;
+        let mut ev = e.slice_mut(0..len + (len & 1));
+        fill_normal::<T, _>(rng, &mut ev, curand_seed(seed, Domain::Conditional, tag, 0))?;
+        dev.gemm(false, true, (m, n, rank), 1.0, &ev, m, factor, n, 0.0, z, m)
     }
 
-    /// `z = alpha W x` with `W` (`m x kdim`, iid N(0,1)) drawn in column blocks of `b`
-    /// (one cuRAND seeding each) and accumulated by GEMM; `x` is `kdim x N`, ld `kdim`.
+    /// `z = alpha W x` with `W` (`m x kdim`, iid N(0,1)) drawn in column blocks (one
+    /// cuRAND seeding each) into `w` and accumulated by GEMM; `x` is `kdim x N`, ld `kdim`.
     #[allow(clippy::too_many_arguments)]
     fn explicit_product<T: Scalar>(
         &self,
         dev: &Device,
         rng: &mut CudaRng,
+        w: &mut CudaSlice<T>,
         x: &CudaSlice<T>,
         kdim: usize,
         alpha: f64,
         z: &mut CudaSlice<T>,
         seed: u64,
         tag: u64,
-        b: usize,
-    ) -> Result<(), McError>
-    where
-        CudaBlas: Gemm<T>,
-        curandGenerator_t: NormalFill<T>,
-    {
+    ) -> Result<(), McError> {
         let (m, n) = (self.m, self.n);
-        let wlen = m * b;
-        let mut w = dev
-            .stream
-            .alloc_zeros::<T>(wlen + (wlen & 1))
-            .map_err(cuda_err("allocating device memory"))?;
+        let b = explicit_block(m, kdim);
         for (blk, c0) in (0..kdim).step_by(b).enumerate() {
             let bc = b.min(kdim - c0);
-            self.fill_normal(rng, &mut w, Domain::Explicit, seed, tag, blk as u64)?;
+            let wl = m * bc;
+            let mut wv = w.slice_mut(0..wl + (wl & 1));
+            fill_normal::<T, _>(
+                rng,
+                &mut wv,
+                curand_seed(seed, Domain::Explicit, tag, blk as u64),
+            )?;
             // z (m x N) += alpha * W[:, c0..c0+bc] (m x bc) * x[c0..c0+bc, :] (bc x N, ld kdim)
             let xv = x.slice(c0..);
-            Self::gemm::<T, _, _, _>(
-                &dev.blas,
+            dev.gemm(
                 false,
                 false,
                 (m, n, bc),
                 alpha,
-                &w,
+                &wv,
                 m,
                 &xv,
                 kdim,
@@ -758,46 +815,71 @@ impl GpuSampler {
     }
 }
 
+/// A 64-bit cuRAND seed from a block key (SplitMix64 finaliser over the four words).
+fn curand_seed(seed: u64, domain: Domain, tag: u64, block: u64) -> u64 {
+    let mut h = 0x243f_6a88_85a3_08d3u64;
+    for w in [seed, domain as u64, tag, block] {
+        h ^= w;
+        h = h.wrapping_add(0x9e37_79b9_7f4a_7c15);
+        let mut z = h;
+        z = (z ^ (z >> 30)).wrapping_mul(0xbf58_476d_1ce4_e5b9);
+        z = (z ^ (z >> 27)).wrapping_mul(0x94d0_49bb_1331_11eb);
+        h = z ^ (z >> 31);
+    }
+    h
+}
+
 /// Measured cuBLAS SGEMM throughput in TFLOP/s for `C (m x n) = A (m x k) B (k x n)`
 /// (`reps` timed calls after one warm-up; `2 m n k` flops each) on device 0.
 pub fn sgemm_tflops(m: usize, n: usize, k: usize, reps: usize) -> Result<f64, McError> {
-    probe()?;
-    let ctx = CudaContext::new(0).map_err(cuda_err("creating the context"))?;
-    let stream = ctx.default_stream();
-    let blas = CudaBlas::new(stream.clone()).map_err(cuda_err("creating the cuBLAS handle"))?;
-    let alloc = |l: usize| {
-        stream
-            .alloc_zeros::<f32>(l)
-            .map_err(cuda_err("allocating device memory"))
-    };
-    let (a, b, mut c) = (alloc(m * k)?, alloc(k * n)?, alloc(m * n)?);
-    let call = |c: &mut CudaSlice<f32>| {
-        GpuSampler::gemm::<f32, _, _, _>(
-            &blas,
-            false,
-            false,
-            (m, n, k),
-            1.0,
-            &a,
-            m,
-            &b,
-            k,
-            0.0,
-            c,
-            m,
-        )
-    };
+    for (what, v) in [
+        ("GEMM dimension m", m),
+        ("GEMM dimension n", n),
+        ("GEMM dimension k", k),
+    ] {
+        if v > BLAS_DIM_MAX {
+            return Err(McError::CudaDimension {
+                what,
+                value: v as u64,
+            });
+        }
+    }
+    let (ctx, _) = open()?;
+    let dev = Device::new(ctx)?;
+    let bytes = [m * k, k * n, m * n]
+        .iter()
+        .try_fold(0u64, |acc, &l| acc.checked_add((l as u64).checked_mul(4)?));
+    let (free, _) = dev
+        .ctx
+        .mem_get_info()
+        .map_err(cuda_err("querying device memory"))?;
+    let limit = (free as u64).saturating_sub(LIBRARY_RESERVE_BYTES);
+    if bytes.is_none_or(|b| b > limit) {
+        return Err(McError::TooLarge {
+            needed: bytes,
+            limit,
+            width: m,
+            points: n,
+        });
+    }
+    let (a, b, mut c) = (
+        dev.alloc::<f32>(m * k)?,
+        dev.alloc::<f32>(k * n)?,
+        dev.alloc::<f32>(m * n)?,
+    );
+    let call =
+        |c: &mut CudaSlice<f32>| dev.gemm(false, false, (m, n, k), 1.0, &*a, m, &*b, k, 0.0, c, m);
     call(&mut c)?;
-    stream
+    dev.stream
         .synchronize()
         .map_err(cuda_err("synchronising the stream"))?;
     let start = std::time::Instant::now();
     for _ in 0..reps.max(1) {
         call(&mut c)?;
     }
-    stream
+    dev.stream
         .synchronize()
         .map_err(cuda_err("synchronising the stream"))?;
     let secs = start.elapsed().as_secs_f64();
-    Ok(2.0 * (m * n * k) as f64 * reps.max(1) as f64 / secs / 1e12)
+    Ok(2.0 * (m as f64) * (n as f64) * (k as f64) * reps.max(1) as f64 / secs / 1e12)
 }
