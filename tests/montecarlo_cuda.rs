@@ -100,11 +100,11 @@ fn cuda_errors_are_typed_never_panics() {
             ));
         }
         Ok(info) => {
-            // Far beyond any device's memory (2^30 x 2^14 f32 features): refused by the
-            // estimate, before allocating.
+            // Far beyond any device's memory (2^30 x 2^10 f32 features, 4 TiB each):
+            // refused by the estimate, before allocating.
             let e = run(
                 &Dag::dag3(),
-                &inputs_nd(1 << 14, 4, Lift::Dense),
+                &inputs_nd(1 << 10, 4, Lift::Dense),
                 &McParams {
                     width: 1 << 30,
                     seeds: 1,
@@ -195,7 +195,11 @@ fn gpu_samplers_match_cpu_and_exact_kernel() {
                 );
                 // Same seed, same numbers.
                 let again = run(&dag, &inp, &gpu_params(sampler, precision), &|| {}).unwrap();
-                assert_eq!(again.output().gram, gpu.output().gram, "{what}: not reproducible");
+                assert_eq!(
+                    again.output().gram,
+                    gpu.output().gram,
+                    "{what}: not reproducible"
+                );
             }
         }
     }
@@ -219,7 +223,15 @@ fn gpu_conditional_draws_only_rank_columns() {
     let g = r.gpu.expect("a CUDA run reports its usage");
     let (n, d, m) = (n as u64, d as u64, m as u64);
     let want = 2 * m * n * d * 2 + 2 * m * n * n + 3 * 2 * n * n * m;
-    assert_eq!(g.gemm_flops_per_network, want, "{g:?}");
+    // The two rank-d roots have rank d in exact arithmetic; the pivoted Cholesky's
+    // tolerance (4 N eps max G_ii) may keep a rounding-level column or two beyond it, each
+    // costing 2 m N flops. Padded roots would cost 2 m N (N - d) more per draw.
+    let slack = 2 * 2 * (2 * m * n);
+    assert!(
+        (want..=want + slack).contains(&g.gemm_flops_per_network),
+        "GEMM flops {} per network, want {want} (+ at most {slack}): {g:?}",
+        g.gemm_flops_per_network
+    );
     // The input node's root is taken on the host (rank d < N) in each network.
     assert!(g.roots_on_host >= 2, "{g:?}");
 }
@@ -240,7 +252,10 @@ fn gpu_memory_stays_within_the_estimate() {
                     };
                     let r = run(&dag, &inputs_nd(n, d, lift), &p, &|| {}).unwrap();
                     let g = r.gpu.expect("a CUDA run reports its usage");
-                    let what = format!("{} N={n} d={d} {lift} {sampler} {precision}", dag.describe());
+                    let what = format!(
+                        "{} N={n} d={d} {lift} {sampler} {precision}",
+                        dag.describe()
+                    );
                     assert!(
                         g.peak_device_bytes <= g.estimated_device_bytes,
                         "{what}: allocated {} bytes, estimate {}",

@@ -384,9 +384,10 @@ impl std::fmt::Debug for GpuSampler {
     }
 }
 
-/// The lifted features, shared by every input node: features, state, root.
+/// The lifted features, shared by every input node: its state, and its features and root
+/// while an input node's edges still read them (`None` once released, or when none does).
 struct Lifted<T: Scalar> {
-    x0: Arc<Buf<T>>,
+    x0: Option<Arc<Buf<T>>>,
     state: NodeState,
     root: Option<Arc<DeviceRoot<T>>>,
 }
@@ -598,6 +599,9 @@ impl GpuSampler {
         let mut states: Vec<NodeState> = Vec::with_capacity(nodes);
         let mut lifted: Option<Lifted<T>> = None;
         let mut lift_roots: Vec<Option<Arc<DeviceRoot<T>>>> = (0..nodes).map(|_| None).collect();
+        let inputs: Vec<usize> = (0..nodes).filter(|&s| self.dag.is_input(s)).collect();
+        let lift_read = inputs.iter().any(|&s| plan.read[s]);
+        let lift_needs_root = inputs.iter().any(|&s| plan.needs_root[s]);
         for t in 0..nodes {
             if self.dag.is_input(t) {
                 if lifted.is_none() {
@@ -629,7 +633,7 @@ impl GpuSampler {
                     // Dense lift: rank <= min(d, m) < N means a rank-deficient Gram,
                     // factored on the host without trying the device.
                     let rank_bound = if self.relu_lift { m } else { m.min(d) };
-                    let root = if plan.needs_root[t] {
+                    let root = if lift_needs_root {
                         let sc = if rank_bound < n {
                             None
                         } else {
@@ -642,16 +646,18 @@ impl GpuSampler {
                         None
                     };
                     lifted = Some(Lifted {
-                        x0: Arc::new(x0),
+                        x0: lift_read.then(|| Arc::new(x0)),
                         state: s,
                         root,
                     });
                 }
                 let l = lifted.as_ref().expect("set above");
                 if plan.read[t] {
-                    feats[t] = Some(Arc::clone(&l.x0));
+                    feats[t] = l.x0.clone();
                 }
-                lift_roots[t] = l.root.clone();
+                if plan.needs_root[t] {
+                    lift_roots[t] = l.root.clone();
+                }
                 states.push(l.state.clone());
             } else {
                 let mut acc = dev.alloc::<T>(len)?;
@@ -733,6 +739,14 @@ impl GpuSampler {
                     feats[s] = None;
                     factors[s] = None;
                     lift_roots[s] = None;
+                }
+            }
+            // Once every input node has been read for the last time, the lift's features
+            // and root go too (the per-node copies above are the only other holders).
+            if let Some(l) = lifted.as_mut() {
+                if inputs.iter().all(|&s| s <= t && plan.last_use[s] <= t) {
+                    l.x0 = None;
+                    l.root = None;
                 }
             }
         }
