@@ -48,16 +48,22 @@ pub struct NtkReport {
     pub spectrum: SpectrumSummary,
 }
 
-/// Path statistics in report form.
+/// Path statistics in report form. In JSON every count is a number when it fits in
+/// `u64` and a decimal string above (`"num_paths": "295147905179352825856"`), so counts
+/// of any size are written exactly.
 #[derive(Debug, Clone, Serialize)]
 pub struct PathReport {
     /// `P`.
+    #[serde(serialize_with = "crate::paths::ser_count")]
     pub num_paths: u128,
     /// `n(d)` by depth.
+    #[serde(serialize_with = "crate::paths::ser_counts")]
     pub depth_histogram: Vec<u128>,
     /// `sum_p d_p`.
+    #[serde(serialize_with = "crate::paths::ser_count")]
     pub depth_sum: u128,
     /// `#{d_p > 0}`.
+    #[serde(serialize_with = "crate::paths::ser_count")]
     pub parameterized_paths: u128,
     /// Effective depth, if defined.
     pub effective_depth: Option<f64>,

@@ -316,6 +316,12 @@ pub fn parse_csv_matrix(text: &str) -> Result<Array2<f64>, CsvError> {
         // Trim only spaces around a tab-separated line, so a trailing empty cell counts.
         let line = line.trim_matches(|c: char| c.is_whitespace() && c != '\t');
         let cells = sep.split(line);
+        if let Some(ci) = cells.iter().position(|c| c.is_empty()) {
+            return Err(CsvError::EmptyCell {
+                line: line_no,
+                column: ci + 1,
+            });
+        }
         if let Some((expected, first_line)) = width {
             if cells.len() != expected {
                 return Err(CsvError::Ragged {
@@ -328,31 +334,23 @@ pub fn parse_csv_matrix(text: &str) -> Result<Array2<f64>, CsvError> {
         } else {
             width = Some((cells.len(), line_no));
             let numeric = cells.iter().filter(|c| c.parse::<f64>().is_ok()).count();
-            if numeric == 0 && cells.iter().all(|c| !c.is_empty()) {
+            if numeric == 0 {
                 continue; // a header: names only
             }
             if let Some((ci, c)) = cells
                 .iter()
                 .enumerate()
-                .find(|(_, c)| !c.is_empty() && c.parse::<f64>().is_err())
+                .find(|(_, c)| c.parse::<f64>().is_err())
             {
-                if numeric > 0 {
-                    return Err(CsvError::MixedHeader {
-                        line: line_no,
-                        column: ci + 1,
-                        value: (*c).to_string(),
-                    });
-                }
+                return Err(CsvError::MixedHeader {
+                    line: line_no,
+                    column: ci + 1,
+                    value: (*c).to_string(),
+                });
             }
         }
         for (ci, c) in cells.iter().enumerate() {
             let column = ci + 1;
-            if c.is_empty() {
-                return Err(CsvError::EmptyCell {
-                    line: line_no,
-                    column,
-                });
-            }
             match c.parse::<f64>() {
                 Ok(v) if v.is_finite() => values.push(v),
                 Ok(_) => {

@@ -24,6 +24,7 @@
 #![deny(missing_docs)]
 
 pub mod analysis;
+pub mod budget;
 pub mod dag;
 pub mod data;
 pub mod display;
@@ -64,7 +65,10 @@ pub enum Error {
     Dag(#[from] DagError),
     /// Path counting overflow.
     #[error(transparent)]
-    Paths(#[from] paths::PathOverflow),
+    Paths(#[from] paths::PathError),
+    /// A request that does not fit in the memory budget.
+    #[error(transparent)]
+    Memory(#[from] budget::BudgetError),
     /// Kernel inputs.
     #[error(transparent)]
     Kernel(#[from] kernel::KernelError),

@@ -59,9 +59,11 @@ pub struct PathOverflow {
 /// An exact non-negative rational `num / den` in lowest terms (`den > 0`).
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord, Serialize)]
 pub struct Ratio {
-    /// Numerator.
+    /// Numerator (in JSON a number, or a decimal string above `u64::MAX`).
+    #[serde(serialize_with = "ser_count")]
     pub num: u128,
-    /// Denominator (> 0).
+    /// Denominator (> 0; in JSON like `num`).
+    #[serde(serialize_with = "ser_count")]
     pub den: u128,
 }
 
@@ -92,6 +94,33 @@ impl fmt::Display for Ratio {
     }
 }
 
+/// Serialises a `u128` count exactly: as a JSON number when it fits in `u64`, else as a
+/// decimal string (`serde_json` cannot write larger numbers, and most JSON readers would
+/// round them). `archconv analyze --json` on a 70-node complete DAG writes
+/// `"num_paths": "295147905179352825856"`.
+pub(crate) fn ser_count<S: serde::Serializer>(v: &u128, s: S) -> Result<S::Ok, S::Error> {
+    match u64::try_from(*v) {
+        Ok(small) => s.serialize_u64(small),
+        Err(_) => s.serialize_str(&v.to_string()),
+    }
+}
+
+/// [`ser_count`] for every element of a slice.
+pub(crate) fn ser_counts<S: serde::Serializer>(v: &[u128], s: S) -> Result<S::Ok, S::Error> {
+    use serde::ser::SerializeSeq;
+    struct Count(u128);
+    impl Serialize for Count {
+        fn serialize<S: serde::Serializer>(&self, s: S) -> Result<S::Ok, S::Error> {
+            ser_count(&self.0, s)
+        }
+    }
+    let mut seq = s.serialize_seq(Some(v.len()))?;
+    for &c in v {
+        seq.serialize_element(&Count(c))?;
+    }
+    seq.end()
+}
+
 fn gcd(mut a: u128, mut b: u128) -> u128 {
     while b != 0 {
         (a, b) = (b, a % b);
@@ -99,30 +128,84 @@ fn gcd(mut a: u128, mut b: u128) -> u128 {
     a.max(1)
 }
 
+/// Path statistics cannot be computed.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+#[non_exhaustive]
+pub enum PathError {
+    /// A count overflowed `u128`.
+    #[error(transparent)]
+    Overflow(#[from] PathOverflow),
+    /// The depth histograms would not fit in the memory cap.
+    #[error(transparent)]
+    Memory(#[from] crate::budget::BudgetError),
+}
+
 /// Per-node depth histograms `n_t(d)` of a DAG (the DP table).
+///
+/// Each node keeps only the depths between its shortest and longest path, so a chain of
+/// `H` nodes takes `O(H)` memory, not `O(H^2)`; the total is estimated in `O(nodes +
+/// edges)` and checked against the memory budget ([`crate::budget`]) before the table is
+/// allocated.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct DepthHistograms {
-    /// `hist[t][d]` = number of input-to-`t` paths with `d` linear edges.
-    hist: Vec<Vec<u128>>,
+    /// `hist[t] = (lo, counts)`: `counts[k]` paths of depth `lo + k` end at `t`.
+    hist: Vec<(usize, Vec<u128>)>,
 }
 
 impl DepthHistograms {
     /// Runs the DP (module docs) in topological order `0..=H`.
-    pub fn of(dag: &Dag) -> Result<DepthHistograms, PathOverflow> {
+    pub fn of(dag: &Dag) -> Result<DepthHistograms, PathError> {
         let n = dag.num_nodes();
-        let mut hist: Vec<Vec<u128>> = vec![vec![0; n]; n];
+        // Depth extents [lo, hi] of the paths reaching each node (None: no path).
+        let mut ext: Vec<Option<(usize, usize)>> = vec![None; n];
         for &i in dag.inputs() {
-            hist[i][0] = 1;
+            ext[i] = Some((0, 0));
         }
+        let mut cells: u64 = 0;
         for t in 0..n {
             for e in dag.in_edges(t) {
                 let shift = usize::from(e.op == Op::Linear);
-                for d in 0..n - shift {
-                    let add = hist[e.from][d];
+                if let Some((lo, hi)) = ext[e.from] {
+                    let (lo, hi) = (lo + shift, hi + shift);
+                    ext[t] = Some(match ext[t] {
+                        Some((a, b)) => (a.min(lo), b.max(hi)),
+                        None => (lo, hi),
+                    });
+                }
+            }
+            if let Some((lo, hi)) = ext[t] {
+                cells = cells.saturating_add((hi - lo + 1) as u64);
+            }
+        }
+        crate::budget::check(
+            format!("path statistics (depth histograms of {n} nodes, {cells} counts)"),
+            cells
+                .checked_mul(16)
+                .and_then(|b| b.checked_add(crate::budget::bytes(n, 32)?)),
+        )?;
+        let mut hist: Vec<(usize, Vec<u128>)> = ext
+            .iter()
+            .map(|x| x.map_or((0, Vec::new()), |(lo, hi)| (lo, vec![0; hi - lo + 1])))
+            .collect();
+        for &i in dag.inputs() {
+            hist[i].1[0] = 1;
+        }
+        for t in 0..n {
+            for e in dag.in_edges(t) {
+                if e.from == t || ext[e.from].is_none() {
+                    continue;
+                }
+                let shift = usize::from(e.op == Op::Linear);
+                // e.from < t: split the table to borrow the source and the target.
+                let (before, after) = hist.split_at_mut(t);
+                let (src_lo, src) = &before[e.from];
+                let (dst_lo, dst) = &mut after[0];
+                let offset = src_lo + shift - *dst_lo;
+                for (k, &add) in src.iter().enumerate() {
                     if add == 0 {
                         continue;
                     }
-                    let slot = &mut hist[t][d + shift];
+                    let slot = &mut dst[offset + k];
                     *slot = slot.checked_add(add).ok_or(PathOverflow { node: t })?;
                 }
             }
@@ -130,9 +213,29 @@ impl DepthHistograms {
         Ok(DepthHistograms { hist })
     }
 
-    /// `n_t(d)` for all `d` (index = depth) at node `t`.
-    pub fn node(&self, t: usize) -> &[u128] {
-        &self.hist[t]
+    /// `n_t(d)` for all `d` (index = depth) at node `t`, as a dense vector of length
+    /// (longest path + 1), or empty when no path reaches `t`. Allocates; see
+    /// [`DepthHistograms::sparse`] for the stored form.
+    pub fn node(&self, t: usize) -> Vec<u128> {
+        let (lo, counts) = &self.hist[t];
+        if counts.is_empty() {
+            return Vec::new();
+        }
+        let mut out = vec![0; lo + counts.len()];
+        out[*lo..].copy_from_slice(counts);
+        out
+    }
+
+    /// The stored form at node `t`: `(lo, counts)` with `counts[k] = n_t(lo + k)`, `lo`
+    /// the shortest path's depth (`counts` empty when no path reaches `t`).
+    pub fn sparse(&self, t: usize) -> (usize, &[u128]) {
+        let (lo, counts) = &self.hist[t];
+        (*lo, counts)
+    }
+
+    /// Whether any input-to-`t` path exists.
+    pub fn reaches(&self, t: usize) -> bool {
+        self.hist[t].1.iter().any(|&c| c > 0)
     }
 }
 
@@ -140,20 +243,30 @@ impl DepthHistograms {
 #[derive(Debug, Clone, PartialEq, Eq, Serialize)]
 pub struct PathStats {
     /// `histogram[d]` = number of paths with `d` linear edges (trailing zeros trimmed).
+    #[serde(serialize_with = "ser_counts")]
     histogram: Vec<u128>,
+    #[serde(serialize_with = "ser_count")]
     num_paths: u128,
+    #[serde(serialize_with = "ser_count")]
     depth_sum: u128,
+    #[serde(serialize_with = "ser_count")]
     nonzero: u128,
 }
 
 impl PathStats {
     /// Path statistics of `dag` by dynamic programming (no enumeration).
-    pub fn of(dag: &Dag) -> Result<PathStats, PathOverflow> {
+    pub fn of(dag: &Dag) -> Result<PathStats, PathError> {
         let h = DepthHistograms::of(dag)?;
-        PathStats::from_histogram(h.node(dag.output()).to_vec(), dag.output())
+        Ok(PathStats::from_histogram(
+            h.node(dag.output()),
+            dag.output(),
+        )?)
     }
 
     fn from_histogram(mut histogram: Vec<u128>, node: usize) -> Result<PathStats, PathOverflow> {
+        if histogram.is_empty() {
+            histogram.push(0);
+        }
         while histogram.len() > 1 && *histogram.last().unwrap() == 0 {
             histogram.pop();
         }

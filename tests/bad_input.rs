@@ -169,3 +169,82 @@ fn unnormalised_overflow_names_the_matrix_entry_and_the_fix() {
         "{m}"
     );
 }
+
+// ---- sizes parsed from input are checked before use ----------------------------------
+
+#[test]
+fn json_with_a_huge_node_count_is_refused_before_allocating() {
+    // Issue 17: 23 bytes of JSON aborted the process (SIGABRT) sizing a node table.
+    let e = Dag::parse(r#"{"nodes": 100000000000000000, "edges": []}"#).unwrap_err();
+    let m = e.to_string();
+    assert!(
+        m.contains("100000000000000000 nodes") && m.contains(&archconv::dag::MAX_NODES.to_string()),
+        "{m}"
+    );
+}
+
+#[test]
+fn darts_concat_range_beyond_the_cell_is_refused_with_its_position() {
+    // Issue 17: normal_concat=range(0, huge) allocated without bound.
+    let text = "Genotype(normal=[('sep_conv_3x3', 0), ('sep_conv_3x3', 1)], normal_concat=range(2, 100000000000000))";
+    let m = Dag::parse(text).unwrap_err().to_string();
+    assert!(
+        m.contains("range end of at most 3") && m.contains("100000000000000"),
+        "{m}"
+    );
+    let text = "Genotype(normal=[('sep_conv_3x3', 0), ('sep_conv_3x3', 1)], normal_concat=[2], \
+                reduce=[('max_pool_3x3', 0), ('max_pool_3x3', 1)], reduce_concat=range(0, 99999999999))";
+    assert!(Dag::parse(text).is_err());
+    // In range: accepted.
+    let ok =
+        "Genotype(normal=[('sep_conv_3x3', 0), ('sep_conv_3x3', 1)], normal_concat=range(2, 3))";
+    assert_eq!(Dag::parse(ok).unwrap().output(), 3);
+}
+
+#[test]
+fn darts_genotype_followed_by_garbage_is_an_error() {
+    // Issue 17: anything after the reduction cell was accepted if it ended in ')'.
+    let base = "Genotype(normal=[('sep_conv_3x3', 0), ('sep_conv_3x3', 1)], normal_concat=[2], \
+                reduce=[('max_pool_3x3', 0), ('max_pool_3x3', 1)], reduce_concat=[2])";
+    assert!(Dag::parse(base).is_ok());
+    for tail in [" garbage", "x)", ")", " , 1)"] {
+        let text = format!("{base}{tail}");
+        assert!(Dag::parse(&text).is_err(), "accepted {text:?}");
+    }
+    let garbage_inside = base.replace("reduce_concat=[2]", "reduce_concat=[2], junk=1");
+    assert!(
+        Dag::parse(&garbage_inside).is_err(),
+        "accepted {garbage_inside:?}"
+    );
+}
+
+#[test]
+fn path_statistics_of_a_100000_node_chain_take_linear_memory() {
+    // Issue 17: node x node histograms (10^10 counts) for a 100,000-node chain.
+    let n = 100_000;
+    let s = archconv::PathStats::of(&Dag::chain(n)).unwrap();
+    assert_eq!(s.num_paths(), 1);
+    assert_eq!(s.depth_sum(), n as u128);
+    assert_eq!(s.histogram().len(), n + 1);
+    let h = archconv::paths::DepthHistograms::of(&Dag::chain(n)).unwrap();
+    assert_eq!(h.sparse(n), (n, &[1u128][..]));
+}
+
+#[test]
+fn json_path_counts_beyond_64_bits_are_exact_decimal_strings() {
+    // Issue 17: `--json` failed with "number out of range" for 2^64 or more paths.
+    let dag = Dag::complete(70, archconv::Op::Linear);
+    let s = archconv::PathStats::of(&dag).unwrap();
+    assert_eq!(s.num_paths(), 1u128 << 68);
+    let v = serde_json::to_value(archconv::analysis::PathReport::from(&s)).unwrap();
+    assert_eq!(v["num_paths"], serde_json::json!((1u128 << 68).to_string()));
+    // Counts that fit in u64 stay numbers: histogram n(1) = 1 (the direct edge).
+    assert_eq!(v["depth_histogram"][1], serde_json::json!(1));
+    let big = (0..=68)
+        .map(|d| v["depth_histogram"][d].clone())
+        .find(|x| x.is_string());
+    assert!(big.is_some(), "some histogram counts exceed u64: {v}");
+    // Small DAGs are unchanged.
+    let v = serde_json::to_value(archconv::PathStats::of(&Dag::dag3()).unwrap()).unwrap();
+    assert_eq!(v["num_paths"], serde_json::json!(4));
+}

@@ -1,6 +1,6 @@
 use super::inputs::InputArgs;
 use super::CliResult;
-use archconv::{analyze, AnalyzeOptions, Dag};
+use archconv::{analyze, AnalyzeOptions};
 
 #[derive(clap::Args)]
 pub struct Args {
@@ -15,12 +15,7 @@ pub struct Args {
 }
 
 pub fn run(a: Args) -> CliResult {
-    let text = match a.dag.strip_prefix('@') {
-        Some(path) => std::fs::read_to_string(path)
-            .map_err(|e| format!("cannot read DAG file {path}: {e}"))?,
-        None => a.dag.clone(),
-    };
-    let dag = Dag::parse(&text)?;
+    let dag = super::read_dag(&a.dag)?;
     let (inputs, desc) = a.inputs.inputs()?;
     let report = analyze(&dag, &inputs, &AnalyzeOptions::default())?;
     if a.json {

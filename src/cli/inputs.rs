@@ -68,6 +68,13 @@ impl InputArgs {
                 ),
             )
         } else {
+            archconv::budget::check(
+                format!(
+                    "seeded Gaussian inputs N = {} x d = {}",
+                    self.points, self.dim
+                ),
+                archconv::budget::bytes(self.points, self.dim).and_then(|b| b.checked_mul(8)),
+            )?;
             (
                 Inputs::gaussian(self.points, self.dim, self.seed),
                 format!(

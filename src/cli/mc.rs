@@ -56,7 +56,8 @@ pub struct Args {
     /// Where to sample.
     #[arg(long, value_enum, default_value_t = DeviceArg::Cpu)]
     device: DeviceArg,
-    /// Memory cap in MiB (default: 90% of MemAvailable).
+    /// Memory cap in MiB (default: --memory, else 90% of MemAvailable); kept for
+    /// compatibility, same as the global --memory.
     #[arg(long)]
     memory_limit_mib: Option<u64>,
     /// Sweep widths 2^SWEEP_MIN ..= 2^SWEEP_MAX and fit the error slopes.
@@ -96,6 +97,7 @@ fn bar(total: u64) -> indicatif::ProgressBar {
 }
 
 pub fn run(a: Args) -> CliResult {
+    archconv::budget::set_limit_mib(a.memory_limit_mib);
     if let Some(shape) = &a.gemm_peak {
         let [m, n, k] = shape[..] else {
             return Err(format!(
@@ -106,12 +108,7 @@ pub fn run(a: Args) -> CliResult {
         };
         return gemm_peak(m, n, k);
     }
-    let text = match a.dag.strip_prefix('@') {
-        Some(path) => std::fs::read_to_string(path)
-            .map_err(|e| format!("cannot read DAG file {path}: {e}"))?,
-        None => a.dag.clone(),
-    };
-    let dag = Dag::parse(&text)?;
+    let dag = super::read_dag(&a.dag)?;
     let (x, desc) = a.inputs.data()?;
     let lift = a.inputs.lift.into();
     let inp = if a.inputs.no_normalize {
@@ -138,7 +135,7 @@ pub fn run(a: Args) -> CliResult {
             DeviceArg::Cpu => Backend::Cpu,
             DeviceArg::Cuda => Backend::Cuda,
         },
-        memory_limit: a.memory_limit_mib.map(|m| m.saturating_mul(1 << 20)),
+        memory_limit: Some(archconv::budget::limit()),
         ..McParams::default()
     };
     if a.probe {

@@ -17,6 +17,11 @@ use clap::{Parser, Subcommand};
 struct Cli {
     #[command(subcommand)]
     command: Command,
+    /// Memory cap in MiB for every large allocation, estimated before it is made
+    /// (default: 90% of the available memory). Requests above it are refused with the
+    /// estimate.
+    #[arg(long, global = true, value_name = "MIB")]
+    memory: Option<u64>,
 }
 
 #[derive(Subcommand)]
@@ -70,8 +75,19 @@ pub(crate) fn duration(secs: f64) -> String {
     format!("{v:.digits$} {unit}")
 }
 
+/// The DAG argument of `analyze`, `mc` and `train`: the text itself, or `@FILE`.
+pub(crate) fn read_dag(arg: &str) -> Result<archconv::Dag, Box<dyn std::error::Error>> {
+    let text = match arg.strip_prefix('@') {
+        Some(path) => std::fs::read_to_string(path)
+            .map_err(|e| format!("cannot read DAG file {path}: {e}"))?,
+        None => arg.to_string(),
+    };
+    Ok(archconv::Dag::parse(&text)?)
+}
+
 pub fn run() -> CliResult {
     let cli = Cli::parse();
+    archconv::budget::set_limit_mib(cli.memory);
     match cli.command {
         Command::Analyze(a) => analyze::run(a),
         Command::Space(a) => space::run(a),

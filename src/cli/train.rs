@@ -6,7 +6,6 @@ use archconv::data::{self, Dataset, Split};
 use archconv::train::fig4::{self, curve, Fig4Budget};
 use archconv::train::rate::{self, RateBudget};
 use archconv::train::{train, Event, History, Loss, Optimizer, TrainConfig};
-use archconv::Dag;
 use clap::ValueEnum;
 use indicatif::{ProgressBar, ProgressStyle};
 use std::path::PathBuf;
@@ -41,7 +40,8 @@ enum RateArg {
 
 #[derive(clap::Args)]
 pub struct Args {
-    /// The DAG (MLP code such as 2_02_002, or any format `analyze` accepts).
+    /// The DAG (MLP code such as 2_02_002, or any format `analyze` accepts; @FILE reads
+    /// it from a file).
     #[arg(long, default_value = "2_02_002")]
     dag: String,
     /// Dataset.
@@ -177,7 +177,12 @@ pub fn run(mut a: Args) -> CliResult {
         a.batch = 128;
         a.loss = LossArg::Ce;
     }
-    let dag = Dag::parse(&a.dag)?;
+    if a.seeds == 0 {
+        return Err(
+            "--seeds must be at least 1 (0 would train nothing and print an empty table)".into(),
+        );
+    }
+    let dag = super::read_dag(&a.dag)?;
     let (tr, te) = load(&a)?;
     let optimizer = if a.batch == 0 {
         Optimizer::FullBatch

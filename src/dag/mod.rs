@@ -157,6 +157,14 @@ pub enum DagError {
         /// The source of the offending edge.
         from: usize,
     },
+    /// More nodes than [`MAX_NODES`] (checked before anything is sized by the count).
+    #[error("the DAG has {nodes} nodes, more than the {max} this crate accepts")]
+    TooManyNodes {
+        /// The node count given.
+        nodes: usize,
+        /// [`MAX_NODES`].
+        max: usize,
+    },
     /// An input node index is out of range or repeated.
     #[error("input node {node} is invalid: inputs must be distinct nodes below the output node {output}")]
     BadInput {
@@ -166,6 +174,12 @@ pub enum DagError {
         output: usize,
     },
 }
+
+/// The largest node count a [`Dag`] may have (2^20 = 1,048,576). A node count comes from
+/// the input text (a JSON edge list states it), so it is checked before any table is
+/// sized by it; the algorithms' own memory needs are checked against the memory budget
+/// ([`crate::budget`]).
+pub const MAX_NODES: usize = 1 << 20;
 
 /// A DAG architecture: nodes `0..=H`, forward edges, input nodes (default `[0]`) and the
 /// output node `H`.
@@ -196,6 +210,12 @@ impl Dag {
     ) -> Result<Dag, DagError> {
         if nodes == 0 {
             return Err(DagError::Empty);
+        }
+        if nodes > MAX_NODES {
+            return Err(DagError::TooManyNodes {
+                nodes,
+                max: MAX_NODES,
+            });
         }
         let last = nodes - 1;
         for (index, e) in edges.iter().enumerate() {
@@ -293,10 +313,13 @@ impl Dag {
     }
 
     /// Incoming non-zero edges of node `t`.
+    ///
+    /// `O(log E)` to find them: the edges are sorted by target, so traversals of large
+    /// DAGs stay linear in nodes + edges.
     pub fn in_edges(&self, t: usize) -> impl Iterator<Item = &Edge> + '_ {
-        self.edges
-            .iter()
-            .filter(move |e| e.to == t && e.op != Op::Zero)
+        let lo = self.edges.partition_point(|e| e.to < t);
+        let hi = self.edges.partition_point(|e| e.to <= t);
+        self.edges[lo..hi].iter().filter(|e| e.op != Op::Zero)
     }
 
     /// Outgoing non-zero edges of node `s`.
@@ -312,6 +335,10 @@ impl Dag {
     }
 
     /// A sequential chain of `depth` linear edges `0 -> 1 -> ... -> depth`.
+    ///
+    /// # Panics
+    /// If `depth + 1` exceeds [`MAX_NODES`].
+    #[track_caller]
     pub fn chain(depth: usize) -> Dag {
         let edges = (0..depth)
             .map(|i| Edge::new(i, i + 1, Op::Linear))
@@ -321,6 +348,10 @@ impl Dag {
 
     /// The fully connected DAG on `nodes` nodes, every edge of class `op`: it has
     /// `2^(nodes-2)` input-output paths.
+    ///
+    /// # Panics
+    /// If `nodes` exceeds [`MAX_NODES`] (it would also need `nodes^2 / 2` edges).
+    #[track_caller]
     pub fn complete(nodes: usize, op: Op) -> Dag {
         let mut edges = Vec::new();
         for t in 1..nodes {

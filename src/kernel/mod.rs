@@ -180,6 +180,15 @@ pub enum KernelError {
         /// The largest absolute data entry.
         largest: f64,
     },
+    /// Path counts overflow `u128` at a node (the path-sum kernel needs them).
+    #[error("path counts overflow 128-bit integers at node {node}")]
+    PathOverflow {
+        /// The node.
+        node: usize,
+    },
+    /// The computation would not fit in the memory budget.
+    #[error(transparent)]
+    Memory(#[from] crate::budget::BudgetError),
     /// The DAG has no path from an input to the output, so its output Gram is zero.
     #[error("the DAG has no path from its input to node {node}; its kernel is identically zero")]
     NoPath {
@@ -285,6 +294,14 @@ impl Inputs {
             return Err(KernelError::NoFeatures { n });
         }
         check_finite(x, "data matrix")?;
+        // The Gram, its lift and the normalised copy of the data.
+        crate::budget::check(
+            format!("the input Gram of N = {n} points (d = {d})"),
+            crate::budget::bytes(n, n).and_then(|nn| {
+                nn.checked_mul(8 * 3)?
+                    .checked_add(crate::budget::bytes(n, d)?.checked_mul(8)?)
+            }),
+        )?;
         let k = if normalize {
             let xn = Inputs::normalize_rows(x);
             if xn.iter().all(|&v| v == 0.0) {
@@ -450,7 +467,12 @@ impl Inputs {
 
     /// Evaluates one kernel at every node of `dag`. Errors when the output has no path
     /// from an input (its Gram would be identically zero).
+    ///
+    /// Every node's `N x N` Gram is kept, so `nodes x N^2` doubles are checked against the
+    /// memory budget ([`crate::budget`]) first, and refused with
+    /// [`KernelError::Memory`] when they do not fit.
     pub fn kernel(&self, dag: &Dag, kind: KernelKind) -> Result<Kernel, KernelError> {
+        self.check_states(dag, kind.name(), 1)?;
         let nodes = match kind {
             KernelKind::PathSum => pathsum::path_sum(dag, self)?,
             KernelKind::IndependentBranch => {
@@ -459,6 +481,29 @@ impl Inputs {
             KernelKind::Exact => exact::recursion(dag, self, exact::Rule::Exact)?,
         };
         Ok(Kernel { kind, nodes })
+    }
+}
+
+impl Inputs {
+    /// Checks `copies` per-node states (`N x N` Gram and mean of `N`, f64) of every node
+    /// of `dag` against the memory budget.
+    pub(crate) fn check_states(
+        &self,
+        dag: &Dag,
+        what: &str,
+        copies: u64,
+    ) -> Result<(), crate::budget::BudgetError> {
+        let n = self.len();
+        let per_node = crate::budget::bytes(n, n + 1).and_then(|b| b.checked_mul(8));
+        crate::budget::check(
+            format!(
+                "the {what} kernel ({} nodes x N^2 with N = {n})",
+                dag.num_nodes()
+            ),
+            per_node
+                .and_then(|b| b.checked_mul(dag.num_nodes() as u64))
+                .and_then(|b| b.checked_mul(copies)),
+        )
     }
 }
 

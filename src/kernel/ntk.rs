@@ -203,6 +203,8 @@ fn product3(a: &Array2<f64>, b: Option<&Array2<f64>>, c: &Array2<f64>) -> Array2
 impl Inputs {
     /// The NTK of `dag` under `rule` ([`Rule::Exact`] or [`Rule::IndependentBranch`]).
     pub fn ntk(&self, dag: &Dag, rule: Rule) -> Result<Ntk, KernelError> {
+        // Forward states, the backward P^a per node and caches (estimate checked first).
+        self.check_states(dag, "NTK", 4)?;
         let forward = recursion(dag, self, rule)?;
         let n = self.len();
         let h = dag.output();

@@ -20,7 +20,7 @@
 
 use super::{relu, Inputs, KernelError, NodeState};
 use crate::dag::{Dag, Op};
-use crate::paths::DepthHistograms;
+use crate::paths::{DepthHistograms, PathError};
 use ndarray::{Array1, Array2};
 
 pub(crate) fn path_sum(dag: &Dag, inp: &Inputs) -> Result<Vec<NodeState>, KernelError> {
@@ -28,14 +28,24 @@ pub(crate) fn path_sum(dag: &Dag, inp: &Inputs) -> Result<Vec<NodeState>, Kernel
     let out = dag.output();
     // Overflow of u128 counts only happens for gigantic DAGs whose f64 sums would be
     // meaningless anyway; report it as a kernel error naming the node.
-    let hist = DepthHistograms::of(dag).map_err(|e| KernelError::NoPath { node: e.node })?;
-    if hist.node(out).iter().all(|&c| c == 0) {
+    let hist = DepthHistograms::of(dag).map_err(|e| match e {
+        PathError::Overflow(o) => KernelError::PathOverflow { node: o.node },
+        PathError::Memory(m) => KernelError::Memory(m),
+    })?;
+    if !hist.reaches(out) {
         return Err(KernelError::NoPath { node: out });
     }
     let max_d = (0..dag.num_nodes())
-        .filter_map(|t| hist.node(t).iter().rposition(|&c| c > 0))
+        .filter_map(|t| {
+            let (lo, c) = hist.sparse(t);
+            c.iter().rposition(|&c| c > 0).map(|k| lo + k)
+        })
         .max()
         .unwrap_or(0);
+    crate::budget::check(
+        format!("the path-sum kernel (f^d(K0) for d up to {max_d}, N = {n})"),
+        crate::budget::bytes(n, n).and_then(|nn| nn.checked_mul(8)?.checked_mul(max_d as u64 + 1)),
+    )?;
     // F_d = f^d(K^0), d = 1..=max_d (F_0 = K^0 is read in place).
     let mut maps: Vec<Array2<f64>> = Vec::with_capacity(max_d);
     for d in 1..=max_d {
@@ -46,12 +56,12 @@ pub(crate) fn path_sum(dag: &Dag, inp: &Inputs) -> Result<Vec<NodeState>, Kernel
     let fd = |d: usize| if d == 0 { inp.k0() } else { &maps[d - 1] };
     let mut states: Vec<NodeState> = Vec::with_capacity(dag.num_nodes());
     for t in 0..dag.num_nodes() {
-        let dense: Vec<(f64, &Array2<f64>)> = hist
-            .node(t)
+        let (lo, counts) = hist.sparse(t);
+        let dense: Vec<(f64, &Array2<f64>)> = counts
             .iter()
             .enumerate()
             .filter(|(_, &c)| c > 0)
-            .map(|(d, &c)| (c as f64, fd(d)))
+            .map(|(k, &c)| (c as f64, fd(lo + k)))
             .collect();
         let gram = super::exact::fused(n, &dense, &[], &[]);
         let mean = if dag.is_input(t) {

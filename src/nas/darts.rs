@@ -174,7 +174,37 @@ pub struct DartsSpace {
 }
 
 impl DartsSpace {
+    /// Like [`DartsSpace::compute`], but checks `k` (1 to 6) and the memory the
+    /// enumeration needs (about 128 bytes per labelled cell: 46,080 cells for `k = 4`,
+    /// 2.8 million for 5, 232 million, about 28 GiB, for 6) against the memory budget
+    /// ([`crate::budget`]) before enumerating.
+    ///
+    /// ```
+    /// use archconv::nas::DartsSpace;
+    /// assert!(DartsSpace::try_compute(0).is_err());
+    /// assert_eq!(DartsSpace::try_compute(1).unwrap().labelled, 4);
+    /// ```
+    pub fn try_compute(k: usize) -> Result<DartsSpace, super::NasError> {
+        if !(1..=6).contains(&k) {
+            return Err(super::NasError::DartsNodes { nodes: k, max: 6 });
+        }
+        let cells = (0..k).fold(1u64, |acc, i| {
+            let avail = 2 + i as u64;
+            acc * (avail * (avail - 1) / 2) * 4
+        });
+        crate::budget::check(
+            format!("the DARTS space with {k} intermediate nodes ({cells} labelled cells)"),
+            cells.checked_mul(128),
+        )?;
+        Ok(DartsSpace::compute(k))
+    }
+
     /// Enumerates the space with `k` intermediate nodes (DARTS: 4) and summarises it.
+    ///
+    /// # Panics
+    /// When `k` is 0 or above 6 (see [`DartsSpace::try_compute`], which also checks the
+    /// memory).
+    #[track_caller]
     pub fn compute(k: usize) -> DartsSpace {
         let cells = enumerate_cells(k);
         let perms = permutations(k);

@@ -111,6 +111,17 @@ pub enum NasError {
     /// Kernel inputs.
     #[error(transparent)]
     Kernel(#[from] crate::kernel::KernelError),
+    /// A DARTS space with an unsupported number of intermediate nodes.
+    #[error("a DARTS cell with {nodes} intermediate nodes is not supported: choose 1 to {max}")]
+    DartsNodes {
+        /// The number asked for.
+        nodes: usize,
+        /// The largest supported.
+        max: usize,
+    },
+    /// A computation that would not fit in the memory budget.
+    #[error(transparent)]
+    Memory(#[from] crate::budget::BudgetError),
     /// Spectra.
     #[error(transparent)]
     Spectrum(#[from] crate::spectrum::SpectrumError),

@@ -70,6 +70,9 @@ pub enum TrainError {
         /// The DAG.
         dag: String,
     },
+    /// The run would not fit in the memory budget.
+    #[error(transparent)]
+    Memory(#[from] crate::budget::BudgetError),
     /// The loss became NaN or infinite (learning rate too large).
     #[error(
         "training diverged: loss {loss} at epoch {epoch}, step {step} (lower the learning rate)"

@@ -211,6 +211,8 @@ pub fn train<T: Scalar>(
     cfg: &TrainConfig,
     on: &mut dyn FnMut(Event<'_>),
 ) -> Result<History, TrainError> {
+    cfg.validate(train.len())?;
+    check_memory::<T>(dag, train, test, cfg)?;
     let mut net = DagMlp::<T>::new(dag, train.dim(), cfg.width, train.classes, cfg.seed)?;
     let records = train_net(&mut net, train, test, cfg, on)?;
     Ok(History {
@@ -223,6 +225,50 @@ pub fn train<T: Scalar>(
     })
 }
 
+/// Estimates a training run's peak memory before the network is built and checks it
+/// against the memory budget ([`crate::budget`]): weights, gradients and one more copy
+/// (`3 x (d m + E m^2 + m c)` for `E` linear edges), plus forward and backward
+/// activations of a batch at every node (`3 x batch x m x nodes`) and the logits.
+fn check_memory<T: Scalar>(
+    dag: &Dag,
+    train: &Dataset,
+    test: Option<&Dataset>,
+    cfg: &TrainConfig,
+) -> Result<(), TrainError> {
+    let m = cfg.width as u64;
+    let (d, c) = (train.dim() as u64, train.classes as u64);
+    let edges = dag.count(crate::dag::Op::Linear) as u64;
+    let batch = match cfg.optimizer {
+        Optimizer::Sgd { batch } => batch.min(train.len()),
+        Optimizer::FullBatch => train.len(),
+    }
+    .max(test.map_or(0, Dataset::len).min(1 << 12)) as u64;
+    let elem = std::mem::size_of::<T>() as u64;
+    let params = d
+        .checked_mul(m)
+        .and_then(|a| a.checked_add(m.checked_mul(m)?.checked_mul(edges)?))
+        .and_then(|a| a.checked_add(m.checked_mul(c)?));
+    let acts = batch
+        .checked_mul(m)
+        .and_then(|a| a.checked_mul(dag.num_nodes() as u64)?.checked_mul(3))
+        .and_then(|a| a.checked_add(batch.checked_mul(c)?));
+    let needed = params
+        .and_then(|p| p.checked_mul(3))
+        .and_then(|p| p.checked_add(acts?))
+        .and_then(|b| b.checked_mul(elem));
+    crate::budget::check(
+        format!(
+            "training width {} ({} linear edges, {} nodes, batch {batch}, {})",
+            cfg.width,
+            edges,
+            dag.num_nodes(),
+            T::NAME
+        ),
+        needed,
+    )?;
+    Ok(())
+}
+
 /// Like [`train`] on a given network (which is updated in place); returns the records.
 pub fn train_net<T: Scalar>(
     net: &mut DagMlp<T>,
@@ -232,6 +278,20 @@ pub fn train_net<T: Scalar>(
     on: &mut dyn FnMut(Event<'_>),
 ) -> Result<Vec<EpochRecord>, TrainError> {
     cfg.validate(train.len())?;
+    if !(T::of(cfg.lr).f64() > 0.0 && T::of(cfg.lr).f64().is_finite()) {
+        return Err(TrainError::Config {
+            what: "learning rate",
+            value: format!("{:e}", cfg.lr),
+            why: format!(
+                "it rounds to {} in {} (positive normal {} values lie in [{:e}, {:e}]); train in f64 or choose another rate",
+                T::of(cfg.lr).f64(),
+                T::NAME,
+                T::NAME,
+                T::min_positive_value().f64(),
+                T::max_value().f64()
+            ),
+        });
+    }
     check_dataset(net, train)?;
     if let Some(t) = test {
         check_dataset(net, t)?;

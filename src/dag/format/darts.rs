@@ -79,8 +79,12 @@ impl Genotype {
         Ok(())
     }
 
-    /// Parses `Genotype(normal=[...], normal_concat=[...] or range(a, b), ...)` or a bare
-    /// `[('op', j), ...]` list (then all intermediate nodes are concatenated).
+    /// Parses `Genotype(normal=[...], normal_concat=[...] or range(a, b), reduce=[...],
+    /// reduce_concat=[...])` (every field after `normal` optional, in that order) or a bare
+    /// `[('op', j), ...]` list (then all intermediate nodes are concatenated). The
+    /// reduction cell is checked for syntax and then ignored; anything after the closing
+    /// `)` is an error. A concat list or `range` may only name nodes of its cell, so a
+    /// huge `range(0, 10**18)` is refused before anything is allocated.
     pub fn parse(text: &str) -> Result<Genotype, ParseError> {
         let text = text.trim();
         let mut cur = Cursor::new(text, Format::Darts);
@@ -94,20 +98,44 @@ impl Genotype {
             cur.skip_ws();
             cur.expect("=")?;
             normal = pairs(&mut cur)?;
+            let nodes = 2 + normal.len() / 2;
+            let mut reduce_nodes = None;
+            for key in ["normal_concat", "reduce", "reduce_concat"] {
+                cur.skip_ws();
+                let save = cur.pos;
+                if !cur.eat(",") {
+                    break;
+                }
+                cur.skip_ws();
+                if !cur.eat(key) {
+                    cur.pos = save;
+                    continue;
+                }
+                cur.skip_ws();
+                cur.expect("=")?;
+                cur.skip_ws();
+                match key {
+                    "normal_concat" => concat = Some(int_list(&mut cur, nodes)?),
+                    "reduce" => reduce_nodes = Some(2 + pairs(&mut cur)?.len() / 2),
+                    _ => {
+                        // Ignored, but bounded like the normal cell's list (by the larger
+                        // of the two cells), so it cannot allocate without bound.
+                        int_list(&mut cur, reduce_nodes.unwrap_or(0).max(nodes))?;
+                    }
+                }
+            }
             cur.skip_ws();
             if cur.eat(",") {
                 cur.skip_ws();
-                if cur.eat("normal_concat") {
-                    cur.skip_ws();
-                    cur.expect("=")?;
-                    cur.skip_ws();
-                    concat = Some(int_list(&mut cur)?);
-                }
             }
-            // The reduction cell and anything after it is not used.
-            if !text.ends_with(')') {
-                cur.pos = text.len();
-                return Err(cur.error("')' closing Genotype("));
+            if !cur.eat(")") {
+                return Err(cur.error(
+                    "')' closing Genotype( (fields: normal, normal_concat, reduce, reduce_concat, in this order)",
+                ));
+            }
+            cur.skip_ws();
+            if !cur.at_end() {
+                return Err(cur.error("end of input after the genotype"));
             }
         } else {
             normal = pairs(&mut cur)?;
@@ -203,16 +231,33 @@ fn pairs(cur: &mut Cursor<'_>) -> Result<Vec<(String, usize)>, ParseError> {
     Ok(out)
 }
 
-fn int_list(cur: &mut Cursor<'_>) -> Result<Vec<usize>, ParseError> {
+/// A concat list `[a, b, ...]` or `range(a, b)` naming nodes below `nodes` (the cell's
+/// node count), checked before anything is allocated.
+fn int_list(cur: &mut Cursor<'_>, nodes: usize) -> Result<Vec<usize>, ParseError> {
+    let bounded = |cur: &Cursor<'_>, pos: usize, v: usize, limit: usize, what: &str| {
+        if v > limit {
+            Err(ParseError::Syntax {
+                format: Format::Darts,
+                position: pos,
+                expected: format!("{what} of at most {limit} (the cell has nodes 0..{nodes})"),
+                found: v.to_string(),
+                input: cur.input.to_string(),
+            })
+        } else {
+            Ok(v)
+        }
+    };
     if cur.eat("range") {
         cur.skip_ws();
         cur.expect("(")?;
         cur.skip_ws();
-        let (_, a) = cur.number("range start")?;
+        let (pa, a) = cur.number("range start")?;
+        let a = bounded(cur, pa, a, nodes, "a range start")?;
         cur.skip_ws();
         cur.expect(",")?;
         cur.skip_ws();
-        let (_, b) = cur.number("range end")?;
+        let (pb, b) = cur.number("range end")?;
+        let b = bounded(cur, pb, b, nodes, "a range end")?;
         cur.skip_ws();
         cur.expect(")")?;
         return Ok((a..b).collect());
@@ -228,8 +273,14 @@ fn int_list(cur: &mut Cursor<'_>) -> Result<Vec<usize>, ParseError> {
             cur.expect(",")?;
             cur.skip_ws();
         }
-        let (_, v) = cur.number("a node index")?;
-        out.push(v);
+        let (pos, v) = cur.number("a node index")?;
+        out.push(bounded(
+            cur,
+            pos,
+            v,
+            nodes.saturating_sub(1),
+            "a node index",
+        )?);
     }
 }
 
