@@ -33,7 +33,7 @@ pub const SMALL: u64 = 64 << 20;
 
 /// A request that does not fit in the memory cap.
 #[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
-#[error("{what} needs about {} but the memory cap is {} (raise it with --memory MIB, or make the input smaller)", fmt_bytes(*needed), fmt_bytes(Some(*limit)))]
+#[error("{what} needs {} but the memory cap is {} (raise it with --memory MIB, or make the input smaller)", needs(*needed), fmt_bytes(Some(*limit)))]
 pub struct BudgetError {
     /// What needed the memory, with the sizes that drive it.
     pub what: String,
@@ -90,6 +90,13 @@ pub fn check_within(
             needed,
             limit,
         }),
+    }
+}
+
+fn needs(b: Option<u64>) -> String {
+    match b {
+        Some(_) => format!("about {}", fmt_bytes(b)),
+        None => fmt_bytes(b),
     }
 }
 

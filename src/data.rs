@@ -41,6 +41,12 @@ pub enum DataError {
         /// What is wrong, with line, column and value.
         source: CsvError,
     },
+    /// The data directory given is not a directory.
+    #[error("{path} is not a directory (--data and ARCHCONV_DATA name the data directory, not a file in it)")]
+    NotADirectory {
+        /// The path given.
+        path: PathBuf,
+    },
     /// A required file is absent from the data directory.
     #[error("missing data file {path}: {hint}")]
     Missing {
@@ -56,6 +62,18 @@ pub fn data_dir(explicit: Option<&Path>) -> Option<PathBuf> {
     explicit
         .map(Path::to_path_buf)
         .or_else(|| std::env::var_os("ARCHCONV_DATA").map(PathBuf::from))
+}
+
+/// Checks that `dir` (from `--data` or `ARCHCONV_DATA`) is a directory: a file there
+/// would otherwise be reported as a missing file inside it. A path that does not exist
+/// is left to the loaders, which name the file they expected.
+pub fn check_data_dir(dir: &Path) -> Result<(), DataError> {
+    if dir.exists() && !dir.is_dir() {
+        return Err(DataError::NotADirectory {
+            path: dir.to_path_buf(),
+        });
+    }
+    Ok(())
 }
 
 /// Reads a whole file, transparently gunzipping `.gz` files (by magic bytes).
@@ -632,6 +650,7 @@ pub fn read_idx_dataset(images: &Path, labels: &Path) -> Result<Dataset, DataErr
 /// MNIST from `dir/mnist/` (or `dir` itself if it holds the files directly):
 /// `train-*` (60000) or `t10k-*` (10000) images and labels, gzip or plain.
 pub fn load_mnist(dir: &Path, split: Split) -> Result<Dataset, DataError> {
+    check_data_dir(dir)?;
     let sub = dir.join("mnist");
     let base = if sub.is_dir() { sub } else { dir.to_path_buf() };
     let prefix = match split {
@@ -695,6 +714,7 @@ pub fn read_cifar10_bin(path: &Path) -> Result<Dataset, DataError> {
 /// `dir/cifar10-subset200/cifar10_data_batch_1_first200.bin`. The returned `source`
 /// says which.
 pub fn load_cifar10(dir: &Path, split: Split) -> Result<Dataset, DataError> {
+    check_data_dir(dir)?;
     let full = dir.join("cifar-10-batches-bin");
     if full.is_dir() {
         let names: Vec<String> = match split {
@@ -812,6 +832,7 @@ pub fn read_digits_csv(path: &Path) -> Result<Dataset, DataError> {
 
 /// The scikit-learn digits from `dir/sklearn-digits/digits.csv.gz` (or `digits.csv`).
 pub fn load_digits(dir: &Path) -> Result<Dataset, DataError> {
+    check_data_dir(dir)?;
     let p = find_file(&dir.join("sklearn-digits"), "digits.csv", DIGITS_HINT)?;
     read_digits_csv(&p)
 }

@@ -66,6 +66,12 @@ pub enum Error {
     /// Path counting overflow.
     #[error(transparent)]
     Paths(#[from] paths::PathError),
+    /// Writing an output file.
+    #[error(transparent)]
+    Write(#[from] report::WriteError),
+    /// `reproduce` would overwrite files it did not write.
+    #[error(transparent)]
+    Overwrite(#[from] reproduce::OverwriteError),
     /// A request that does not fit in the memory budget.
     #[error(transparent)]
     Memory(#[from] budget::BudgetError),

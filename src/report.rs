@@ -90,18 +90,94 @@ impl Report {
         serde_json::json!({"version": env!("CARGO_PKG_VERSION"), "sections": map, "skipped": self.skipped})
     }
 
-    /// Writes `report.md` and `report.json` into `dir` (created if missing).
-    pub fn write(&self, dir: &Path) -> std::io::Result<(PathBuf, PathBuf)> {
-        std::fs::create_dir_all(dir)?;
+    /// Writes `report.md` and `report.json` into `dir` (created if missing), both or
+    /// neither: each goes to a temporary file in `dir`, and only when both are complete
+    /// are they renamed into place ([`write_files_atomic`]).
+    pub fn write(&self, dir: &Path) -> Result<(PathBuf, PathBuf), WriteError> {
+        std::fs::create_dir_all(dir).map_err(|source| WriteError {
+            path: dir.to_path_buf(),
+            source,
+        })?;
         let md = dir.join("report.md");
         let js = dir.join("report.json");
-        std::fs::write(&md, self.markdown())?;
-        std::fs::write(
-            &js,
-            serde_json::to_string_pretty(&self.json()).expect("serialisable") + "\n",
-        )?;
+        let json = serde_json::to_string_pretty(&self.json()).map_err(|e| WriteError {
+            path: js.clone(),
+            source: std::io::Error::other(e),
+        })? + "\n";
+        write_files_atomic(&[
+            (md.as_path(), self.markdown().as_bytes()),
+            (js.as_path(), json.as_bytes()),
+        ])?;
         Ok((md, js))
     }
+}
+
+/// Writing an output file failed.
+#[derive(Debug, thiserror::Error)]
+#[error("cannot write {path}: {source}")]
+pub struct WriteError {
+    /// The file (or folder) that could not be written.
+    pub path: PathBuf,
+    /// The I/O error.
+    pub source: std::io::Error,
+}
+
+/// The temporary name [`write_atomic`] uses for `path`: a hidden file in the same folder
+/// (so the final rename stays on one file system), keeping the extension so writers that
+/// choose a format by extension still work: `dir/.name.tmp-PID.ext`.
+pub fn temp_path(path: &Path) -> PathBuf {
+    let name = path
+        .file_name()
+        .map_or_else(|| "out".into(), |n| n.to_string_lossy().into_owned());
+    let ext = path
+        .extension()
+        .map_or(String::new(), |e| format!(".{}", e.to_string_lossy()));
+    path.with_file_name(format!(".{name}.tmp-{}{ext}", std::process::id()))
+}
+
+/// Writes `bytes` to `path` atomically: to [`temp_path`] first, flushed to disk, then
+/// renamed over `path`. A reader sees the old file or the new one, never a part; on
+/// failure the temporary file is removed and `path` is untouched.
+pub fn write_atomic(path: &Path, bytes: &[u8]) -> Result<(), WriteError> {
+    write_files_atomic(&[(path, bytes)])
+}
+
+/// Writes several files, all or none (as far as the file system allows): every file is
+/// written to its temporary name first; only when all are complete are they renamed into
+/// place. On failure the temporary files are removed and no target is touched.
+pub fn write_files_atomic(files: &[(&Path, &[u8])]) -> Result<(), WriteError> {
+    use std::io::Write;
+    let mut temps: Vec<PathBuf> = Vec::with_capacity(files.len());
+    let cleanup = |temps: &[PathBuf]| {
+        for t in temps {
+            let _ = std::fs::remove_file(t);
+        }
+    };
+    for (path, bytes) in files {
+        let tmp = temp_path(path);
+        let res = std::fs::File::create(&tmp).and_then(|mut f| {
+            f.write_all(bytes)?;
+            f.sync_all()
+        });
+        temps.push(tmp);
+        if let Err(source) = res {
+            cleanup(&temps);
+            return Err(WriteError {
+                path: path.to_path_buf(),
+                source,
+            });
+        }
+    }
+    for (i, ((path, _), tmp)) in files.iter().zip(&temps).enumerate() {
+        if let Err(source) = std::fs::rename(tmp, path) {
+            cleanup(&temps[i..]);
+            return Err(WriteError {
+                path: path.to_path_buf(),
+                source,
+            });
+        }
+    }
+    Ok(())
 }
 
 /// Formats a markdown table.

@@ -36,14 +36,121 @@ pub struct ReproduceOptions {
     pub data: Option<PathBuf>,
     /// Smaller budgets everywhere (about a minute on 2 cores).
     pub quick: bool,
+    /// Overwrite files in `out` that an earlier `reproduce` did not write.
+    pub force: bool,
+}
+
+/// The file in the output folder listing what `reproduce` wrote there, one name a line;
+/// files not listed are not overwritten without [`ReproduceOptions::force`].
+pub const MANIFEST: &str = ".archconv-reproduce";
+
+/// Files in the output folder that `reproduce` would overwrite although it did not
+/// write them.
+#[derive(Debug)]
+pub struct OverwriteError {
+    /// The output folder.
+    pub dir: PathBuf,
+    /// The files, relative to `dir`.
+    pub files: Vec<String>,
+}
+
+impl std::fmt::Display for OverwriteError {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        let shown: Vec<String> = self
+            .files
+            .iter()
+            .map(|n| self.dir.join(n).display().to_string())
+            .collect();
+        write!(
+            f,
+            "{} {} and {} not written by archconv reproduce; refusing to overwrite (pass --force, or choose another --out)",
+            shown.join(", "),
+            if shown.len() == 1 { "exists" } else { "exist" },
+            if shown.len() == 1 { "was" } else { "were" },
+        )
+    }
+}
+
+impl std::error::Error for OverwriteError {}
+
+fn write_err(
+    path: &std::path::Path,
+) -> impl FnOnce(std::io::Error) -> crate::report::WriteError + '_ {
+    move |source| crate::report::WriteError {
+        path: path.to_path_buf(),
+        source,
+    }
 }
 
 /// Runs every step, reporting progress through `progress`, and writes the report.
+///
+/// Output is all or nothing: every step writes into a staging folder inside `out`, and
+/// only when all succeeded are the files renamed into place, one atomic rename each
+/// (`report.md` and `report.json` last). A file in `out` that an earlier run did not write
+/// (it is not in [`MANIFEST`]) is not overwritten unless `force` is set
+/// ([`OverwriteError`]). A missing data file skips its step with a message; a data file
+/// that is present but corrupt is an error.
 pub fn reproduce(opts: &ReproduceOptions, progress: &mut dyn FnMut(&str)) -> Result<Report, Error> {
-    std::fs::create_dir_all(&opts.out).map_err(|source| crate::data::DataError::Io {
-        path: opts.out.clone(),
-        source,
-    })?;
+    let out = &opts.out;
+    std::fs::create_dir_all(out).map_err(write_err(out))?;
+    let manifest_path = out.join(MANIFEST);
+    let owned: std::collections::BTreeSet<String> = match std::fs::read_to_string(&manifest_path) {
+        Ok(text) => text.lines().map(str::to_string).collect(),
+        Err(_) => Default::default(),
+    };
+    let foreign = |names: &mut dyn Iterator<Item = String>| -> Vec<String> {
+        names
+            .filter(|n| !opts.force && !owned.contains(n) && out.join(n).exists())
+            .collect()
+    };
+    // Fail fast on the two files every run writes.
+    let clash = foreign(&mut ["report.md", "report.json"].iter().map(|s| s.to_string()));
+    if !clash.is_empty() {
+        return Err(OverwriteError {
+            dir: out.clone(),
+            files: clash,
+        }
+        .into());
+    }
+    let staging = out.join(format!(".archconv-staging-{}", std::process::id()));
+    std::fs::create_dir_all(&staging).map_err(write_err(&staging))?;
+    let staged_opts = ReproduceOptions {
+        out: staging.clone(),
+        ..opts.clone()
+    };
+    let result = run_steps(&staged_opts, progress).and_then(|report| {
+        let mut names: Vec<String> = std::fs::read_dir(&staging)
+            .map_err(write_err(&staging))?
+            .filter_map(|e| e.ok())
+            .filter(|e| e.path().is_file())
+            .map(|e| e.file_name().to_string_lossy().into_owned())
+            .collect();
+        names.sort();
+        let clash = foreign(&mut names.iter().cloned());
+        if !clash.is_empty() {
+            return Err(OverwriteError {
+                dir: out.clone(),
+                files: clash,
+            }
+            .into());
+        }
+        // Figures first, the reports last, so a report never names a missing figure.
+        names.sort_by_key(|n| n.starts_with("report."));
+        for n in &names {
+            let target = out.join(n);
+            std::fs::rename(staging.join(n), &target).map_err(write_err(&target))?;
+        }
+        let mut all = owned.clone();
+        all.extend(names);
+        let list: String = all.iter().map(|n| format!("{n}\n")).collect();
+        crate::report::write_atomic(&manifest_path, list.as_bytes())?;
+        Ok(report)
+    });
+    let _ = std::fs::remove_dir_all(&staging);
+    result
+}
+
+fn run_steps(opts: &ReproduceOptions, progress: &mut dyn FnMut(&str)) -> Result<Report, Error> {
     let mut report = Report::default();
     progress("[1/8] path statistics and kernel spectra of DAG#1-#3; Fig. 3 and bound figures");
     step_dags(&mut report, opts)?;
@@ -64,12 +171,7 @@ pub fn reproduce(opts: &ReproduceOptions, progress: &mut dyn FnMut(&str)) -> Res
     step_rate(&mut report, opts, progress)?;
     progress("[8/8] NTK step-size study: fixed versus tuned step (finite-width GD)");
     step_stepsize(&mut report, opts)?;
-    report
-        .write(&opts.out)
-        .map_err(|source| crate::data::DataError::Io {
-            path: opts.out.clone(),
-            source,
-        })?;
+    report.write(&opts.out)?;
     Ok(report)
 }
 
@@ -216,25 +318,37 @@ fn step_space(report: &mut Report) {
     );
 }
 
+/// Why [`mnist_binary`] has no data: absent (skip the MNIST variant) or corrupt (fail).
+enum MnistSkip {
+    Absent(String),
+    Corrupt(crate::data::DataError),
+}
+
 /// MNIST test images `0..n` with labels mapped to `+1` (even digit) / `-1` (odd), if the
-/// data directory has them; otherwise `None` with the reason.
+/// data directory has them; otherwise why not.
 fn mnist_binary(
     opts: &ReproduceOptions,
     n: usize,
-) -> Result<(ndarray::Array2<f64>, ndarray::Array1<f64>, String), String> {
+) -> Result<(ndarray::Array2<f64>, ndarray::Array1<f64>, String), MnistSkip> {
+    use MnistSkip::{Absent, Corrupt};
     let dir = opts
         .data
         .as_ref()
-        .ok_or("no data directory (--data or ARCHCONV_DATA)")?;
+        .ok_or_else(|| Absent("no data directory (--data or ARCHCONV_DATA)".into()))?;
+    crate::data::check_data_dir(dir).map_err(Corrupt)?;
     let img = dir.join("mnist/t10k-images-idx3-ubyte.gz");
     let lab = dir.join("mnist/t10k-labels-idx1-ubyte.gz");
     for p in [&img, &lab] {
         if !p.exists() {
-            return Err(format!("missing {} (see datasets/README.md)", p.display()));
+            return Err(Absent(format!(
+                "missing {} (see datasets/README.md)",
+                p.display()
+            )));
         }
     }
-    let images = crate::data::read_idx_images(&img).map_err(|e| e.to_string())?;
-    let labels = crate::data::read_idx_labels(&lab, 10).map_err(|e| e.to_string())?;
+    // Present but corrupt: an error (the caller stops), not a reason to skip.
+    let images = crate::data::read_idx_images(&img).map_err(Corrupt)?;
+    let labels = crate::data::read_idx_labels(&lab, 10).map_err(Corrupt)?;
     let x = images.to_f64(n);
     let y = ndarray::Array1::from_iter(labels.iter().take(x.nrows()).map(|&l| {
         if l % 2 == 0 {
@@ -258,7 +372,14 @@ fn step_nas(report: &mut Report, opts: &ReproduceOptions) -> Result<(), Error> {
             "no data directory (--data or ARCHCONV_DATA); NAS-Bench-201 studies need {} (see datasets/README.md)",
             "nats-bench-tss/nats_bench_tss_200ep.csv"
         )),
-        Some(dir) => Nb201Table::load_from_dir(dir).map_err(|e| e.to_string()),
+        Some(dir) => match Nb201Table::load_from_dir(dir) {
+            Ok(t) => Ok(t),
+            Err(crate::nas::NasError::Data(e @ crate::data::DataError::Missing { .. })) => {
+                Err(e.to_string())
+            }
+            // Present but unreadable or corrupt: an error, not a skipped step.
+            Err(e) => return Err(e.into()),
+        },
     };
     match table {
         Err(why) => report
@@ -425,7 +546,8 @@ fn step_stepsize(report: &mut Report, opts: &ReproduceOptions) -> Result<(), Err
     let n = if opts.quick { 32 } else { 64 };
     let (x, y, desc) = match mnist_binary(opts, n) {
         Ok(v) => v,
-        Err(why) => {
+        Err(MnistSkip::Corrupt(e)) => return Err(e.into()),
+        Err(MnistSkip::Absent(why)) => {
             report.skipped.push(format!(
                 "NTK step-size study on MNIST: {why}; used seeded Gaussian inputs instead"
             ));

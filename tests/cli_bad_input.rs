@@ -203,3 +203,121 @@ fn train_reads_the_dag_from_a_file_like_analyze() {
         &["cannot read DAG file"],
     );
 }
+
+#[test]
+fn reproduce_refuses_to_overwrite_foreign_files_and_writes_atomically() {
+    let dir = tempfile::tempdir().unwrap();
+    let out = dir.path().join("out");
+    std::fs::create_dir(&out).unwrap();
+    // A user's report.md: refused, and left as it was.
+    std::fs::write(out.join("report.md"), "my notes\n").unwrap();
+    let o = out.to_str().unwrap();
+    refused(
+        &[
+            "reproduce",
+            "--quick",
+            "--out",
+            o,
+            "--data",
+            "/nonexistent-archconv-data",
+        ],
+        1,
+        &[
+            "report.md exists and was not written by archconv reproduce",
+            "--force",
+        ],
+    );
+    assert_eq!(
+        std::fs::read_to_string(out.join("report.md")).unwrap(),
+        "my notes\n"
+    );
+    let leftovers: Vec<_> = std::fs::read_dir(&out)
+        .unwrap()
+        .map(|e| e.unwrap().file_name())
+        .collect();
+    assert_eq!(leftovers.len(), 1, "{leftovers:?}");
+    // A corrupt data file is an error (exit 1), not a skipped step; nothing is written.
+    let data = dir.path().join("data");
+    std::fs::create_dir_all(data.join("nats-bench-tss")).unwrap();
+    std::fs::write(
+        data.join("nats-bench-tss/nats_bench_tss_200ep.csv"),
+        "garbage\n",
+    )
+    .unwrap();
+    let fresh = dir.path().join("fresh");
+    refused(
+        &[
+            "reproduce",
+            "--quick",
+            "--out",
+            fresh.to_str().unwrap(),
+            "--data",
+            data.to_str().unwrap(),
+        ],
+        1,
+        &["nats_bench_tss_200ep.csv"],
+    );
+    assert!(!fresh.join("report.md").exists() && !fresh.join("report.json").exists());
+}
+
+#[test]
+fn reproduce_write_failures_say_cannot_write() {
+    let dir = tempfile::tempdir().unwrap();
+    let file = dir.path().join("a-file");
+    std::fs::write(&file, "x").unwrap();
+    let out = file.join("sub");
+    refused(
+        &["reproduce", "--quick", "--out", out.to_str().unwrap()],
+        1,
+        &["cannot write"],
+    );
+}
+
+#[test]
+fn data_option_naming_a_file_says_so() {
+    let dir = tempfile::tempdir().unwrap();
+    let file = dir.path().join("train-images-idx3-ubyte.gz");
+    std::fs::write(&file, "x").unwrap();
+    refused(
+        &[
+            "train",
+            "--dataset",
+            "mnist",
+            "--data",
+            file.to_str().unwrap(),
+        ],
+        1,
+        &["is not a directory"],
+    );
+}
+
+#[test]
+fn mc_with_one_network_prints_no_standard_error_and_bounds_sweep_exponents() {
+    let r = archconv(&["mc", "2_21_112", "--seeds", "1", "--width", "32", "-n", "6"]);
+    assert_eq!(r.code, Some(0), "{}", r.err);
+    assert!(r.out.contains("± n/a (one network)"), "{}", r.out);
+    assert!(!r.out.contains("± 0.0000"), "{}", r.out);
+    refused(
+        &["mc", "2_21_112", "--sweep", "--sweep-max", "64"],
+        2,
+        &["not in 0..=62"],
+    );
+    refused(
+        &[
+            "mc",
+            "2_21_112",
+            "--sweep",
+            "--sweep-min",
+            "9",
+            "--sweep-max",
+            "8",
+        ],
+        1,
+        &["above --sweep-max"],
+    );
+    refused(
+        &["mc", "2_21_112", "--seeds", "1000000000000000"],
+        1,
+        &["Monte Carlo networks", "needs about"],
+    );
+}

@@ -63,11 +63,12 @@ pub struct Args {
     /// Sweep widths 2^SWEEP_MIN ..= 2^SWEEP_MAX and fit the error slopes.
     #[arg(long)]
     sweep: bool,
-    /// Smallest sweep exponent.
-    #[arg(long, default_value_t = 6)]
+    /// Smallest sweep exponent (0 to 62).
+    #[arg(long, default_value_t = 6, value_parser = clap::value_parser!(u32).range(0..=62))]
     sweep_min: u32,
-    /// Largest sweep exponent.
-    #[arg(long, default_value_t = 16)]
+    /// Largest sweep exponent (0 to 62: a width must fit in 63 bits; the memory
+    /// estimate then refuses what does not fit).
+    #[arg(long, default_value_t = 16, value_parser = clap::value_parser!(u32).range(0..=62))]
     sweep_max: u32,
     /// Print JSON instead of text.
     #[arg(long)]
@@ -108,6 +109,19 @@ pub fn run(a: Args) -> CliResult {
         };
         return gemm_peak(m, n, k);
     }
+    if a.sweep && a.sweep_min > a.sweep_max {
+        return Err(format!(
+            "--sweep-min {} is above --sweep-max {}: the sweep would be empty",
+            a.sweep_min, a.sweep_max
+        )
+        .into());
+    }
+    // Per-network results are kept for the statistics: refuse absurd seed counts before
+    // anything is sized by them.
+    archconv::budget::check(
+        format!("{} Monte Carlo networks' per-network results", a.seeds),
+        archconv::budget::bytes(a.seeds, 64),
+    )?;
     let dag = super::read_dag(&a.dag)?;
     let (x, desc) = a.inputs.data()?;
     let lift = a.inputs.lift.into();

@@ -13,6 +13,9 @@ pub struct Args {
     /// Small budgets (about a minute on 2 cores).
     #[arg(long)]
     quick: bool,
+    /// Overwrite files in the output folder that an earlier reproduce did not write.
+    #[arg(long)]
+    force: bool,
 }
 
 pub fn run(a: Args) -> CliResult {
@@ -20,6 +23,7 @@ pub fn run(a: Args) -> CliResult {
         out: a.out.clone(),
         data: archconv::data::data_dir(a.data.as_deref()),
         quick: a.quick,
+        force: a.force,
     };
     let start = std::time::Instant::now();
     let report = reproduce(&opts, &mut |msg| eprintln!("{msg}"))?;

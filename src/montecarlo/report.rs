@@ -6,6 +6,15 @@ use crate::dag::Dag;
 use crate::kernel::{KernelKind, Lift};
 use crate::report::{md_table, Section};
 
+/// `mean ± se`, or `mean ± n/a (one network)` when the standard error is undefined (a
+/// single sample has no spread to estimate; printing 0 would claim an exact value).
+fn mean_se(mean: f64, se: Option<f64>) -> String {
+    match se {
+        Some(se) => format!("{mean:.4} ± {se:.4}"),
+        None => format!("{mean:.4} ± n/a (one network)"),
+    }
+}
+
 /// Markdown table of a run: one row per closed-form kernel.
 pub fn comparison_table(r: &McResult) -> String {
     let mut rows = Vec::new();
@@ -13,11 +22,7 @@ pub fn comparison_table(r: &McResult) -> String {
         rows.push(vec![
             c.kind.to_string(),
             format!("{:.4}", c.rel_frobenius_of_mean),
-            format!(
-                "{:.4} ± {:.4}",
-                c.rel_frobenius.mean,
-                c.rel_frobenius.se.unwrap_or(0.0)
-            ),
+            mean_se(c.rel_frobenius.mean, c.rel_frobenius.se),
             format!("{:.4}", c.kernel_lambda_min),
         ]);
     }
@@ -56,7 +61,7 @@ pub fn sweep_table(s: &Sweep) -> String {
     for p in &s.points {
         let mut row = vec![p.width.to_string()];
         for (_, e) in &p.errors {
-            row.push(format!("{:.4} ± {:.4}", e.mean, e.se.unwrap_or(0.0)));
+            row.push(mean_se(e.mean, e.se));
         }
         rows.push(row);
     }

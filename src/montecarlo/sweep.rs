@@ -20,12 +20,19 @@ pub struct SweepParams {
 
 impl SweepParams {
     /// Widths `2^lo, 2^(lo+1), ..., 2^hi` (the CLI's default is `2^6 ..= 2^16`).
+    ///
+    /// # Panics
+    /// If `hi >= usize::BITS`: `2^hi` is not a `usize` (it used to be dropped without a
+    /// word, issue 17; the CLI bounds its exponents to 62).
+    #[track_caller]
     pub fn powers_of_two(lo: u32, hi: u32, base: McParams) -> SweepParams {
+        assert!(
+            hi < usize::BITS,
+            "sweep exponent {hi} does not fit: widths are at most 2^{}",
+            usize::BITS - 1
+        );
         SweepParams {
-            widths: (lo..=hi)
-                .filter(|&p| p < usize::BITS)
-                .map(|p| 1usize << p)
-                .collect(),
+            widths: (lo..=hi).map(|p| 1usize << p).collect(),
             base,
         }
     }

@@ -215,6 +215,7 @@ impl Nb201Table {
     /// missing file gives [`crate::data::DataError::Missing`] with the expected path and
     /// how to obtain it.
     pub fn load_from_dir(data_dir: &Path) -> Result<Nb201Table, NasError> {
+        crate::data::check_data_dir(data_dir)?;
         let path = data_dir.join(NB201_FILE);
         if !path.is_file() {
             return Err(crate::data::DataError::Missing {

@@ -270,7 +270,8 @@ fn create_parent(path: &Path) -> Result<(), PlotError> {
     Ok(())
 }
 
-/// Renders `draw` to an SVG file at `path` (parent folders are created).
+/// Renders `draw` to an SVG file at `path` (parent folders are created; written
+/// atomically: a temporary file, then a rename).
 pub fn save_svg<F>(path: impl AsRef<Path>, size: (u32, u32), draw: F) -> Result<(), PlotError>
 where
     F: FnOnce(&DrawingArea<SVGBackend<'_>, Shift>) -> Result<(), PlotError>,
@@ -278,13 +279,19 @@ where
     let path = path.as_ref();
     let svg = render_svg(size, draw)?;
     create_parent(path)?;
-    std::fs::write(path, svg).map_err(|source| PlotError::Io {
-        path: path.to_path_buf(),
-        source,
+    write_file(path, svg.as_bytes())
+}
+
+/// Writes a figure file atomically ([`crate::report::write_atomic`]).
+fn write_file(path: &Path, bytes: &[u8]) -> Result<(), PlotError> {
+    crate::report::write_atomic(path, bytes).map_err(|e| PlotError::Io {
+        path: e.path,
+        source: e.source,
     })
 }
 
-/// Renders `draw` to a PNG file at `path` (parent folders are created).
+/// Renders `draw` to a PNG file at `path` (parent folders are created; written
+/// atomically: a temporary file, then a rename).
 pub fn save_png<F>(path: impl AsRef<Path>, size: (u32, u32), draw: F) -> Result<(), PlotError>
 where
     F: FnOnce(&DrawingArea<BitMapBackend<'_>, Shift>) -> Result<(), PlotError>,
@@ -292,12 +299,26 @@ where
     let path = path.as_ref();
     register_fonts()?;
     create_parent(path)?;
-    let root = BitMapBackend::new(path, size).into_drawing_area();
-    draw(&root)?;
-    root.present().map_err(|e| PlotError::Io {
-        path: path.to_path_buf(),
-        source: std::io::Error::other(e.to_string()),
-    })
+    // Drawn to a temporary file beside the target (same extension, so the backend picks
+    // PNG), then renamed: a failed or interrupted run never leaves a partial image.
+    let tmp = crate::report::temp_path(path);
+    let res = (|| {
+        let root = BitMapBackend::new(&tmp, size).into_drawing_area();
+        draw(&root)?;
+        root.present().map_err(|e| PlotError::Io {
+            path: path.to_path_buf(),
+            source: std::io::Error::other(e.to_string()),
+        })?;
+        drop(root);
+        std::fs::rename(&tmp, path).map_err(|source| PlotError::Io {
+            path: path.to_path_buf(),
+            source,
+        })
+    })();
+    if res.is_err() {
+        let _ = std::fs::remove_file(&tmp);
+    }
+    res
 }
 
 /// A rendered figure (an SVG document) for notebooks and HTML reports; see
@@ -379,10 +400,7 @@ impl Figure {
     pub fn save_svg(&self, path: impl AsRef<Path>) -> Result<(), PlotError> {
         let path = path.as_ref();
         create_parent(path)?;
-        std::fs::write(path, &self.svg).map_err(|source| PlotError::Io {
-            path: path.to_path_buf(),
-            source,
-        })
+        write_file(path, self.svg.as_bytes())
     }
 }
 
