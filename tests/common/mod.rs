@@ -50,3 +50,33 @@ pub fn rel_frobenius(a: &Array2<f64>, b: &Array2<f64>) -> f64 {
     let den: f64 = b.iter().map(|y| y * y).sum();
     (num / den).sqrt()
 }
+
+/// The data directory tests read: `$ARCHCONV_DATA`, or the project's shared
+/// `../shared/datasets` when the variable is unset.
+pub fn data_dir() -> std::path::PathBuf {
+    std::env::var_os("ARCHCONV_DATA")
+        .filter(|v| !v.is_empty())
+        .map(std::path::PathBuf::from)
+        .unwrap_or_else(|| {
+            std::path::PathBuf::from(concat!(env!("CARGO_MANIFEST_DIR"), "/../shared/datasets"))
+        })
+}
+
+/// A file the test needs from the data directory ([`data_dir`]). Tests that call this
+/// carry `#[cfg_attr(not(archconv_data), ignore = ...)]` (see `build.rs`), so they run
+/// only when a data directory exists; then a missing file fails the test (issue 17), it
+/// is not skipped.
+#[track_caller]
+pub fn data_file(rel: &str) -> std::path::PathBuf {
+    let dir = data_dir();
+    let p = dir.join(rel);
+    assert!(
+        p.is_file(),
+        "data file {} is missing: the data directory {} (ARCHCONV_DATA = {:?}) must hold the \
+         shared datasets listed in datasets/README.md",
+        p.display(),
+        dir.display(),
+        std::env::var_os("ARCHCONV_DATA")
+    );
+    p
+}
