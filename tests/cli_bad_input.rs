@@ -321,3 +321,17 @@ fn mc_with_one_network_prints_no_standard_error_and_bounds_sweep_exponents() {
         &["Monte Carlo networks", "needs about"],
     );
 }
+
+#[test]
+fn nas_nb201_rejects_zero_and_absurd_trial_counts() {
+    refused(
+        &["nas", "nb201", "--trials", "0"],
+        1,
+        &["--trials must be at least 1"],
+    );
+    refused(
+        &["nas", "nb201", "--trials", "1000000000000000"],
+        1,
+        &["random-search trials", "needs about"],
+    );
+}

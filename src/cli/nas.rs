@@ -17,7 +17,8 @@ enum Study {
         /// Data directory (default: $ARCHCONV_DATA).
         #[arg(long)]
         data: Option<PathBuf>,
-        /// Random-search trials per budget.
+        /// Random-search trials per budget (at least 1; checked against the memory
+        /// budget).
         #[arg(long, default_value_t = 1000)]
         trials: usize,
         /// Seed of the random search.
@@ -47,6 +48,17 @@ pub fn run(a: Args) -> CliResult {
             seed,
             json,
         } => {
+            if trials == 0 {
+                return Err(
+                    "--trials must be at least 1 (the search statistics of 0 trials are undefined)"
+                        .into(),
+                );
+            }
+            // Each random-search simulation keeps one best value per trial.
+            archconv::budget::check(
+                format!("{trials} random-search trials"),
+                archconv::budget::bytes(trials, 8),
+            )?;
             let dir = archconv::data::data_dir(data.as_deref()).ok_or_else(|| {
                 format!(
                     "no data directory: pass --data DIR or set ARCHCONV_DATA; the file is expected at DIR/{}; to get it: {}",
