@@ -135,6 +135,18 @@ fn degenerate_and_badly_scaled_csv_data() {
     assert_eq!(b.code, Some(0), "{}", b.err);
     let body = |s: &str| s.lines().skip(1).collect::<Vec<_>>().join("\n");
     assert_eq!(body(&a.out), body(&b.out));
+    // Unnormalised, 1e200 overflows the Gram: the error names the file and the entry.
+    refused(
+        &[
+            "analyze",
+            "2_21_112",
+            "--csv",
+            big.to_str().unwrap(),
+            "--no-normalize",
+        ],
+        1,
+        &["big.csv", "data Gram", "row 0, column 0"],
+    );
     // An empty cell is an error naming file, line and column.
     let gap = dir.path().join("gap.csv");
     std::fs::write(&gap, "1,2\n3,,4\n").unwrap();
@@ -196,6 +208,12 @@ fn train_reads_the_dag_from_a_file_like_analyze() {
     ]);
     assert_eq!(r.code, Some(0), "{}", r.err);
     assert!(r.out.contains("2_21_112"), "{}", r.out);
+    // One seed: no standard deviation of 0 is printed.
+    assert!(
+        r.out.contains("± n/a") && !r.out.contains("± 0.0000"),
+        "{}",
+        r.out
+    );
     let missing = format!("@{}", dir.path().join("absent.txt").display());
     refused(
         &["train", "--dag", &missing, "--dataset", "synthetic"],

@@ -88,10 +88,11 @@ impl InputArgs {
     pub fn inputs(&self) -> Result<(Inputs, String), Box<dyn std::error::Error>> {
         let (x, desc) = self.data()?;
         let inp = if self.no_normalize {
-            Inputs::from_data_unnormalized(x.view(), self.lift.into())?
+            Inputs::from_data_unnormalized(x.view(), self.lift.into())
         } else {
-            Inputs::from_data(x.view(), self.lift.into())?
-        };
+            Inputs::from_data(x.view(), self.lift.into())
+        }
+        .map_err(|e| format!("inputs {desc}: {e}"))?;
         Ok((inp, desc))
     }
 }

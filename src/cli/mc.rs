@@ -126,13 +126,14 @@ pub fn run(a: Args) -> CliResult {
     let (x, desc) = a.inputs.data()?;
     let lift = a.inputs.lift.into();
     let inp = if a.inputs.no_normalize {
-        McInputs::from_data_unnormalized(x.view(), lift)?
+        McInputs::from_data_unnormalized(x.view(), lift)
     } else {
         // Normalise scale-invariantly first (no squares of raw entries, so data of
         // magnitude 1e-170 or 1e200 work); McInputs' own scaling is then the identity.
         let xn = archconv::Inputs::normalize_rows(x.view());
-        McInputs::from_data(xn.view(), lift)?
-    };
+        McInputs::from_data(xn.view(), lift)
+    }
+    .map_err(|e| format!("inputs {desc}: {e}"))?;
     let params = McParams {
         width: a.width,
         seeds: a.seeds,

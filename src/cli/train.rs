@@ -266,18 +266,28 @@ pub fn run(mut a: Args) -> CliResult {
         let v = serde_json::json!({"dag": code, "data": tr.source, "curves": curves, "runs": runs, "seconds": secs});
         super::emit(&(serde_json::to_string_pretty(&v)? + "\n"));
     } else {
-        let mut s = format!("{code}: mean ± std over {} seeds\nepoch  train_acc          train_loss         test_acc\n", a.seeds);
+        // One seed has no spread: show n/a, not a standard deviation of 0.
+        let pm = |mean: f64, std: f64| {
+            if a.seeds < 2 {
+                format!("{mean:.4} ± n/a   ")
+            } else {
+                format!("{mean:.4} ± {std:.4}")
+            }
+        };
+        let mut s = format!(
+            "{code}: mean ± std over {} seed{}\nepoch  train_acc          train_loss         test_acc\n",
+            a.seeds,
+            if a.seeds == 1 { " (std n/a)" } else { "s" }
+        );
         for (k, e) in curves[0].epochs.iter().enumerate() {
             s.push_str(&format!(
-                "{e:>5}  {:.4} ± {:.4}    {:.4} ± {:.4}    {}\n",
-                curves[0].mean[k],
-                curves[0].std[k],
-                curves[1].mean[k],
-                curves[1].std[k],
+                "{e:>5}  {}    {}    {}\n",
+                pm(curves[0].mean[k], curves[0].std[k]),
+                pm(curves[1].mean[k], curves[1].std[k]),
                 if curves[2].mean[k].is_nan() {
                     "-".to_string()
                 } else {
-                    format!("{:.4} ± {:.4}", curves[2].mean[k], curves[2].std[k])
+                    pm(curves[2].mean[k], curves[2].std[k])
                 }
             ));
         }
