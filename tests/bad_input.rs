@@ -248,3 +248,16 @@ fn json_path_counts_beyond_64_bits_are_exact_decimal_strings() {
     let v = serde_json::to_value(archconv::PathStats::of(&Dag::dag3()).unwrap()).unwrap();
     assert_eq!(v["num_paths"], serde_json::json!(4));
 }
+
+#[test]
+fn describe_of_a_100000_node_chain_is_linear_in_its_size() {
+    // Issue 17: the MLP code of a chain has one digit per node pair (5 GB for 100,000
+    // nodes); `describe` falls back to the JSON edge list when that is shorter.
+    let big = Dag::chain(100_000);
+    let d = big.describe();
+    assert!(d.len() < 40 * 100_000, "{} bytes", d.len());
+    assert_eq!(Dag::parse(&d).unwrap(), big);
+    // Small DAGs keep their MLP code.
+    assert_eq!(Dag::dag3().describe(), "2_21_112");
+    assert_eq!(Dag::chain(3).describe(), "2_02_002");
+}

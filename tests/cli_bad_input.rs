@@ -353,3 +353,27 @@ fn nas_nb201_rejects_zero_and_absurd_trial_counts() {
         &["random-search trials", "needs about"],
     );
 }
+
+#[test]
+fn analyze_of_a_100000_node_chain_finishes_in_linear_memory() {
+    // Issue 17: node x node histograms, then a 5 GB MLP code in the report header.
+    let edges: Vec<String> = (0..100_000)
+        .map(|i| format!("[{i}, {}, \"linear\"]", i + 1))
+        .collect();
+    let dir = tempfile::tempdir().unwrap();
+    let p = dir.path().join("chain.json");
+    std::fs::write(
+        &p,
+        format!("{{\"nodes\": 100001, \"edges\": [{}]}}", edges.join(", ")),
+    )
+    .unwrap();
+    let arg = format!("@{}", p.display());
+    let r = archconv(&["--memory", "2048", "analyze", &arg, "-n", "4", "--dim", "3"]);
+    assert_eq!(r.code, Some(0), "{}", r.err);
+    assert!(
+        r.out.contains("paths P = 1"),
+        "{}",
+        &r.out[..r.out.len().min(2000)]
+    );
+    assert!(r.out.len() < 8 << 20, "{} bytes of output", r.out.len());
+}

@@ -191,6 +191,10 @@ pub struct Dag {
     nodes: usize,
     edges: Vec<Edge>,
     inputs: Vec<usize>,
+    /// Edge indices sorted by source (stable, so by target within a source), for
+    /// [`Dag::out_edges`]; derived from `edges`.
+    #[serde(skip)]
+    by_source: Vec<usize>,
 }
 
 impl Dag {
@@ -266,10 +270,13 @@ impl Dag {
         let mut edges = edges;
         // Stable order by target then source: the traversal order of every algorithm.
         edges.sort_by_key(|e| (e.to, e.from));
+        let mut by_source: Vec<usize> = (0..edges.len()).collect();
+        by_source.sort_by_key(|&i| edges[i].from);
         Ok(Dag {
             nodes,
             edges,
             inputs,
+            by_source,
         })
     }
 
@@ -322,11 +329,14 @@ impl Dag {
         self.edges[lo..hi].iter().filter(|e| e.op != Op::Zero)
     }
 
-    /// Outgoing non-zero edges of node `s`.
+    /// Outgoing non-zero edges of node `s`, by target (`O(log E)` to find them).
     pub fn out_edges(&self, s: usize) -> impl Iterator<Item = &Edge> + '_ {
-        self.edges
+        let lo = self.by_source.partition_point(|&i| self.edges[i].from < s);
+        let hi = self.by_source.partition_point(|&i| self.edges[i].from <= s);
+        self.by_source[lo..hi]
             .iter()
-            .filter(move |e| e.from == s && e.op != Op::Zero)
+            .map(|&i| &self.edges[i])
+            .filter(|e| e.op != Op::Zero)
     }
 
     /// Number of non-zero edges of class `op`.
@@ -392,12 +402,20 @@ impl Dag {
         ]
     }
 
-    /// A short human description: the MLP code when the DAG has one, else the JSON list.
+    /// A short human description: the MLP code when the DAG has one and it is not
+    /// longer than the JSON edge list, else the JSON list. (An MLP code has one digit per
+    /// node pair, so a 100,000-node chain would take 5 GB as a code but 3 MB as JSON;
+    /// issue 17.)
     pub fn describe(&self) -> String {
-        match format::MlpCode::from_dag(self) {
-            Some(c) => c.to_string(),
-            None => format::json::to_json(self),
+        let n = self.nodes as u64;
+        let code_len = n * n.saturating_sub(1) / 2 + n.saturating_sub(2);
+        let json_len = 64 + 24 * self.edges.len() as u64;
+        if code_len <= json_len {
+            if let Some(c) = format::MlpCode::from_dag(self) {
+                return c.to_string();
+            }
         }
+        format::json::to_json(self)
     }
 }
 
