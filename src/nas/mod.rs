@@ -26,6 +26,10 @@
 pub mod darts;
 pub mod filter;
 pub mod groups;
+#[cfg(feature = "nas-cnn")]
+pub mod naswot;
+#[cfg(feature = "nas-cnn")]
+pub mod net;
 pub mod proxy;
 mod report;
 pub mod stats;
