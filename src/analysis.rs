@@ -122,8 +122,19 @@ pub struct Analysis {
 }
 
 /// Path statistics and kernel spectra of `dag` on `inputs`.
+///
+/// The largest step's memory (the NTK's, or a kernel's when `opts.ntk` is off) is checked
+/// against the memory budget ([`crate::budget`]) before anything is computed.
 pub fn analyze(dag: &Dag, inputs: &Inputs, opts: &AnalyzeOptions) -> Result<Analysis, Error> {
     let stats = PathStats::of(dag)?;
+    if stats.num_paths() > 0 {
+        let (what, copies) = if opts.ntk {
+            ("NTK", 4)
+        } else {
+            ("closed-form", 2)
+        };
+        inputs.check_states(dag, what, copies)?;
+    }
     let mut kernels = Vec::new();
     if stats.num_paths() > 0 {
         for &kind in &opts.kinds {

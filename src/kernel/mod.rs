@@ -468,11 +468,13 @@ impl Inputs {
     /// Evaluates one kernel at every node of `dag`. Errors when the output has no path
     /// from an input (its Gram would be identically zero).
     ///
-    /// Every node's `N x N` Gram is kept, so `nodes x N^2` doubles are checked against the
-    /// memory budget ([`crate::budget`]) first, and refused with
+    /// Every node's `N x N` Gram is kept, so `2 x nodes x N^2` doubles (states and working
+    /// copies) are checked against the memory budget ([`crate::budget`]) first, and refused with
     /// [`KernelError::Memory`] when they do not fit.
     pub fn kernel(&self, dag: &Dag, kind: KernelKind) -> Result<Kernel, KernelError> {
-        self.check_states(dag, kind.name(), 1)?;
+        // Node states plus the recursion's working copies (measured: about twice the
+        // states at their peak).
+        self.check_states(dag, kind.name(), 2)?;
         let nodes = match kind {
             KernelKind::PathSum => pathsum::path_sum(dag, self)?,
             KernelKind::IndependentBranch => {
