@@ -84,8 +84,24 @@ pub fn read_bytes(path: &Path) -> Result<Vec<u8>, DataError> {
     };
     let raw = std::fs::read(path).map_err(io)?;
     if raw.len() >= 2 && raw[0] == 0x1f && raw[1] == 0x8b {
+        // A small gzip file can expand to far more than memory holds: stop at the
+        // memory cap (crate::budget) instead of letting the allocator abort.
+        let cap = crate::budget::limit();
         let mut out = Vec::new();
-        GzDecoder::new(&raw[..]).read_to_end(&mut out).map_err(io)?;
+        GzDecoder::new(&raw[..])
+            .take(cap.saturating_add(1))
+            .read_to_end(&mut out)
+            .map_err(io)?;
+        if out.len() as u64 > cap {
+            return Err(format_err(
+                path,
+                format!(
+                    "{} bytes of gzip decompress to more than the memory cap of {} (raise it with --memory MIB; a gzip bomb?)",
+                    raw.len(),
+                    crate::budget::fmt_bytes(Some(cap))
+                ),
+            ));
+        }
         Ok(out)
     } else {
         Ok(raw)

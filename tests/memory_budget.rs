@@ -77,8 +77,24 @@ fn every_large_request_is_refused_under_a_small_cap() {
         other => panic!("expected a memory refusal, got {:?}", other.map(|_| ())),
     }
 
+    // A small gzip file (2 MiB of zeros, a few KiB compressed) is decompressed only up
+    // to the cap, never to whatever its stream claims.
+    let mut e = flate2::write::GzEncoder::new(Vec::new(), flate2::Compression::best());
+    std::io::Write::write_all(&mut e, &vec![0u8; 2 << 20]).unwrap();
+    let gz = e.finish().unwrap();
+    assert!(gz.len() < 64 << 10);
+    let dir = tempfile::tempdir().unwrap();
+    let bomb = dir.path().join("bomb.gz");
+    std::fs::write(&bomb, &gz).unwrap();
+    let m = archconv::data::read_bytes(&bomb).unwrap_err().to_string();
+    assert!(
+        m.contains("bomb.gz") && m.contains("decompress to more than the memory cap of 1.00 MiB"),
+        "{m}"
+    );
+
     // Small requests still pass under the cap, and the default comes back with 0.
     assert!(Inputs::from_data(Inputs::gaussian(8, 2, 0).view(), Lift::Dense).is_ok());
     budget::set_limit(0);
     assert!(budget::limit() > limit);
+    assert_eq!(archconv::data::read_bytes(&bomb).unwrap().len(), 2 << 20);
 }
