@@ -181,6 +181,19 @@ fn train_rejects_zero_seeds_and_a_learning_rate_that_vanishes_in_f32() {
         1,
         &["learning rate 1e-50", "f32"],
     );
+    refused(
+        &[
+            "train",
+            "--dataset",
+            "synthetic",
+            "--seeds",
+            "100000000000",
+            "--epochs",
+            "100000000000",
+        ],
+        1,
+        &["training records", "needs"],
+    );
 }
 
 #[test]

@@ -182,6 +182,14 @@ pub fn run(mut a: Args) -> CliResult {
             "--seeds must be at least 1 (0 would train nothing and print an empty table)".into(),
         );
     }
+    // One record per epoch and seed is kept for the curves.
+    archconv::budget::check(
+        format!(
+            "{} seeds x {} epochs of training records",
+            a.seeds, a.epochs
+        ),
+        archconv::budget::bytes(a.seeds, 96).and_then(|b| b.checked_mul(a.epochs as u64 + 1)),
+    )?;
     let dag = super::read_dag(&a.dag)?;
     let (tr, te) = load(&a)?;
     let optimizer = if a.batch == 0 {
