@@ -300,3 +300,38 @@ proptest! {
         }
     }
 }
+
+/// Issue 17: the Monte Carlo inputs are normalised scale-invariantly, like the closed-form
+/// inputs: data of magnitude 1e-170 or 1e200 give the same rows (to a few roundings:
+/// a division by the row's largest entry, then by its norm).
+#[test]
+fn mc_inputs_are_scale_invariant() {
+    use archconv::montecarlo::McInputs;
+    let x = archconv::Inputs::gaussian(6, 4, 1);
+    let a = McInputs::from_data(x.view(), archconv::Lift::Dense).unwrap();
+    for s in [1e-170, 1e200] {
+        let b = McInputs::from_data((&x * s).view(), archconv::Lift::Dense).unwrap();
+        for (p, q) in a.data().iter().zip(b.data().iter()) {
+            assert!(
+                (p - q).abs() <= 8.0 * f64::EPSILON * p.abs().max(1.0),
+                "scale {s:e}: {p} vs {q}"
+            );
+        }
+    }
+}
+
+/// Issue 17: a seed count whose per-network results alone exceed the memory budget is
+/// refused before anything is sized by it.
+#[test]
+fn mc_absurd_seed_count_is_refused_by_the_budget() {
+    use archconv::montecarlo::{run, McError, McInputs, McParams};
+    let x = archconv::Inputs::gaussian(4, 3, 1);
+    let inp = McInputs::from_data(x.view(), archconv::Lift::Dense).unwrap();
+    let p = McParams {
+        width: 8,
+        seeds: usize::MAX / 4,
+        ..McParams::default()
+    };
+    let e = run(&archconv::Dag::dag3(), &inp, &p, &|| {}).unwrap_err();
+    assert!(matches!(e, McError::Memory(_)), "{e}");
+}

@@ -235,6 +235,9 @@ pub enum McError {
         /// Its value.
         value: u64,
     },
+    /// A size beyond the process-wide memory budget ([`crate::budget`]).
+    #[error(transparent)]
+    Memory(#[from] crate::budget::BudgetError),
     /// A CUDA call failed.
     #[error("CUDA error in {during}: {message}")]
     Cuda {
@@ -302,15 +305,9 @@ impl McInputs {
     ) -> Result<McInputs, McError> {
         check_points(x.nrows(), limit)?;
         let inputs = Inputs::from_data(x, lift)?;
-        let d = x.ncols() as f64;
-        let mut xn = x.to_owned();
-        for mut row in xn.axis_iter_mut(Axis(0)) {
-            let k = row.iter().map(|v| v * v).sum::<f64>() / d;
-            if k > 0.0 {
-                let s = 1.0 / k.sqrt();
-                row.mapv_inplace(|v| v * s);
-            }
-        }
+        // Scale-invariant (issue 17): each row is divided by its largest entry before any
+        // square is formed, so data of magnitude 1e-170 or 1e200 sample as at magnitude 1.
+        let xn = Inputs::normalize_rows(x);
         Ok(McInputs {
             x: xn,
             lift,
@@ -387,7 +384,8 @@ pub struct McParams {
     pub precision: Precision,
     /// CPU or CUDA (default CPU).
     pub backend: Backend,
-    /// Memory cap in bytes; `None` = [`memory::default_limit`].
+    /// Memory cap in bytes; `None` = the process-wide budget ([`crate::budget::limit`]:
+    /// `--memory`, by default [`memory::default_limit`]).
     pub memory_limit: Option<u64>,
     /// Confidence level of the Student-t intervals (default 0.95).
     pub level: f64,
@@ -442,7 +440,7 @@ fn check_path(dag: &Dag) -> Result<(), McError> {
 /// `(1/m) X^{tT} X^t` and mean `(1/m) sum_k X^t_k`, index = node, comparable with
 /// [`Kernel::node`]. `network_seed` selects the network; the result is bit-identical for
 /// any number of rayon threads. Memory is checked against `memory_limit`
-/// (`None` = [`memory::default_limit`]) before allocating.
+/// (`None` = the process-wide budget, [`crate::budget::limit`]) before allocating.
 ///
 /// ```
 /// use archconv::{Dag, Lift, montecarlo::{sample_network, McInputs, Precision, Sampler}};
@@ -466,7 +464,7 @@ pub fn sample_network(
         return Err(McError::ZeroWidth);
     }
     check_path(dag)?;
-    let limit = memory_limit.unwrap_or_else(memory::default_limit);
+    let limit = memory_limit.unwrap_or_else(crate::budget::limit);
     let per = memory::network_bytes(
         dag,
         inputs.len(),
@@ -638,9 +636,15 @@ pub(crate) fn run_with(
     closed: Option<&ClosedForms>,
 ) -> Result<McResult, McError> {
     params.validate()?;
+    // The per-network results (lambda_min, one distance per kernel, timings) are sized by
+    // the seed count before anything else is checked.
+    crate::budget::check(
+        format!("{} networks' results", params.seeds),
+        crate::budget::bytes(params.seeds, 8 * (KernelKind::ALL.len() + 2)),
+    )?;
     check_path(dag)?;
     let (n, d, m) = (inputs.len(), inputs.dim(), params.width);
-    let limit = params.memory_limit.unwrap_or_else(memory::default_limit);
+    let limit = params.memory_limit.unwrap_or_else(crate::budget::limit);
     let threads = rayon::current_num_threads();
     let per = match params.backend {
         Backend::Cpu => {

@@ -107,7 +107,7 @@ pub fn width_sweep(
     }
     let top = *widths.last().expect("two widths");
     if base.backend == Backend::Cpu {
-        let limit = base.memory_limit.unwrap_or_else(memory::default_limit);
+        let limit = base.memory_limit.unwrap_or_else(crate::budget::limit);
         let per = memory::network_bytes(
             dag,
             inputs.len(),
