@@ -47,10 +47,7 @@ pub fn network_bytes(
     }
     let (m, n, d, h) = (m as u64, n as u64, d as u64, nodes as u64);
     let mn = m.checked_mul(n)?;
-    let elem = match precision {
-        Precision::F32 => 4u64,
-        Precision::F64 => 8,
-    };
+    let elem = precision.bytes();
     let mut bytes = peak_live.checked_mul(mn)?.checked_mul(elem)?;
     let threads = threads.max(1) as u64;
     let rows = match sampler {

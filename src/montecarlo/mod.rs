@@ -114,6 +114,21 @@ pub enum Backend {
     Cuda,
 }
 
+impl Precision {
+    /// Bytes of one element: 4 (`f32`) or 8 (`f64`).
+    ///
+    /// ```
+    /// use archconv::montecarlo::Precision;
+    /// assert_eq!((Precision::F32.bytes(), Precision::F64.bytes()), (4, 8));
+    /// ```
+    pub fn bytes(self) -> u64 {
+        match self {
+            Precision::F32 => 4,
+            Precision::F64 => 8,
+        }
+    }
+}
+
 impl fmt::Display for Backend {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         f.write_str(match self {
@@ -555,6 +570,7 @@ impl GpuUsage {
     /// Adds one network's counts.
     fn add(&mut self, net: GpuUsage) {
         self.gemm_flops_per_network = net.gemm_flops_per_network;
+        self.estimated_device_bytes = net.estimated_device_bytes;
         self.peak_device_bytes = self.peak_device_bytes.max(net.peak_device_bytes);
         self.roots_on_device += net.roots_on_device;
         self.roots_on_host += net.roots_on_host;
@@ -689,15 +705,7 @@ pub(crate) fn run_with(
         let (states, usage) = match &gpu {
             Some(g) => {
                 let states = g.simulate(seed)?;
-                let net = g.last_network();
-                let usage = GpuUsage {
-                    gemm_flops_per_network: net.gemm_flops,
-                    peak_device_bytes: net.peak_bytes,
-                    estimated_device_bytes: g.estimated_bytes(),
-                    roots_on_device: net.roots.device,
-                    roots_on_host: net.roots.host,
-                };
-                (states, Some(usage))
+                (states, Some(g.last_network()))
             }
             None => (
                 cpu::simulate(dag, inputs, m, params.sampler, params.precision, seed)?,
@@ -740,11 +748,7 @@ pub(crate) fn run_with(
                     let (states, lmin, ds, secs, usage) = r?;
                     sampling += secs;
                     if let Some(u) = usage {
-                        let g = gpu_usage.get_or_insert(GpuUsage {
-                            estimated_device_bytes: u.estimated_device_bytes,
-                            ..GpuUsage::default()
-                        });
-                        g.add(u);
+                        gpu_usage.get_or_insert_with(GpuUsage::default).add(u);
                     }
                     for (t, st) in states.iter().enumerate() {
                         grams[t].push(&st.gram);

@@ -69,10 +69,11 @@ fn add_codes(k: &mut [f64], x: &Tensor) -> Result<(), NetError> {
             w
         })
         .collect();
+    // The upper triangle (j >= i), mirrored below: K is symmetric.
     let rows: Vec<Vec<f64>> = (0..b)
         .into_par_iter()
         .map(|i| {
-            (0..b)
+            (i..b)
                 .map(|j| {
                     let ham: u32 = packed[i]
                         .iter()
@@ -85,8 +86,12 @@ fn add_codes(k: &mut [f64], x: &Tensor) -> Result<(), NetError> {
         })
         .collect();
     for (i, r) in rows.iter().enumerate() {
-        for (j, v) in r.iter().enumerate() {
+        for (off, v) in r.iter().enumerate() {
+            let j = i + off;
             k[i * b + j] += v;
+            if j != i {
+                k[j * b + i] += v;
+            }
         }
     }
     Ok(())

@@ -365,33 +365,26 @@ pub struct Nb201Net {
 
 /// The six `(from, to, op)` edges of a benchmark cell.
 pub fn cell_ops(cell: &Nb201Arch) -> Result<Vec<(usize, usize, CellOp)>, NetError> {
-    let s = cell.to_string();
-    let groups: Vec<&str> = s.split('+').collect();
-    let not_nb201 = || NetError::NotNb201 { cell: s.clone() };
-    if groups.len() != 3 {
+    let not_nb201 = || NetError::NotNb201 {
+        cell: cell.to_string(),
+    };
+    let nodes = cell.nodes();
+    // Node t (1..=3) reads sources 0..t, each once, in order.
+    if nodes.len() != 3
+        || nodes
+            .iter()
+            .enumerate()
+            .any(|(i, g)| !g.iter().map(|(_, s)| *s).eq(0..=i))
+    {
         return Err(not_nb201());
     }
     let mut ops = Vec::with_capacity(6);
-    for (t, g) in groups.iter().enumerate() {
-        let items: Vec<&str> = g.split('|').filter(|p| !p.is_empty()).collect();
-        if items.len() != t + 1 {
-            return Err(not_nb201());
-        }
-        for it in items {
-            let (name, src) = it.split_once('~').ok_or_else(not_nb201)?;
+    for (i, group) in nodes.iter().enumerate() {
+        for (name, from) in group {
             let op =
-                CellOp::from_name(name).ok_or_else(|| NetError::UnknownOp { op: name.into() })?;
-            let from: usize = src.parse().map_err(|_| not_nb201())?;
-            ops.push((from, t + 1, op));
+                CellOp::from_name(name).ok_or_else(|| NetError::UnknownOp { op: name.clone() })?;
+            ops.push((*from, i + 1, op));
         }
-    }
-    // Sources 0..t each once, in order.
-    let mut want = Vec::new();
-    for t in 1..=3 {
-        want.extend((0..t).map(|s| (s, t)));
-    }
-    if ops.iter().map(|&(f, t, _)| (f, t)).collect::<Vec<_>>() != want {
-        return Err(not_nb201());
     }
     Ok(ops)
 }

@@ -75,6 +75,17 @@ impl Nb201Arch {
         Ok(Nb201Arch { nodes })
     }
 
+    /// The inputs of each node: `nodes()[t - 1]` lists `(op name, source)` for node `t`.
+    ///
+    /// ```
+    /// use archconv::dag::format::Nb201Arch;
+    /// let a = Nb201Arch::parse("|nor_conv_3x3~0|+|none~0|skip_connect~1|").unwrap();
+    /// assert_eq!(a.nodes()[1][1], ("skip_connect".to_string(), 1));
+    /// ```
+    pub fn nodes(&self) -> &[Vec<(String, usize)>] {
+        &self.nodes
+    }
+
     /// The standard 4-node cell with the six edges `0->1, 0->2, 1->2, 0->3, 1->3, 2->3`
     /// given by names.
     pub fn from_ops(ops: [&str; 6]) -> Nb201Arch {

@@ -28,18 +28,17 @@ mod device;
 mod root;
 
 pub use device::KERNEL_NAMES;
-pub use root::RootCounts;
 
 use super::cpu::liveness;
 use super::rng::{edge_tag, Domain, LIFT_TAG};
-use super::{McError, McInputs, McParams, Precision, Sampler};
+use super::{GpuUsage, McError, McInputs, McParams, Precision, Sampler};
 use crate::dag::{Dag, Op};
 use crate::kernel::{Lift, NodeState};
 use cudarc::curand::CudaRng;
 use cudarc::driver::{CudaContext, CudaSlice};
 use device::{cuda_err, fill_normal, Buf, Device, Scalar, BLAS_DIM_MAX};
 use ndarray::{Array1, Array2};
-use root::{col_major, DeviceRoot, RootScratch};
+use root::{col_major, DeviceRoot, RootCounts, RootScratch};
 use serde::Serialize;
 use std::sync::{Arc, Mutex};
 
@@ -53,6 +52,41 @@ const EXPLICIT_BLOCK_ELEMS: usize = 1 << 28;
 /// their own: cuBLAS's workspace (32 MiB on Hopper, 4 MiB before), cuRAND's generator
 /// state, cuSOLVER's handle, the kernel module, and the allocator's rounding.
 pub const LIBRARY_RESERVE_BYTES: u64 = 256 << 20;
+
+/// Refuses any of `dims` past cuBLAS's and cuSOLVER's 32-bit `int`, before the device is
+/// touched.
+fn check_dims(dims: &[(&'static str, usize)]) -> Result<(), McError> {
+    match dims.iter().find(|(_, v)| *v > BLAS_DIM_MAX) {
+        Some(&(what, v)) => Err(McError::CudaDimension {
+            what,
+            value: v as u64,
+        }),
+        None => Ok(()),
+    }
+}
+
+/// Device bytes a run may use: free memory less [`LIBRARY_RESERVE_BYTES`].
+fn usable_bytes(dev: &Device) -> Result<u64, McError> {
+    let (free, _) = dev
+        .ctx
+        .mem_get_info()
+        .map_err(cuda_err("querying device memory"))?;
+    Ok((free as u64).saturating_sub(LIBRARY_RESERVE_BYTES))
+}
+
+/// Admits a request of `needed` bytes (`None`: beyond `u64`) within `usable`, or refuses it
+/// as [`McError::TooLarge`] for width `m` and `n` points.
+fn admit(needed: Option<u64>, usable: u64, m: usize, n: usize) -> Result<u64, McError> {
+    match needed {
+        Some(b) if b <= usable => Ok(b),
+        _ => Err(McError::TooLarge {
+            needed,
+            limit: usable,
+            width: m,
+            points: n,
+        }),
+    }
+}
 
 /// A usable GPU: its name, compute capability and memory.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize)]
@@ -166,19 +200,20 @@ pub fn probe_report(
     points: &[usize],
 ) -> Result<ProbeReport, McError> {
     let (ctx, info) = open()?;
-    let dev = Device::new(Arc::clone(&ctx))?;
-    let (free, _) = ctx
-        .mem_get_info()
-        .map_err(cuda_err("querying device memory"))?;
-    let free = free as u64;
+    let dev = Device::new(ctx)?;
+    let usable = usable_bytes(&dev)?;
     let mut fits = Vec::new();
     for &n in points {
         let lwork = potrf_lwork(&dev, n, precision)?;
         let ok = |m: usize| {
-            m <= BLAS_DIM_MAX
-                && device_bytes(dag, n, d, m, sampler, precision, lwork)
-                    .and_then(|b| b.checked_add(LIBRARY_RESERVE_BYTES))
-                    .is_some_and(|b| b <= free)
+            check_dims(&[("width m", m), ("number of points N", n)]).is_ok()
+                && admit(
+                    device_bytes(dag, n, d, m, sampler, precision, lwork),
+                    usable,
+                    m,
+                    n,
+                )
+                .is_ok()
         };
         let (mut lo, mut hi) = (0usize, BLAS_DIM_MAX + 1);
         // Invariant: ok(lo) or lo == 0; !ok(hi). The estimate grows with m.
@@ -198,7 +233,7 @@ pub fn probe_report(
     }
     Ok(ProbeReport {
         device: info,
-        free_bytes: free,
+        free_bytes: usable + LIBRARY_RESERVE_BYTES,
         cusolver_missing: dev.solver.as_ref().err().cloned(),
         fits,
     })
@@ -297,10 +332,7 @@ pub fn device_bytes(
     lwork: usize,
 ) -> Option<u64> {
     let plan = Plan::of(dag, sampler);
-    let e = match precision {
-        Precision::F32 => 4u64,
-        Precision::F64 => 8,
-    };
+    let e = precision.bytes();
     let (n64, d64, m64) = (n as u64, d as u64, m as u64);
     let mn = m64.checked_mul(n64)?;
     let nn = n64.checked_mul(n64)?;
@@ -353,7 +385,7 @@ pub struct GpuSampler {
     relu_lift: bool,
     lwork: usize,
     /// What the last network used: GEMM flops, peak device bytes, where its roots came from.
-    last: Mutex<NetworkStats>,
+    last: Mutex<GpuUsage>,
     /// The bound [`device_bytes`] gave for this run.
     estimated_bytes: u64,
     /// The lift's input on the device, uploaded once: the data factor `N x r0`
@@ -361,17 +393,6 @@ pub struct GpuSampler {
     /// slot of the one in use.
     lift_f32: Option<(Buf<f32>, usize)>,
     lift_f64: Option<(Buf<f64>, usize)>,
-}
-
-/// What one GPU network used.
-#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Serialize)]
-pub struct NetworkStats {
-    /// GEMM flops (`2 m n k` per cuBLAS call).
-    pub gemm_flops: u64,
-    /// Peak device bytes held through the sampler's allocations (fixed part included).
-    pub peak_bytes: u64,
-    /// Where the Grams' roots were taken.
-    pub roots: RootCounts,
 }
 
 impl std::fmt::Debug for GpuSampler {
@@ -411,41 +432,23 @@ impl GpuSampler {
     /// Probes the GPU, compiles the kernels and checks device memory for the run.
     pub fn new(dag: &Dag, inputs: &McInputs, params: &McParams) -> Result<GpuSampler, McError> {
         let (n, d, m) = (inputs.len(), inputs.dim(), params.width);
-        // cuBLAS and cuSOLVER take 32-bit dimensions: refuse before touching the device.
-        for (what, v) in [
+        check_dims(&[
             ("width m", m),
             ("number of points N", n),
             ("input dimension d", d),
-        ] {
-            if v > BLAS_DIM_MAX {
-                return Err(McError::CudaDimension {
-                    what,
-                    value: v as u64,
-                });
-            }
-        }
+        ])?;
         let (ctx, _info) = open()?;
-        let dev = Device::new(Arc::clone(&ctx))?;
+        let dev = Device::new(ctx)?;
         let lwork = match params.sampler {
             Sampler::Conditional => potrf_lwork(&dev, n, params.precision)?,
             Sampler::Explicit => 0,
         };
-        let needed = device_bytes(dag, n, d, m, params.sampler, params.precision, lwork);
-        let (free, _total) = ctx
-            .mem_get_info()
-            .map_err(cuda_err("querying device memory"))?;
-        let limit = (free as u64).saturating_sub(LIBRARY_RESERVE_BYTES);
-        let estimated_bytes = match needed {
-            Some(b) if b <= limit => b,
-            _ => {
-                return Err(McError::TooLarge {
-                    needed,
-                    limit,
-                    width: m,
-                    points: n,
-                })
-            }
-        };
+        let estimated_bytes = admit(
+            device_bytes(dag, n, d, m, params.sampler, params.precision, lwork),
+            usable_bytes(&dev)?,
+            m,
+            n,
+        )?;
         // The lift's input, once per run.
         let lift: (Vec<f64>, usize) = match params.sampler {
             Sampler::Conditional => {
@@ -477,7 +480,7 @@ impl GpuSampler {
             precision: params.precision,
             relu_lift: inputs.lift() == Lift::ReluStem,
             lwork,
-            last: Mutex::new(NetworkStats::default()),
+            last: Mutex::new(GpuUsage::default()),
             estimated_bytes,
             lift_f32,
             lift_f64,
@@ -490,7 +493,7 @@ impl GpuSampler {
     }
 
     /// What the last sampled network used.
-    pub fn last_network(&self) -> NetworkStats {
+    pub fn last_network(&self) -> GpuUsage {
         self.last.lock().map(|g| *g).unwrap_or_default()
     }
 
@@ -510,10 +513,12 @@ impl GpuSampler {
             Precision::F64 => self.simulate_t::<f64>(&dev, seed, &mut roots),
         }?;
         if let Ok(mut last) = self.last.lock() {
-            *last = NetworkStats {
-                gemm_flops: dev.tally.flops(),
-                peak_bytes: dev.tally.peak(),
-                roots,
+            *last = GpuUsage {
+                gemm_flops_per_network: dev.tally.flops(),
+                peak_device_bytes: dev.tally.peak(),
+                estimated_device_bytes: self.estimated_bytes,
+                roots_on_device: roots.device,
+                roots_on_host: roots.host,
             };
         }
         Ok(states)
@@ -846,36 +851,17 @@ fn curand_seed(seed: u64, domain: Domain, tag: u64, block: u64) -> u64 {
 /// Measured cuBLAS SGEMM throughput in TFLOP/s for `C (m x n) = A (m x k) B (k x n)`
 /// (`reps` timed calls after one warm-up; `2 m n k` flops each) on device 0.
 pub fn sgemm_tflops(m: usize, n: usize, k: usize, reps: usize) -> Result<f64, McError> {
-    for (what, v) in [
+    check_dims(&[
         ("GEMM dimension m", m),
         ("GEMM dimension n", n),
         ("GEMM dimension k", k),
-    ] {
-        if v > BLAS_DIM_MAX {
-            return Err(McError::CudaDimension {
-                what,
-                value: v as u64,
-            });
-        }
-    }
+    ])?;
     let (ctx, _) = open()?;
     let dev = Device::new(ctx)?;
     let bytes = [m * k, k * n, m * n]
         .iter()
         .try_fold(0u64, |acc, &l| acc.checked_add((l as u64).checked_mul(4)?));
-    let (free, _) = dev
-        .ctx
-        .mem_get_info()
-        .map_err(cuda_err("querying device memory"))?;
-    let limit = (free as u64).saturating_sub(LIBRARY_RESERVE_BYTES);
-    if bytes.is_none_or(|b| b > limit) {
-        return Err(McError::TooLarge {
-            needed: bytes,
-            limit,
-            width: m,
-            points: n,
-        });
-    }
+    admit(bytes, usable_bytes(&dev)?, m, n)?;
     let (a, b, mut c) = (
         dev.alloc::<f32>(m * k)?,
         dev.alloc::<f32>(k * n)?,

@@ -44,12 +44,12 @@ impl<T: Scalar> RootScratch<T> {
 }
 
 /// Counts of where the roots of a network were taken.
-#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, serde::Serialize)]
-pub struct RootCounts {
+#[derive(Debug, Clone, Copy, Default)]
+pub(super) struct RootCounts {
     /// Cholesky factors computed on the GPU.
-    pub device: u64,
+    pub(super) device: u64,
     /// Factors computed on the host (rank-deficient Grams, or no cuSOLVER).
-    pub host: u64,
+    pub(super) host: u64,
 }
 
 /// The factor of node `node`'s Gram: `g` on the device (`N x N`, column-major, in `T`) and
