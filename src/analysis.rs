@@ -7,7 +7,7 @@
 //! let x = Inputs::gaussian(16, 8, 0);
 //! let inputs = Inputs::from_data(x.view(), Lift::Dense).unwrap();
 //! let a = analyze(&Dag::dag3(), &inputs, &AnalyzeOptions::default()).unwrap();
-//! assert_eq!(a.paths.num_paths, 4);
+//! assert_eq!(a.paths.num_paths, 4u128);
 //! assert_eq!(a.kernels.len(), 3);
 //! println!("{a}");
 //! ```
@@ -15,7 +15,7 @@
 use crate::kernel::exact::Rule;
 use crate::kernel::ntk::NtkVariant;
 use crate::kernel::{Inputs, KernelKind, Lift};
-use crate::paths::PathStats;
+use crate::paths::{Count, PathStats};
 use crate::spectrum::{pair_bound, PairBound, SpectrumSummary};
 use crate::{Dag, Error};
 use serde::Serialize;
@@ -50,44 +50,63 @@ pub struct NtkReport {
 
 /// Path statistics in report form. In JSON every count is a number when it fits in
 /// `u64` and a decimal string above (`"num_paths": "295147905179352825856"`), so counts
-/// of any size are written exactly.
+/// of any size are written exactly ([`Count`]).
+///
+/// Effective depth and width: the `f64` nearest to the exact ratio (relative error at
+/// most `2^-53`), and the exact ratio `num/den` while both fit in `u128`. Beyond that
+/// (DAGs with more than about `2^128` paths) the `*_float` fields carry the value rounded
+/// to 53 bits with an unbounded exponent ([`crate::paths::WideFloat`]), written with 17
+/// significant digits, e.g. `"1.2345678901234567e2000"`; they are absent otherwise, so
+/// reports of smaller DAGs are unchanged.
 #[derive(Debug, Clone, Serialize)]
 pub struct PathReport {
     /// `P`.
-    #[serde(serialize_with = "crate::paths::ser_count")]
-    pub num_paths: u128,
+    pub num_paths: Count,
     /// `n(d)` by depth.
-    #[serde(serialize_with = "crate::paths::ser_counts")]
-    pub depth_histogram: Vec<u128>,
+    pub depth_histogram: Vec<Count>,
     /// `sum_p d_p`.
-    #[serde(serialize_with = "crate::paths::ser_count")]
-    pub depth_sum: u128,
+    pub depth_sum: Count,
     /// `#{d_p > 0}`.
-    #[serde(serialize_with = "crate::paths::ser_count")]
-    pub parameterized_paths: u128,
-    /// Effective depth, if defined.
+    pub parameterized_paths: Count,
+    /// Effective depth, if defined (and, beyond `2^1022` paths, within `f64`'s range).
     pub effective_depth: Option<f64>,
-    /// Effective width, if defined.
+    /// Effective width, if defined (and, beyond `2^1024` paths, at most `f64::MAX`).
     pub effective_width: Option<f64>,
     /// Exact effective depth as `num/den`.
     pub effective_depth_exact: Option<String>,
     /// Exact effective width as `num/den`.
     pub effective_width_exact: Option<String>,
+    /// Effective depth to 53 bits when the exact ratio exceeds `u128` (else absent).
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub effective_depth_float: Option<String>,
+    /// Effective width to 53 bits when the exact ratio exceeds `u128` (else absent).
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub effective_width_float: Option<String>,
     /// Why depth/width are undefined, if they are.
     pub undefined_reason: Option<String>,
 }
 
 impl From<&PathStats> for PathReport {
     fn from(s: &PathStats) -> Self {
+        let depth_exact = s.effective_depth_exact();
+        let width_exact = s.effective_width_exact();
         PathReport {
-            num_paths: s.num_paths(),
-            depth_histogram: s.histogram().to_vec(),
-            depth_sum: s.depth_sum(),
-            parameterized_paths: s.num_parameterized_paths(),
+            num_paths: s.num_paths_exact().clone(),
+            depth_histogram: s.histogram_exact().to_vec(),
+            depth_sum: s.depth_sum_exact().clone(),
+            parameterized_paths: s.num_parameterized_paths_exact().clone(),
             effective_depth: s.effective_depth(),
             effective_width: s.effective_width(),
-            effective_depth_exact: s.effective_depth_exact().map(|r| r.to_string()),
-            effective_width_exact: s.effective_width_exact().map(|r| r.to_string()),
+            effective_depth_float: match depth_exact {
+                None => s.effective_depth_float().map(|x| x.to_string()),
+                Some(_) => None,
+            },
+            effective_width_float: match width_exact {
+                None => s.effective_width_float().map(|x| x.to_string()),
+                Some(_) => None,
+            },
+            effective_depth_exact: depth_exact.map(|r| r.to_string()),
+            effective_width_exact: width_exact.map(|r| r.to_string()),
             undefined_reason: s.undefined().map(|u| u.to_string()),
         }
     }
@@ -113,6 +132,14 @@ pub struct Analysis {
     pub points: usize,
     /// Input lift.
     pub lift: Lift,
+    /// The lift's activation and variances (`dense(sw2=1, sb2=0)` for the paper's).
+    pub lift_params: String,
+    /// The distinct settings of the linear edges (`relu(sw2=2, sb2=0)` for the paper's).
+    pub network: Vec<String>,
+    /// Kernels that are not defined for this DAG, with the reason (the path-sum rule on
+    /// edges with different maps, or with path counts past 2^128).
+    #[serde(skip_serializing_if = "Vec::is_empty")]
+    pub not_defined: Vec<String>,
     /// Path statistics.
     pub paths: PathReport,
     /// Per-kernel spectra (empty when the DAG has no input-output path).
@@ -127,7 +154,7 @@ pub struct Analysis {
 /// against the memory budget ([`crate::budget`]) before anything is computed.
 pub fn analyze(dag: &Dag, inputs: &Inputs, opts: &AnalyzeOptions) -> Result<Analysis, Error> {
     let stats = PathStats::of(dag)?;
-    if stats.num_paths() > 0 {
+    if !stats.num_paths_exact().is_zero() {
         let (what, copies) = if opts.ntk {
             ("NTK", 4)
         } else {
@@ -136,9 +163,21 @@ pub fn analyze(dag: &Dag, inputs: &Inputs, opts: &AnalyzeOptions) -> Result<Anal
         inputs.check_states(dag, what, copies)?;
     }
     let mut kernels = Vec::new();
-    if stats.num_paths() > 0 {
+    let mut not_defined = Vec::new();
+    if !stats.num_paths_exact().is_zero() {
         for &kind in &opts.kinds {
-            let k = inputs.kernel(dag, kind)?;
+            let k = match inputs.kernel(dag, kind) {
+                Ok(k) => k,
+                // The path-sum rule is not defined here; the other kernels are.
+                Err(
+                    e @ (crate::kernel::KernelError::PathSumMixedEdges { .. }
+                    | crate::kernel::KernelError::PathOverflow { .. }),
+                ) if kind == crate::kernel::KernelKind::PathSum => {
+                    not_defined.push(format!("{kind}: {e}"));
+                    continue;
+                }
+                Err(e) => return Err(e.into()),
+            };
             let gram = &k.output().gram;
             kernels.push(KernelReport {
                 kind,
@@ -148,7 +187,7 @@ pub fn analyze(dag: &Dag, inputs: &Inputs, opts: &AnalyzeOptions) -> Result<Anal
         }
     }
     let mut ntk = Vec::new();
-    if stats.num_paths() > 0 && opts.ntk {
+    if !stats.num_paths_exact().is_zero() && opts.ntk {
         for rule in [Rule::IndependentBranch, Rule::Exact] {
             let theta = inputs.ntk(dag, rule)?.theta(NtkVariant::Full);
             ntk.push(NtkReport {
@@ -164,26 +203,58 @@ pub fn analyze(dag: &Dag, inputs: &Inputs, opts: &AnalyzeOptions) -> Result<Anal
         dag: dag.describe(),
         points: inputs.len(),
         lift: inputs.lift(),
+        lift_params: inputs.lift_params().to_string(),
+        network: crate::plan::Plan::of(dag)
+            .distinct_params()
+            .iter()
+            .map(|p| p.to_string())
+            .collect(),
+        not_defined,
         paths: PathReport::from(&stats),
         kernels,
         ntk,
     })
 }
 
-fn opt(v: Option<f64>) -> String {
-    v.map_or_else(|| "undefined".to_string(), |x| format!("{x:.6}"))
+/// `value (exact)` for an effective depth or width: the `f64` written by `num` and the
+/// exact ratio, or, beyond `u128`, the 53-bit value (`≈ 1.2345678901234567e2000`).
+pub(crate) fn depth_width_text(
+    value: Option<f64>,
+    exact: Option<&str>,
+    float: Option<&str>,
+    num: fn(f64) -> String,
+) -> String {
+    let value_text = || value.map_or_else(|| "undefined".to_string(), num);
+    match (value, exact, float) {
+        (_, Some(e), _) => format!("{} ({e})", value_text()),
+        (Some(v), None, Some(w)) => format!("{} (≈ {w})", num(v)),
+        (None, None, Some(w)) => format!("≈ {w}"),
+        _ => format!("{} (-)", value_text()),
+    }
+}
+
+fn six_decimals(x: f64) -> String {
+    format!("{x:.6}")
 }
 
 impl fmt::Display for Analysis {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         let p = &self.paths;
         writeln!(f, "DAG {}", self.dag)?;
+        if !self.network.is_empty() {
+            writeln!(
+                f,
+                "linear edges: {}; lift: {}",
+                self.network.join(", "),
+                self.lift_params
+            )?;
+        }
         writeln!(f, "paths P = {}", p.num_paths)?;
         let depths: Vec<String> = p
             .depth_histogram
             .iter()
             .enumerate()
-            .filter(|(_, &c)| c > 0)
+            .filter(|(_, c)| !c.is_zero())
             .map(|(d, c)| format!("d={d}: {c}"))
             .collect();
         writeln!(f, "depth histogram: {}", depths.join(", "))?;
@@ -196,11 +267,19 @@ impl fmt::Display for Analysis {
             Some(r) => writeln!(f, "effective depth/width: {r}")?,
             None => writeln!(
                 f,
-                "effective depth = {} ({}), effective width = {} ({})",
-                opt(p.effective_depth),
-                p.effective_depth_exact.as_deref().unwrap_or("-"),
-                opt(p.effective_width),
-                p.effective_width_exact.as_deref().unwrap_or("-"),
+                "effective depth = {}, effective width = {}",
+                depth_width_text(
+                    p.effective_depth,
+                    p.effective_depth_exact.as_deref(),
+                    p.effective_depth_float.as_deref(),
+                    six_decimals,
+                ),
+                depth_width_text(
+                    p.effective_width,
+                    p.effective_width_exact.as_deref(),
+                    p.effective_width_float.as_deref(),
+                    six_decimals,
+                ),
             )?,
         }
         if self.kernels.is_empty() {
@@ -229,6 +308,9 @@ impl fmt::Display for Analysis {
                     .map_or("inf (singular)".to_string(), |c| format!("{c:.6e}")),
                 k.pair_bound.map_or(f64::NAN, |b| b.value),
             )?;
+        }
+        for why in &self.not_defined {
+            writeln!(f, "{:<20} not defined: {why}", "")?;
         }
         for k in &self.ntk {
             let s = &k.spectrum;

@@ -27,8 +27,8 @@
 //! Numbers are printed with [`fmt_num`]: six decimals, or six-digit scientific notation
 //! outside `[1e-3, 1e6)`.
 
-use crate::analysis::{Analysis, PathReport};
-use crate::paths::PathStats;
+use crate::analysis::{depth_width_text, Analysis, PathReport};
+use crate::paths::{Count, PathStats};
 use crate::plot::Figure;
 use crate::report::Report;
 use crate::space::SpaceSummary;
@@ -102,10 +102,10 @@ fn kv_table(rows: &[(&str, String)]) -> String {
     html_table(&["quantity", "value"], &rows)
 }
 
-fn histogram_rows(hist: &[u128]) -> Vec<Vec<String>> {
+fn histogram_rows(hist: &[Count]) -> Vec<Vec<String>> {
     hist.iter()
         .enumerate()
-        .filter(|(_, &n)| n > 0)
+        .filter(|(_, n)| !n.is_zero())
         .map(|(d, n)| vec![d.to_string(), n.to_string()])
         .collect()
 }
@@ -121,18 +121,20 @@ fn path_report_html(p: &PathReport) -> String {
         None => {
             rows.push((
                 "effective depth d̄",
-                format!(
-                    "{} ({})",
-                    opt_num(p.effective_depth, "undefined"),
-                    p.effective_depth_exact.as_deref().unwrap_or("-")
+                depth_width_text(
+                    p.effective_depth,
+                    p.effective_depth_exact.as_deref(),
+                    p.effective_depth_float.as_deref(),
+                    fmt_num,
                 ),
             ));
             rows.push((
                 "effective width m̄",
-                format!(
-                    "{} ({})",
-                    opt_num(p.effective_width, "undefined"),
-                    p.effective_width_exact.as_deref().unwrap_or("-")
+                depth_width_text(
+                    p.effective_width,
+                    p.effective_width_exact.as_deref(),
+                    p.effective_width_float.as_deref(),
+                    fmt_num,
                 ),
             ));
         }

@@ -23,6 +23,8 @@
 //! ```
 #![deny(missing_docs)]
 
+pub mod activation;
+pub mod activation_study;
 pub mod analysis;
 pub mod budget;
 pub mod dag;
@@ -31,9 +33,11 @@ pub mod display;
 pub mod empirical_ntk;
 pub mod kernel;
 mod linalg;
+pub mod model;
 pub mod montecarlo;
 pub mod nas;
 pub mod paths;
+pub mod plan;
 pub mod plot;
 pub mod report;
 pub mod reproduce;
@@ -99,4 +103,10 @@ pub enum Error {
     /// Monte Carlo sampling.
     #[error(transparent)]
     MonteCarlo(#[from] montecarlo::McError),
+    /// A bad activation or variance.
+    #[error(transparent)]
+    Model(#[from] model::ModelError),
+    /// A bad activation specification.
+    #[error(transparent)]
+    Activation(#[from] activation::ActivationError),
 }

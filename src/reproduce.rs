@@ -14,6 +14,9 @@
 //! 5. `fig4`, `rate-test` — training DAG-MLPs on MNIST and CIFAR-10 (Fig. 4) and the
 //!    convergence-rate test (needs MNIST / CIFAR-10 files).
 //! 6. `ntk-stepsize` — the NTK step-size study with its figure.
+//! 7. `activations` — raw and normalised `lambda_min` of DAG#1-#3 for nine activations
+//!    (exact NNGP and NTK), whether the paper's ordering survives outside ReLU, and a figure
+//!    ([`crate::activation_study`]).
 //!
 //! Steps that need data files are skipped with a message naming the missing file and how
 //! to get it; `quick` shrinks every budget (about a minute on 2 cores).
@@ -152,25 +155,27 @@ pub fn reproduce(opts: &ReproduceOptions, progress: &mut dyn FnMut(&str)) -> Res
 
 fn run_steps(opts: &ReproduceOptions, progress: &mut dyn FnMut(&str)) -> Result<Report, Error> {
     let mut report = Report::default();
-    progress("[1/8] path statistics and kernel spectra of DAG#1-#3; Fig. 3 and bound figures");
+    progress("[1/9] path statistics and kernel spectra of DAG#1-#3; Fig. 3 and bound figures");
     step_dags(&mut report, opts)?;
     report
         .sections
         .push(crate::plot::theory_figures(&opts.out)?);
-    progress("[2/8] section-3 bounds versus input correlation");
+    progress("[2/9] section-3 bounds versus input correlation");
     step_bounds(&mut report)?;
-    progress("[3/8] NAS-Bench-201 space: effective depth/width and filter");
+    progress("[3/9] NAS-Bench-201 space: effective depth/width and filter");
     step_space(&mut report);
-    progress("[4/8] NAS-Bench-201 accuracies: Fig. 5, filter, search simulation, kernel proxy; DARTS space");
+    progress("[4/9] NAS-Bench-201 accuracies: Fig. 5, filter, search simulation, kernel proxy; DARTS space");
     step_nas(&mut report, opts)?;
-    progress("[5/8] finite-width Monte Carlo versus the three kernels; width sweep");
+    progress("[5/9] finite-width Monte Carlo versus the three kernels; width sweep");
     step_montecarlo(&mut report, opts)?;
-    progress("[6/8] training DAG-MLPs: Fig. 4");
+    progress("[6/9] training DAG-MLPs: Fig. 4");
     step_fig4(&mut report, opts, progress)?;
-    progress("[7/8] convergence-rate test (full-batch GD on MNIST)");
+    progress("[7/9] convergence-rate test (full-batch GD on MNIST)");
     step_rate(&mut report, opts, progress)?;
-    progress("[8/8] NTK step-size study: fixed versus tuned step (finite-width GD)");
+    progress("[8/9] NTK step-size study: fixed versus tuned step (finite-width GD)");
     step_stepsize(&mut report, opts)?;
+    progress("[9/9] the paper's ordering for other activations (exact NNGP and NTK)");
+    step_activations(&mut report, opts)?;
     report.write(&opts.out)?;
     Ok(report)
 }
@@ -646,6 +651,64 @@ fn step_stepsize(report: &mut Report, opts: &ReproduceOptions) -> Result<(), Err
         md,
         serde_json::to_value(&study).unwrap_or_default(),
         vec!["ntk_stepsize.svg".into(), "ntk_stepsize.png".into()],
+    );
+    Ok(())
+}
+
+fn step_activations(report: &mut Report, opts: &ReproduceOptions) -> Result<(), Error> {
+    use crate::activation_study::{activation_study, StudyOptions};
+    let sopts = StudyOptions {
+        points: if opts.quick { 64 } else { 256 },
+        dim: 32,
+        seed: 0,
+        activations: StudyOptions::default_activations(),
+    };
+    let study = activation_study(&sopts)?;
+    let rows: Vec<Vec<String>> = study
+        .rows
+        .iter()
+        .map(|r| {
+            vec![
+                r.activation.clone(),
+                format!("{:.4}", r.sw2),
+                r.kernel.to_uppercase(),
+                r.dag.clone(),
+                format!("{:.6}", r.lambda_min),
+                format!("{:.6}", r.normalized_lambda_min),
+            ]
+        })
+        .collect();
+    let md =
+        format!(
+        "Seeded Gaussian inputs, N = {}, d = {}, rows normalised, dense lift; every linear edge \
+         `phi(sqrt(sw2/m) W x)` with the variance-preserving `sw2 = 1 / E[phi(z)^2]` (ReLU: 2, \
+         the paper's) and no bias. Exact NNGP and exact NTK (all parameters trained).\n\n{}\n\n{}",
+        study.points,
+        study.dim,
+        study.summary(),
+        md_table(
+            &["activation", "sw2", "kernel", "DAG", "lambda_min", "normalised"],
+            &rows
+        )
+    );
+    let mut files = Vec::new();
+    for (kernel, normalized, stem) in [
+        ("nngp", false, "activations_nngp"),
+        ("ntk", false, "activations_ntk"),
+        ("nngp", true, "activations_nngp_normalised"),
+    ] {
+        let bars = study.bars(kernel, normalized);
+        crate::plot::save_bars_svg(opts.out.join(format!("{stem}.svg")), &bars)?;
+        crate::plot::save_bars_png(opts.out.join(format!("{stem}.png")), &bars)?;
+        files.push(format!("{stem}.svg"));
+        files.push(format!("{stem}.png"));
+    }
+    report.push(
+        "activations",
+        "The paper's ordering for other activations",
+        md,
+        serde_json::to_value(&study).expect("serialisable"),
+        files,
     );
     Ok(())
 }

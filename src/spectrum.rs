@@ -418,7 +418,9 @@ pub fn pair_bound(k: &Array2<f64>) -> Option<PairBound> {
 /// This is the eigenvalue `P - s` of the 2x2 path-sum kernel `[[P, s], [s, P]]`,
 /// `s = sum_p h^{d_p}(c)`; it is that matrix's `lambda_min` only when `s >= 0` (for
 /// strongly anti-correlated pairs on DAGs with skip-only paths, `s < 0` and the minimum is
-/// `P + s`). The paper's `lambda_1..3` of section 3 are this quantity.
+/// `P + s`). The paper's `lambda_1..3` of section 3 are this quantity. Counts `n(d)` enter
+/// as their nearest `f64` (exact below `2^53`; the sum overflows to infinity beyond
+/// `2^1024` paths).
 ///
 /// ```
 /// use archconv::{Dag, PathStats, spectrum::pathsum_bound, kernel::relu::h_iter};
@@ -428,9 +430,9 @@ pub fn pair_bound(k: &Array2<f64>) -> Option<PairBound> {
 /// ```
 pub fn pathsum_bound(stats: &PathStats, c: f64) -> f64 {
     stats
-        .histogram()
+        .histogram_exact()
         .iter()
         .enumerate()
-        .map(|(d, &n)| n as f64 * (1.0 - h_iter(c, d)))
+        .map(|(d, n)| n.to_f64() * (1.0 - h_iter(c, d)))
         .sum()
 }

@@ -103,3 +103,80 @@ fn reproduce_quick_writes_the_reports() {
         serde_json::from_str(&std::fs::read_to_string(dir.join("report.json")).unwrap()).unwrap();
     assert!(js["sections"]["bounds"]["data"].as_array().unwrap().len() > 10);
 }
+
+#[test]
+fn analyze_takes_the_network_settings_and_reports_them() {
+    let (ok, out, err) = archconv(&[
+        "analyze",
+        "2_21_112",
+        "-n",
+        "16",
+        "--activation",
+        "erf",
+        "--sw2",
+        "1.5",
+        "--sb2",
+        "0.1",
+        "--lift-sb2",
+        "0.05",
+    ]);
+    assert!(ok, "{err}");
+    assert!(
+        out.contains("linear edges: erf(sw2=1.5, sb2=0.1); lift: dense(sw2=1, sb2=0.05)"),
+        "{out}"
+    );
+    // The settings change the kernels: the erf network's exact lambda_min differs from
+    // the paper's ReLU network's on the same inputs.
+    let (ok, relu, err) = archconv(&["analyze", "2_21_112", "-n", "16", "--json"]);
+    assert!(ok, "{err}");
+    let (ok2, erf, err2) = archconv(&[
+        "analyze",
+        "2_21_112",
+        "-n",
+        "16",
+        "--json",
+        "--activation",
+        "erf",
+    ]);
+    assert!(ok2, "{err2}");
+    let lam = |text: &str| -> f64 {
+        let v: serde_json::Value = serde_json::from_str(text).unwrap();
+        v["kernels"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .find(|k| k["kind"] == "exact")
+            .unwrap()["spectrum"]["lambda_min"]
+            .as_f64()
+            .unwrap()
+    };
+    assert!((lam(&relu) - lam(&erf)).abs() > 1e-6);
+    let v: serde_json::Value = serde_json::from_str(&erf).unwrap();
+    assert_eq!(v["network"][0], "erf(sw2=2, sb2=0)");
+    // Mixed edges: the path-sum rule is not defined, the other kernels are.
+    let mixed = r#"{"nodes": 3, "edges": [{"from": 0, "to": 1, "op": "linear", "activation": "tanh"}, [1, 2, "linear"]]}"#;
+    let (ok, out, err) = archconv(&["analyze", mixed, "-n", "8"]);
+    assert!(ok, "{err}");
+    assert!(out.contains("not defined: path-sum"), "{out}");
+    assert!(out.contains("exact"), "{out}");
+}
+
+#[test]
+fn bad_network_settings_are_refused_naming_the_flag() {
+    for (args, needle) in [
+        (vec!["--activation", "swish9"], "--activation"),
+        (vec!["--sw2", "-1"], "sw2 = -1"),
+        (vec!["--sb2", "nan"], "sb2 = NaN"),
+        (
+            vec!["--stem-activation", "erf"],
+            "--stem-activation needs --lift relu-stem",
+        ),
+    ] {
+        let mut a = vec!["analyze", "2_21_112", "-n", "8"];
+        a.extend(args);
+        let (ok, out, err) = archconv(&a);
+        assert!(!ok, "{a:?} should fail: {out}");
+        assert!(err.contains(needle), "{a:?}: {err}");
+        assert!(!err.contains("panicked"), "{err}");
+    }
+}

@@ -13,6 +13,8 @@
 //! exact kernel with the same z-tests as tests/montecarlo.rs.
 #![cfg(feature = "cuda")]
 
+use archconv::activation::Activation;
+use archconv::model::{EdgeParams, LiftParams};
 use archconv::montecarlo::{
     cuda, run, Backend, McError, McInputs, McParams, McResult, Precision, Sampler,
 };
@@ -114,6 +116,87 @@ fn cuda_errors_are_typed_never_panics() {
             )
             .unwrap_err();
             assert!(matches!(e, McError::TooLarge { .. }), "{}: {e}", info.name);
+        }
+    }
+}
+
+#[test]
+fn custom_activations_on_cuda_are_a_typed_error_naming_them() {
+    // Refused before the device is touched (so also on a machine without a GPU), with
+    // the activation's name and the edge (or the lift) that carries it.
+    let sin = Activation::custom("my_sin", f64::sin, f64::cos);
+    let p = EdgeParams::new(sin.clone(), 1.0, 0.0).unwrap();
+    let dag = Dag::chain(2).with_all_params(&p);
+    let x = Inputs::gaussian(6, 5, 1);
+    let inp = McInputs::from_data(x.view(), Lift::Dense).unwrap();
+    let e = run(
+        &dag,
+        &inp,
+        &gpu_params(Sampler::Conditional, Precision::F32),
+        &|| {},
+    )
+    .unwrap_err();
+    assert!(
+        matches!(&e, McError::UnsupportedActivation { activation, edge: Some(0) } if activation == "my_sin"),
+        "{e:?}"
+    );
+    assert!(e.to_string().contains("my_sin"), "{e}");
+    let stem = LiftParams::stem(sin, 1.0, 0.0).unwrap();
+    let inp = McInputs::from_data_with(x.view(), &stem).unwrap();
+    let e = run(
+        &Dag::chain(2),
+        &inp,
+        &gpu_params(Sampler::Explicit, Precision::F32),
+        &|| {},
+    )
+    .unwrap_err();
+    assert!(
+        matches!(&e, McError::UnsupportedActivation { edge: None, .. }),
+        "{e:?}"
+    );
+}
+
+#[test]
+#[ignore = "needs an NVIDIA GPU: scripts/gpu-check.sh runs it"]
+fn gpu_erf_with_bias_matches_cpu_and_exact_kernel() {
+    require_gpu();
+    // Erf edges with bias (act_scale_add with cuRAND biases) after a dense lift with
+    // bias, on DAG#3 and on a DAG whose exact and independent-branch kernels differ only
+    // by a skip-pair term: the GPU Gram has the CPU's distribution (per-entry two-sample
+    // z-tests, Bonferroni at 1e-3) and is nearer the exact kernel.
+    let p = EdgeParams::new(Activation::Erf, 1.5, 0.1).unwrap();
+    let lift = LiftParams::dense_with(1.0, 0.2).unwrap();
+    let skip_pair = Dag::parse(
+        r#"{"nodes":4,"edges":[[0,1,"linear"],[1,2,"skip"],[0,2,"linear"],[1,3,"skip"],[2,3,"skip"]]}"#,
+    )
+    .unwrap();
+    let inp = McInputs::from_data_with(Inputs::gaussian(8, 12, 5).view(), &lift).unwrap();
+    for dag in [Dag::dag3(), skip_pair] {
+        let dag = dag.with_all_params(&p);
+        let cpu = run(
+            &dag,
+            &inp,
+            &McParams {
+                backend: Backend::Cpu,
+                seed: 1000,
+                ..gpu_params(Sampler::Conditional, Precision::F64)
+            },
+            &|| {},
+        )
+        .unwrap();
+        for (sampler, precision) in [
+            (Sampler::Conditional, Precision::F32),
+            (Sampler::Explicit, Precision::F32),
+        ] {
+            let gpu = run(&dag, &inp, &gpu_params(sampler, precision), &|| {}).unwrap();
+            let what = format!("GPU {sampler} {precision} vs CPU ({})", dag.describe());
+            assert_same_distribution(&gpu, &cpu, &what);
+            let ex = gpu.comparison(KernelKind::Exact).unwrap();
+            let ib = gpu.comparison(KernelKind::IndependentBranch).unwrap();
+            assert!(
+                ex.rel_frobenius_of_mean < ib.rel_frobenius_of_mean,
+                "{what}: exact {ex:?} vs independent-branch {ib:?}"
+            );
         }
     }
 }

@@ -5,15 +5,16 @@
 //!
 //! neural-tangents builds each DAG as a stax tree with `FanInSum` forced on post-ReLU
 //! branches, so its kernels are archconv's independent-branch kernels, and on chains the
-//! exact ones. Today's network model is ReLU edges with `sw2 = 2`, no biases, and a dense
-//! lift with `sw2 = 1`: those cases are checked here. The fixture's other cases (leaky
-//! ReLU, ABReLU, Abs, erf, GELU; weight and bias variances) are for the general network
-//! model of issue 13.
+//! exact ones. Every case is checked: ReLU, leaky ReLU, ABReLU, Abs, erf and GELU edges,
+//! with the paper's variances (`sw2 = 2`, no biases, dense lift `sw2 = 1`) and with
+//! `sw2 = 1.5, sb2 = 0.1` on every edge and a lift with `sw2 = 1, sb2 = 0.05`.
 mod common;
 
+use archconv::activation::Activation;
 use archconv::kernel::exact::Rule;
 use archconv::kernel::ntk::NtkVariant;
 use archconv::kernel::{Inputs, KernelKind, Lift};
+use archconv::model::{EdgeParams, LiftParams};
 use archconv::Dag;
 use common::{analytic_tol, EPS};
 use ndarray::Array2;
@@ -40,28 +41,69 @@ fn check(ours: &Array2<f64>, nt: &Array2<f64>, tol: &dyn Fn(usize, usize) -> f64
     }
 }
 
-#[test]
-fn relu_kernels_equal_neural_tangents_independent_branch_and_exact_on_chains() {
+fn fixture() -> Value {
     let text = std::fs::read_to_string(concat!(
         env!("CARGO_MANIFEST_DIR"),
         "/tests/fixtures/neural_tangents.json"
     ))
     .expect("the fixture ships with the repository");
-    let fx: Value = serde_json::from_str(&text).expect("valid JSON");
+    serde_json::from_str(&text).expect("valid JSON")
+}
+
+/// The fixture's activation as ours.
+fn activation(case: &Value) -> Activation {
+    let p = &case["activation_params"];
+    let f = |k: &str| p[k].as_f64().expect("a number");
+    match case["activation"].as_str().expect("a name") {
+        "relu" => Activation::Relu,
+        "leaky_relu" => Activation::AbRelu {
+            a: f("alpha"),
+            b: 1.0,
+        },
+        "abrelu" => Activation::AbRelu {
+            a: f("a"),
+            b: f("b"),
+        },
+        "abs" => Activation::Abs,
+        "erf" => {
+            // neural-tangents' Erf(a, b, c) = a erf(b x) + c; the fixture uses erf itself.
+            assert_eq!((f("a"), f("b"), f("c")), (1.0, 1.0, 0.0));
+            Activation::Erf
+        }
+        "gelu" => Activation::Gelu,
+        other => panic!("fixture activation {other} has no counterpart"),
+    }
+}
+
+#[test]
+fn every_fixture_case_equals_neural_tangents_independent_branch_and_exact_on_chains() {
+    let fx = fixture();
     let x = matrix(&fx["x"]);
-    let inp = Inputs::from_data(x.view(), Lift::Dense).unwrap();
     let mut checked = 0;
     for case in fx["cases"].as_array().expect("cases") {
-        let today = case["activation"] == "relu"
-            && case["sw2"] == 2.0
-            && case["sb2"] == 0.0
-            && case["sw2_lift"] == 1.0
-            && case["sb2_lift"] == 0.0;
-        if !today {
-            continue;
-        }
+        let f = |k: &str| case[k].as_f64().expect("a number");
+        let act = activation(case);
+        let params = EdgeParams::new(act.clone(), f("sw2"), f("sb2")).unwrap();
+        let lift = LiftParams::dense_with(f("sw2_lift"), f("sb2_lift")).unwrap();
+        let paper = params.is_paper_relu() && lift == LiftParams::dense();
+        // The paper's model must need no settings at all.
+        let inp = if paper {
+            Inputs::from_data(x.view(), Lift::Dense).unwrap()
+        } else {
+            Inputs::from_data_with(x.view(), &lift).unwrap()
+        };
         let code = case["dag"].as_str().expect("a DAG code");
-        let dag = Dag::parse(code).unwrap();
+        let dag = if paper {
+            Dag::parse(code).unwrap()
+        } else {
+            Dag::parse(code).unwrap().with_all_params(&params)
+        };
+        // Kinked activations (ReLU family, Abs) have arc-cosine angles, whose conditioning
+        // the tolerances below account for; erf and GELU do not.
+        let kinked = !matches!(act, Activation::Erf | Activation::Gelu);
+        // GELU is evaluated by quadrature on our side (its tables interpolate to about
+        // 1e-13 relative, module `activation`): allow 1e-12 of the scale per edge.
+        let quad = if act.is_closed_form() { 0.0 } else { 1e-12 };
         let (nngp, ntk) = (matrix(&case["nngp"]), matrix(&case["ntk"]));
         let scale = ntk.iter().fold(0.0f64, |m, v| m.max(v.abs()));
         // Both sides evaluate the same closed forms in f64: a few dozen rounded operations
@@ -74,7 +116,17 @@ fn relu_kernels_equal_neural_tangents_independent_branch_and_exact_on_chains() {
         // 2 sqrt(eps) / pi per linear edge. The NNGP map is flat there (its error is
         // O(theta^3)), so only the NTK diagonal needs this allowance.
         let linear = dag.count(archconv::Op::Linear) as f64;
-        let ntk_diag_tol = off_tol + scale * linear * 2.0 * EPS.sqrt() / std::f64::consts::PI;
+        let off_tol = off_tol + quad * scale * (linear + 1.0);
+        // The slope factor sw2 max(a^2, b^2) scales the derivative map's error.
+        let slope2 = match act {
+            Activation::AbRelu { a, b } => a.abs().max(b.abs()).powi(2),
+            _ => 1.0,
+        };
+        let ntk_diag_tol = if kinked {
+            off_tol + scale * slope2 * linear * 2.0 * EPS.sqrt() / std::f64::consts::PI
+        } else {
+            off_tol
+        };
         // Off the diagonal, both sides take arccos of a correlation C_ij rounded to about
         // 4 eps on each side; arccos amplifies that by 1 / sin(theta_ij), large for the
         // two nearly parallel points (theta ~ 1e-3). Allow 8 eps / sin(theta) per linear
@@ -93,7 +145,9 @@ fn relu_kernels_equal_neural_tangents_independent_branch_and_exact_on_chains() {
                     .fold(1.0f64, f64::min)
             })
         };
-        let cond = |i: usize, j: usize| scale * linear * 8.0 * EPS / sines[[i, j]].max(EPS.sqrt());
+        let cond = |i: usize, j: usize| {
+            scale * slope2 * linear * 8.0 * EPS / sines[[i, j]].max(EPS.sqrt())
+        };
         let nngp_tol = |i: usize, j: usize| {
             if i == j {
                 off_tol
@@ -120,6 +174,6 @@ fn relu_kernels_equal_neural_tangents_independent_branch_and_exact_on_chains() {
         }
         checked += 1;
     }
-    // DAG#1-#3 with today's model.
-    assert_eq!(checked, 3, "the fixture should hold the three ReLU cases");
+    // DAG#1-#3 x six activations x two settings.
+    assert_eq!(checked, 36, "the fixture holds 36 cases");
 }

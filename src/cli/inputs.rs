@@ -1,7 +1,9 @@
 //! Input selection shared by subcommands: seeded Gaussian, CSV or MNIST IDX.
 
+use archconv::activation::Activation;
 use archconv::data;
 use archconv::kernel::{Inputs, Lift};
+use archconv::model::LiftParams;
 use clap::ValueEnum;
 use ndarray::Array2;
 use std::path::PathBuf;
@@ -43,6 +45,15 @@ pub struct InputArgs {
     /// Input lift.
     #[arg(long, value_enum, default_value_t = LiftArg::Dense)]
     pub lift: LiftArg,
+    /// Weight variance of the lift (default 1 for the dense lift, 2 for the stem).
+    #[arg(long, allow_negative_numbers = true)]
+    pub lift_sw2: Option<f64>,
+    /// Bias variance of the lift (default 0).
+    #[arg(long, allow_negative_numbers = true)]
+    pub lift_sb2: Option<f64>,
+    /// Activation of the stem (with --lift relu-stem; default relu).
+    #[arg(long)]
+    pub stem_activation: Option<String>,
     /// Keep the data's scale instead of normalising each point to K0_ii = 1.
     #[arg(long)]
     pub no_normalize: bool,
@@ -85,12 +96,41 @@ impl InputArgs {
         })
     }
 
+    /// The lift these flags describe (`--lift`, `--lift-sw2`, `--lift-sb2`,
+    /// `--stem-activation`).
+    pub fn lift_params(&self) -> Result<LiftParams, Box<dyn std::error::Error>> {
+        Ok(match self.lift {
+            LiftArg::Dense => {
+                if self.stem_activation.is_some() {
+                    return Err("--stem-activation needs --lift relu-stem".into());
+                }
+                LiftParams::dense_with(self.lift_sw2.unwrap_or(1.0), self.lift_sb2.unwrap_or(0.0))
+                    .map_err(|e| format!("--lift-sw2/--lift-sb2: {e}"))?
+            }
+            LiftArg::ReluStem => {
+                let act = match &self.stem_activation {
+                    Some(a) => {
+                        Activation::parse(a).map_err(|e| format!("--stem-activation: {e}"))?
+                    }
+                    None => Activation::Relu,
+                };
+                LiftParams::stem(
+                    act,
+                    self.lift_sw2.unwrap_or(2.0),
+                    self.lift_sb2.unwrap_or(0.0),
+                )
+                .map_err(|e| format!("--lift-sw2/--lift-sb2: {e}"))?
+            }
+        })
+    }
+
     pub fn inputs(&self) -> Result<(Inputs, String), Box<dyn std::error::Error>> {
         let (x, desc) = self.data()?;
+        let lift = self.lift_params()?;
         let inp = if self.no_normalize {
-            Inputs::from_data_unnormalized(x.view(), self.lift.into())
+            Inputs::from_data_unnormalized_with(x.view(), &lift)
         } else {
-            Inputs::from_data(x.view(), self.lift.into())
+            Inputs::from_data_with(x.view(), &lift)
         }
         .map_err(|e| format!("inputs {desc}: {e}"))?;
         Ok((inp, desc))

@@ -33,10 +33,13 @@ enum PrecisionArg {
 #[derive(clap::Args)]
 pub struct Args {
     /// The DAG: MLP code (2_21_112), NAS-Bench-201 string, DARTS genotype or JSON edge
-    /// list (format auto-detected). Use @FILE to read it from a file.
+    /// list with optional per-edge activation/sw2/sb2, or a seeded Watts-Strogatz graph
+    /// ws(nodes=N, k=K, p=P, seed=S) (format auto-detected). Use @FILE to read it from a file.
     dag: String,
     #[command(flatten)]
     inputs: InputArgs,
+    #[command(flatten)]
+    network: super::network::NetworkArgs,
     /// Width m of every node.
     #[arg(long, default_value_t = 4096)]
     width: usize,
@@ -122,16 +125,16 @@ pub fn run(a: Args) -> CliResult {
         format!("{} Monte Carlo networks' per-network results", a.seeds),
         archconv::budget::bytes(a.seeds, 64),
     )?;
-    let dag = super::read_dag(&a.dag)?;
+    let dag = a.network.apply(super::read_dag(&a.dag)?)?;
     let (x, desc) = a.inputs.data()?;
-    let lift = a.inputs.lift.into();
+    let lift = a.inputs.lift_params()?;
     let inp = if a.inputs.no_normalize {
-        McInputs::from_data_unnormalized(x.view(), lift)
+        McInputs::from_data_unnormalized_with(x.view(), &lift)
     } else {
         // Normalise scale-invariantly first (no squares of raw entries, so data of
         // magnitude 1e-170 or 1e200 work); McInputs' own scaling is then the identity.
         let xn = archconv::Inputs::normalize_rows(x.view());
-        McInputs::from_data(xn.view(), lift)
+        McInputs::from_data_with(xn.view(), &lift)
     }
     .map_err(|e| format!("inputs {desc}: {e}"))?;
     let params = McParams {
@@ -158,8 +161,9 @@ pub fn run(a: Args) -> CliResult {
     }
     let start = std::time::Instant::now();
     let head = format!(
-        "DAG {} | inputs: {desc}, lift {lift} | sampler {}, {} on {}",
+        "DAG {} | network: {} | inputs: {desc}, lift {lift} | sampler {}, {} on {}",
         dag.describe(),
+        network_settings(&dag),
         params.sampler,
         params.precision,
         params.backend
@@ -172,7 +176,7 @@ pub fn run(a: Args) -> CliResult {
         pb.finish_and_clear();
         let secs = start.elapsed().as_secs_f64();
         if a.json {
-            let v = serde_json::json!({"dag": dag.describe(), "inputs": desc, "params": sp, "sweep": sw, "seconds": secs});
+            let v = serde_json::json!({"dag": dag.describe(), "network": network_settings(&dag), "lift": lift.to_string(), "inputs": desc, "params": sp, "sweep": sw, "seconds": secs});
             super::emit(&(serde_json::to_string_pretty(&v)? + "\n"));
         } else {
             super::emit(&format!(
@@ -190,7 +194,7 @@ pub fn run(a: Args) -> CliResult {
     pb.finish_and_clear();
     let secs = start.elapsed().as_secs_f64();
     if a.json {
-        let v = serde_json::json!({"dag": dag.describe(), "inputs": desc, "result": r, "seconds": secs});
+        let v = serde_json::json!({"dag": dag.describe(), "network": network_settings(&dag), "lift": lift.to_string(), "inputs": desc, "result": r, "seconds": secs});
         super::emit(&(serde_json::to_string_pretty(&v)? + "\n"));
     } else {
         super::emit(&format!(
@@ -217,6 +221,28 @@ pub fn run(a: Args) -> CliResult {
         }
     }
     Ok(())
+}
+
+/// The linear edges' settings: `relu(sw2=2, sb2=0)` when they all agree, else each
+/// distinct setting with its edge count (`erf(sw2=1, sb2=0.1) x 3, relu(sw2=2, sb2=0) x 1`).
+fn network_settings(dag: &Dag) -> String {
+    let mut seen: Vec<(String, usize)> = Vec::new();
+    for e in dag.edges().iter().filter(|e| e.op == archconv::Op::Linear) {
+        let p = e.params().to_string();
+        match seen.iter_mut().find(|(q, _)| *q == p) {
+            Some((_, c)) => *c += 1,
+            None => seen.push((p, 1)),
+        }
+    }
+    match seen.len() {
+        0 => "no linear edges".to_string(),
+        1 => format!("linear edges {}", seen[0].0),
+        _ => seen
+            .iter()
+            .map(|(p, c)| format!("{p} x {c}"))
+            .collect::<Vec<_>>()
+            .join(", "),
+    }
 }
 
 #[cfg(feature = "cuda")]

@@ -4,6 +4,7 @@ mod analyze;
 mod inputs;
 mod mc;
 mod nas;
+mod network;
 mod reproduce;
 mod space;
 mod train;

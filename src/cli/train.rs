@@ -2,10 +2,12 @@
 //! several seeds, or run the Fig. 4 and rate-test studies.
 
 use super::CliResult;
+use archconv::activation::Activation;
 use archconv::data::{self, Dataset, Split};
+use archconv::model::LiftParams;
 use archconv::train::fig4::{self, curve, Fig4Budget};
 use archconv::train::rate::{self, RateBudget};
-use archconv::train::{train, Event, History, Loss, Optimizer, TrainConfig};
+use archconv::train::{train_with_stem, Event, History, Loss, Optimizer, TrainConfig};
 use clap::ValueEnum;
 use indicatif::{ProgressBar, ProgressStyle};
 use std::path::PathBuf;
@@ -44,6 +46,20 @@ pub struct Args {
     /// it from a file).
     #[arg(long, default_value = "2_02_002")]
     dag: String,
+    /// Activation and variances of every linear edge without its own (initialisation
+    /// W ~ N(0, sw2 / fan_in), b ~ N(0, sb2)).
+    #[command(flatten)]
+    network: super::network::NetworkArgs,
+    /// Activation of the stem Linear(d, m) + phi: relu (the authors'), identity (a dense
+    /// lift), erf, gelu, tanh, ... (default relu).
+    #[arg(long)]
+    stem_activation: Option<String>,
+    /// Weight variance of the stem: W0 ~ N(0, sw2 / d) (default 2, Kaiming).
+    #[arg(long, allow_negative_numbers = true)]
+    lift_sw2: Option<f64>,
+    /// Bias variance of the stem: b0 ~ N(0, sb2) (default 0, zero biases).
+    #[arg(long, allow_negative_numbers = true)]
+    lift_sb2: Option<f64>,
     /// Dataset.
     #[arg(long, value_enum, default_value_t = DatasetArg::Mnist)]
     dataset: DatasetArg,
@@ -91,6 +107,30 @@ pub struct Args {
     /// Print JSON instead of text.
     #[arg(long)]
     json: bool,
+}
+
+impl Args {
+    /// Whether any edge or stem setting was given.
+    fn network_is_set(&self) -> bool {
+        self.network.is_set()
+            || self.stem_activation.is_some()
+            || self.lift_sw2.is_some()
+            || self.lift_sb2.is_some()
+    }
+
+    /// The stem these flags describe (`--stem-activation`, `--lift-sw2`, `--lift-sb2`).
+    fn stem(&self) -> Result<LiftParams, Box<dyn std::error::Error>> {
+        let act = match &self.stem_activation {
+            Some(a) => Activation::parse(a).map_err(|e| format!("--stem-activation: {e}"))?,
+            None => Activation::Relu,
+        };
+        Ok(LiftParams::stem(
+            act,
+            self.lift_sw2.unwrap_or(2.0),
+            self.lift_sb2.unwrap_or(0.0),
+        )
+        .map_err(|e| format!("--lift-sw2/--lift-sb2: {e}"))?)
+    }
 }
 
 fn load(a: &Args) -> Result<(Dataset, Option<Dataset>), Box<dyn std::error::Error>> {
@@ -152,6 +192,13 @@ fn load(a: &Args) -> Result<(Dataset, Option<Dataset>), Box<dyn std::error::Erro
 
 pub fn run(mut a: Args) -> CliResult {
     let dir = data::data_dir(a.data.as_deref());
+    if (a.fig4.is_some() || a.rate.is_some()) && a.network_is_set() {
+        return Err(
+            "--activation, --sw2, --sb2, --stem-activation, --lift-sw2 and --lift-sb2 \
+                    apply to single training runs; --fig4 and --rate use the paper's ReLU network"
+                .into(),
+        );
+    }
     if let Some(b) = a.fig4 {
         let budget = match b {
             Fig4Arg::Quick => Fig4Budget::quick(),
@@ -190,7 +237,8 @@ pub fn run(mut a: Args) -> CliResult {
         ),
         archconv::budget::bytes(a.seeds, 96).and_then(|b| b.checked_mul(a.epochs as u64 + 1)),
     )?;
-    let dag = super::read_dag(&a.dag)?;
+    let dag = a.network.apply(super::read_dag(&a.dag)?)?;
+    let stem = a.stem()?;
     let (tr, te) = load(&a)?;
     let optimizer = if a.batch == 0 {
         Optimizer::FullBatch
@@ -201,6 +249,16 @@ pub fn run(mut a: Args) -> CliResult {
         LossArg::Ce => Loss::CrossEntropy,
         LossArg::Mse => Loss::Mse,
     };
+    if a.network_is_set() {
+        eprintln!(
+            "edges {}, {stem}",
+            if a.network.is_set() {
+                a.network.params()?.to_string()
+            } else {
+                "as given by the DAG".to_string()
+            }
+        );
+    }
     eprintln!(
         "training {} on {} ({} train, {} test), width {}, lr {:e}, {:?}, {} epochs x {} seeds, {}",
         dag.describe(),
@@ -249,9 +307,9 @@ pub fn run(mut a: Args) -> CliResult {
             )),
         };
         let h = if a.f64 {
-            train::<f64>(&dag, &tr, te.as_ref(), &cfg, &mut on)?
+            train_with_stem::<f64>(&dag, &stem, &tr, te.as_ref(), &cfg, &mut on)?
         } else {
-            train::<f32>(&dag, &tr, te.as_ref(), &cfg, &mut on)?
+            train_with_stem::<f32>(&dag, &stem, &tr, te.as_ref(), &cfg, &mut on)?
         };
         bar.finish();
         runs.push(h);

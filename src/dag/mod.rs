@@ -20,7 +20,9 @@
 //! ```
 
 pub mod format;
+pub mod random;
 
+use crate::model::EdgeParams;
 use serde::{Deserialize, Serialize};
 use std::fmt;
 
@@ -86,8 +88,10 @@ impl fmt::Display for Op {
     }
 }
 
-/// One edge `from -> to` with its op class and, when parsed from a benchmark format, the
-/// original operation name (used for labels and round-trips).
+/// One edge `from -> to` with its op class, when parsed from a benchmark format the
+/// original operation name (used for labels and round-trips), and for a linear edge
+/// optionally its own [`EdgeParams`] (activation and variances; `None`: the paper's
+/// `relu`, `sw2 = 2`, `sb2 = 0`, see [`crate::model`]).
 #[derive(Debug, Clone, PartialEq, Eq, Hash, Serialize, Deserialize)]
 pub struct Edge {
     /// Source node (`from < to`).
@@ -99,6 +103,10 @@ pub struct Edge {
     /// Original operation name, if any (e.g. `nor_conv_3x3`).
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub name: Option<String>,
+    /// What a linear edge computes (`None`: [`EdgeParams::default`]). Only linear edges
+    /// may carry parameters ([`DagError::ParamsOnNonParameterized`]).
+    #[serde(default, skip_serializing_if = "Option::is_none", skip_deserializing)]
+    pub params: Option<EdgeParams>,
 }
 
 impl Edge {
@@ -109,13 +117,39 @@ impl Edge {
             to,
             op,
             name: None,
+            params: None,
         }
+    }
+
+    /// A linear edge with its own activation and variances.
+    ///
+    /// ```
+    /// use archconv::{Dag, Edge, model::EdgeParams, activation::Activation};
+    /// let p = EdgeParams::new(Activation::Erf, 1.0, 0.0).unwrap();
+    /// let dag = Dag::new(2, vec![Edge::linear_with(0, 1, p.clone())]).unwrap();
+    /// assert_eq!(dag.edges()[0].params(), &p);
+    /// ```
+    pub fn linear_with(from: usize, to: usize, params: EdgeParams) -> Edge {
+        Edge {
+            params: Some(params),
+            ..Edge::new(from, to, Op::Linear)
+        }
+    }
+
+    /// The edge's parameters, or the paper's default (`relu`, `sw2 = 2`, `sb2 = 0`).
+    pub fn params(&self) -> &EdgeParams {
+        self.params.as_ref().unwrap_or_else(|| default_params())
     }
 
     /// The label to show: the original name or the class name.
     pub fn label(&self) -> &str {
         self.name.as_deref().unwrap_or(self.op.name())
     }
+}
+
+fn default_params() -> &'static EdgeParams {
+    static DEFAULT: std::sync::OnceLock<EdgeParams> = std::sync::OnceLock::new();
+    DEFAULT.get_or_init(EdgeParams::default)
 }
 
 /// What is wrong with a graph.
@@ -164,6 +198,18 @@ pub enum DagError {
         nodes: usize,
         /// [`MAX_NODES`].
         max: usize,
+    },
+    /// Activation or variances given for an edge that has no weights (skip or zero).
+    #[error("edge #{index} {from} -> {to} is `{op}`, which has no weights: activation and variances apply to linear edges only")]
+    ParamsOnNonParameterized {
+        /// Position of the edge.
+        index: usize,
+        /// Its source.
+        from: usize,
+        /// Its target.
+        to: usize,
+        /// Its class.
+        op: Op,
     },
     /// An input node index is out of range or repeated.
     #[error("input node {node} is invalid: inputs must be distinct nodes below the output node {output}")]
@@ -241,6 +287,18 @@ impl Dag {
                     to: e.to,
                 });
             }
+        }
+        if let Some((index, e)) = edges
+            .iter()
+            .enumerate()
+            .find(|(_, e)| e.params.is_some() && e.op != Op::Linear)
+        {
+            return Err(DagError::ParamsOnNonParameterized {
+                index,
+                from: e.from,
+                to: e.to,
+                op: e.op,
+            });
         }
         let mut seen = vec![false; nodes];
         for &i in &inputs {
@@ -339,6 +397,40 @@ impl Dag {
             .filter(|e| e.op != Op::Zero)
     }
 
+    /// The same DAG with `params` on every linear edge that has none of its own (the
+    /// CLI's per-network `--activation`, `--sw2`, `--sb2`).
+    ///
+    /// ```
+    /// use archconv::{Dag, model::EdgeParams, activation::Activation};
+    /// let p = EdgeParams::new(Activation::Tanh, 1.0, 0.1).unwrap();
+    /// let dag = Dag::dag3().with_default_params(&p);
+    /// assert!(dag.edges().iter().filter(|e| e.op == archconv::Op::Linear).all(|e| e.params() == &p));
+    /// ```
+    pub fn with_default_params(mut self, params: &EdgeParams) -> Dag {
+        for e in self.edges.iter_mut().filter(|e| e.op == Op::Linear) {
+            if e.params.is_none() {
+                e.params = Some(params.clone());
+            }
+        }
+        self
+    }
+
+    /// The same DAG with `params` on every linear edge (replacing their own).
+    pub fn with_all_params(mut self, params: &EdgeParams) -> Dag {
+        for e in self.edges.iter_mut().filter(|e| e.op == Op::Linear) {
+            e.params = Some(params.clone());
+        }
+        self
+    }
+
+    /// Whether every linear edge computes the paper's `relu`, `sw2 = 2`, `sb2 = 0`.
+    pub fn is_paper_relu(&self) -> bool {
+        self.edges
+            .iter()
+            .filter(|e| e.op == Op::Linear)
+            .all(|e| e.params().is_paper_relu())
+    }
+
     /// Number of non-zero edges of class `op`.
     pub fn count(&self, op: Op) -> usize {
         self.edges.iter().filter(|e| e.op == op).count()
@@ -402,15 +494,17 @@ impl Dag {
         ]
     }
 
-    /// A short human description: the MLP code when the DAG has one and it is not
-    /// longer than the JSON edge list, else the JSON list. (An MLP code has one digit per
+    /// A short human description: the MLP code when the DAG has one, it is not longer than
+    /// the JSON edge list and every edge is the paper's (the code cannot carry settings),
+    /// else the JSON list. (An MLP code has one digit per
     /// node pair, so a 100,000-node chain would take 5 GB as a code but 3 MB as JSON;
     /// issue 17.)
     pub fn describe(&self) -> String {
         let n = self.nodes as u64;
         let code_len = n * n.saturating_sub(1) / 2 + n.saturating_sub(2);
         let json_len = 64 + 24 * self.edges.len() as u64;
-        if code_len <= json_len {
+        // An MLP code has no place for edge settings.
+        if code_len <= json_len && self.is_paper_relu() {
             if let Some(c) = format::MlpCode::from_dag(self) {
                 return c.to_string();
             }

@@ -3,13 +3,20 @@
 //! branch cross terms are kept.
 //!
 //! For node `t` with incoming edges `e = (s -> t)`, `a_e = mu^s` (skip) or
-//! `sqrt(diag K^s / pi)` (linear), `mu^t = sum_e a_e`, and
+//! `a_e,i = E[phi_e(u)]`, `u ~ N(0, sw2 K^s_ii + sb2)` (linear; `sqrt(diag K^s / pi)` for
+//! the paper's ReLU edge), `mu^t = sum_e a_e`, and with `F_e` the edge's NNGP map
+//! ([`crate::model::EdgeParams::nngp_map`], PAPER.md section 9; the arc-cosine `f` for
+//! the paper's edge):
 //!
 //! ```text
-//! exact:   K^t = sum_{linear e} f(K^s) + sum_{skip e, skip e'} S^{s,s'}
+//! exact:   K^t = sum_{linear e} F_e(K^s) + sum_{skip e, skip e'} S^{s,s'}
 //!               + mu^t mu^tT - A A^T - sum_{linear e} a_e a_e^T,      A = sum_{skip e} a_e
-//! branch:  K^t = sum_{linear e} f(K^s) + sum_{skip e} K^s
+//! branch:  K^t = sum_{linear e} F_e(K^s) + sum_{skip e} K^s
 //! ```
+//!
+//! Each map is computed once per source node and parameter set ([`crate::plan::Plan`]).
+//! Odd activations (erf, tanh) have `a_e = 0`, so their exact and independent-branch
+//! kernels differ only through the skip-pair terms.
 //!
 //! The rank-one part is `sum_{e != e', not both skip} a_e a_e'^T` rewritten with the
 //! full sum `mu mu^T`. Cross-node Grams are never stored as dense matrices: unrolling the
@@ -36,6 +43,7 @@
 use super::{relu, Inputs, KernelError, NodeState};
 use crate::dag::{Dag, Op};
 use crate::paths::DepthHistograms;
+use crate::plan::Plan;
 use ndarray::{Array1, Array2};
 use std::collections::{BTreeMap, HashMap};
 
@@ -100,33 +108,43 @@ enum FMap {
     Node(usize),
 }
 
+/// A linear edge's map `F_e(K^s)` is keyed by its source and parameter-set id.
+type MapKey = (usize, usize);
+
 struct Traversal<'a> {
     dag: &'a Dag,
+    plan: Plan<'a>,
     states: Vec<NodeState>,
-    /// `f(K^s)` per source node, shared by all linear edges leaving `s`.
-    fcache: HashMap<usize, FMap>,
+    /// `F_e(K^s)` per (source node, parameter set), shared by the linear edges leaving `s`
+    /// with the same parameters.
+    fcache: HashMap<MapKey, FMap>,
     /// `S^{a,b}` for `a > b` (canonical nodes), symbolically.
     cross: HashMap<(usize, usize), Combo>,
     first_input: usize,
 }
 
 impl Traversal<'_> {
-    fn edge_mean(&self, s: usize, op: Op) -> Array1<f64> {
-        match op {
-            Op::Linear => super::relu_mean(&self.states[s].gram),
-            _ => self.states[s].mean.clone(),
+    /// `a_e`: the mean of a linear edge's output (`pid` its parameters), or the source's
+    /// mean for a skip edge (`pid = None`).
+    fn edge_mean(&self, s: usize, pid: Option<usize>) -> Array1<f64> {
+        match pid {
+            Some(p) => self.plan.params(p).mean(&self.states[s].gram),
+            None => self.states[s].mean.clone(),
         }
     }
 
-    fn ensure_f(&mut self, s: usize) {
-        if !self.fcache.contains_key(&s) {
-            let fk = relu::f_matrix(self.states[s].gram.view());
-            self.fcache.insert(s, FMap::Own(fk));
+    fn ensure_f(&mut self, key: MapKey) {
+        if !self.fcache.contains_key(&key) {
+            let fk = self
+                .plan
+                .params(key.1)
+                .nngp_map(self.states[key.0].gram.view());
+            self.fcache.insert(key, FMap::Own(fk));
         }
     }
 
-    fn f_of(&self, s: usize) -> &Array2<f64> {
-        match &self.fcache[&s] {
+    fn f_of(&self, key: MapKey) -> &Array2<f64> {
+        match &self.fcache[&key] {
             FMap::Own(m) => m,
             FMap::Node(t) => &self.states[*t].gram,
         }
@@ -134,11 +152,11 @@ impl Traversal<'_> {
 
     /// `f(K^s)` as an owned matrix for node `t` whose Gram is exactly `f(K^s)`: moved out
     /// of the cache (which then points at node `t`), copied only if another node owns it.
-    fn take_f(&mut self, s: usize, t: usize) -> Array2<f64> {
-        if let Some(FMap::Node(u)) = self.fcache.get(&s) {
+    fn take_f(&mut self, key: MapKey, t: usize) -> Array2<f64> {
+        if let Some(FMap::Node(u)) = self.fcache.get(&key) {
             return crate::linalg::clone_fast(&self.states[*u].gram);
         }
-        match self.fcache.insert(s, FMap::Node(t)) {
+        match self.fcache.insert(key, FMap::Node(t)) {
             Some(FMap::Own(m)) => m,
             _ => unreachable!("ensure_f runs first"),
         }
@@ -165,15 +183,26 @@ impl Traversal<'_> {
             return s.clone();
         }
         let mut s = Combo::default();
-        let edges: Vec<(usize, Op)> = self.dag.in_edges(a).map(|e| (e.from, e.op)).collect();
-        for (src, op) in edges {
+        let edges: Vec<(usize, Op, Option<usize>)> = self
+            .plan
+            .in_edges(a)
+            .iter()
+            .map(|&i| {
+                (
+                    self.plan.edge(i).from,
+                    self.plan.edge(i).op,
+                    self.plan.pid(i),
+                )
+            })
+            .collect();
+        for (src, op, pid) in edges {
             match op {
                 Op::Skip => {
                     let c = self.cross_gram(src, b);
                     s.add(&c);
                 }
                 Op::Linear => {
-                    let ae = self.edge_mean(src, Op::Linear);
+                    let ae = self.edge_mean(src, pid);
                     merge(&mut s.right, b, &ae);
                 }
                 Op::Zero => {}
@@ -272,18 +301,23 @@ pub(crate) fn recursion(
     }
     let mut tr = Traversal {
         dag,
+        plan: Plan::of(dag),
         states: Vec::with_capacity(dag.num_nodes()),
         fcache: HashMap::new(),
         cross: HashMap::new(),
         first_input: dag.inputs().iter().copied().min().unwrap_or(0),
     };
-    // Last node that reads f(K^s), so the cache can be released early, and the nodes
-    // that read it (a map read by one node is computed inside that node's pass).
-    let mut last_use = vec![0usize; dag.num_nodes()];
-    let mut first_use = vec![usize::MAX; dag.num_nodes()];
-    for e in dag.edges().iter().filter(|e| e.op == Op::Linear) {
-        last_use[e.from] = last_use[e.from].max(e.to);
-        first_use[e.from] = first_use[e.from].min(e.to);
+    // Last node that reads F_e(K^s), so the cache can be released early, and the nodes
+    // that read it (a ReLU map read by one node is computed inside that node's pass).
+    let mut last_use: HashMap<MapKey, usize> = HashMap::new();
+    let mut first_use: HashMap<MapKey, usize> = HashMap::new();
+    for (i, e) in dag.edges().iter().enumerate() {
+        if let Some(pid) = tr.plan.pid(i) {
+            let l = last_use.entry((e.from, pid)).or_insert(0);
+            *l = (*l).max(e.to);
+            let f = first_use.entry((e.from, pid)).or_insert(usize::MAX);
+            *f = (*f).min(e.to);
+        }
     }
     for t in 0..dag.num_nodes() {
         if dag.is_input(t) {
@@ -293,28 +327,42 @@ pub(crate) fn recursion(
             });
             continue;
         }
-        let edges: Vec<(usize, Op)> = dag.in_edges(t).map(|e| (e.from, e.op)).collect();
+        let edges: Vec<(usize, Op, Option<usize>)> = tr
+            .plan
+            .in_edges(t)
+            .iter()
+            .map(|&i| (tr.plan.edge(i).from, tr.plan.edge(i).op, tr.plan.pid(i)))
+            .collect();
         let mut mu = Array1::<f64>::zeros(n);
         let mut skip_sum = Array1::<f64>::zeros(n);
         let mut linear_means = Vec::new();
-        let mut linear_sources: BTreeMap<usize, f64> = BTreeMap::new();
+        let mut linear_sources: BTreeMap<MapKey, f64> = BTreeMap::new();
         let mut skips = Vec::new();
-        for &(s, op) in &edges {
-            let a = tr.edge_mean(s, op);
+        for &(s, op, pid) in &edges {
+            let a = tr.edge_mean(s, pid);
             mu += &a;
-            match op {
-                Op::Linear => {
-                    if first_use[s] != last_use[s] || edges.len() == 1 {
-                        tr.ensure_f(s);
+            match (op, pid) {
+                (Op::Linear, Some(pid)) => {
+                    let key = (s, pid);
+                    // Streamed row by row only for the paper's ReLU (its rows are cheap
+                    // to recompute); every other map is stored.
+                    if first_use[&key] != last_use[&key]
+                        || edges.len() == 1
+                        || !tr.plan.params(pid).is_paper_relu()
+                    {
+                        tr.ensure_f(key);
                     }
-                    *linear_sources.entry(s).or_insert(0.0) += 1.0;
+                    *linear_sources.entry(key).or_insert(0.0) += 1.0;
                     linear_means.push(a);
                 }
-                Op::Skip => {
+                (Op::Linear, None) => {
+                    unreachable!("the plan gives every linear edge a parameter set")
+                }
+                (Op::Skip, _) => {
                     skip_sum += &a;
                     skips.push(s);
                 }
-                Op::Zero => {}
+                (Op::Zero, _) => {}
             }
         }
         // Skip part: sum over ordered skip pairs of S^{s,s'} (branch rule: diagonal only).
@@ -330,23 +378,23 @@ pub(crate) fn recursion(
             }
         }
         // A single linear edge: K^t = f(K^s) exactly (mu^t = a_e, no pair terms).
-        if let [(s, Op::Linear)] = edges[..] {
-            let gram = tr.take_f(s, t);
+        if let [(s, Op::Linear, Some(pid))] = edges[..] {
+            let gram = tr.take_f((s, pid), t);
             tr.states.push(NodeState { gram, mean: mu });
-            tr.fcache.retain(|&s, _| last_use[s] > t);
+            tr.fcache.retain(|key, _| last_use[key] > t);
             continue;
         }
         let gram = {
             let rows: Vec<(f64, relu::FRows<'_>)> = linear_sources
                 .iter()
-                .filter(|(s, _)| !tr.fcache.contains_key(s))
-                .map(|(&s, &c)| (c, relu::FRows::new(tr.states[s].gram.view())))
+                .filter(|(key, _)| !tr.fcache.contains_key(key))
+                .map(|(&(s, _), &c)| (c, relu::FRows::new(tr.states[s].gram.view())))
                 .collect();
             let maps: Vec<(f64, &relu::FRows<'_>)> = rows.iter().map(|(c, f)| (*c, f)).collect();
             let mut dense: Vec<(f64, &Array2<f64>)> = Vec::new();
-            for (&s, &c) in &linear_sources {
-                if tr.fcache.contains_key(&s) {
-                    dense.push((c, tr.f_of(s)));
+            for (&key, &c) in &linear_sources {
+                if tr.fcache.contains_key(&key) {
+                    dense.push((c, tr.f_of(key)));
                 }
             }
             for (&x, &c) in &combo.grams {
@@ -372,7 +420,7 @@ pub(crate) fn recursion(
             fused_with_maps(n, &maps, &dense, &rank1, &[])
         };
         tr.states.push(NodeState { gram, mean: mu });
-        tr.fcache.retain(|&s, _| last_use[s] > t);
+        tr.fcache.retain(|key, _| last_use[key] > t);
     }
     Ok(tr.states)
 }

@@ -39,6 +39,7 @@ pub mod pathsum;
 pub mod relu;
 
 use crate::dag::Dag;
+use crate::model::LiftParams;
 use ndarray::{Array1, Array2, ArrayView2};
 use rand::SeedableRng;
 use rand_distr::{Distribution, StandardNormal};
@@ -186,6 +187,19 @@ pub enum KernelError {
         /// The node.
         node: usize,
     },
+    /// The path-sum rule (Eq. 12) composes one edge map along every path; this DAG's
+    /// linear edges compute different maps.
+    #[error("the path-sum kernel needs every linear edge to compute the same map, but edges compute {first} and {other} (edge {from} -> {to}); use the exact or independent-branch kernel")]
+    PathSumMixedEdges {
+        /// The first parameter set.
+        first: String,
+        /// Another one.
+        other: String,
+        /// Source of an edge with `other`.
+        from: usize,
+        /// Its target.
+        to: usize,
+    },
     /// The computation would not fit in the memory budget.
     #[error(transparent)]
     Memory(#[from] crate::budget::BudgetError),
@@ -203,6 +217,7 @@ pub struct Inputs {
     k0: Array2<f64>,
     mu0: Array1<f64>,
     lift: Lift,
+    lift_params: LiftParams,
     /// The data Gram `X X^T / d` before the lift (needed by the NTK's lift term); `None`
     /// for the dense lift, where it is `k0` itself.
     data_gram: Option<Array2<f64>>,
@@ -270,7 +285,33 @@ impl Inputs {
     /// `||x_i||^2 = d`, so `K^0_ii = 1` as in the paper (zero rows stay zero); use
     /// [`Inputs::from_data_unnormalized`] to keep the scale.
     pub fn from_data(x: ArrayView2<'_, f64>, lift: Lift) -> Result<Inputs, KernelError> {
+        Inputs::from_data_opts(x, &lift.into(), true)
+    }
+
+    /// Like [`Inputs::from_data`] with any lift ([`LiftParams`]: a dense lift with its own
+    /// variances, `K^0 = sw2 X X^T / d + sb2`, or a stem with any activation,
+    /// `K^0 = F(X X^T / d)`, `mu^0 = a(X X^T / d)`; PAPER.md section 9).
+    ///
+    /// ```
+    /// use archconv::{Inputs, model::LiftParams, activation::Activation};
+    /// let x = Inputs::gaussian(4, 3, 0);
+    /// let lift = LiftParams::dense_with(2.0, 0.5).unwrap();
+    /// let inp = Inputs::from_data_with(x.view(), &lift).unwrap();
+    /// assert!((inp.k0()[[0, 0]] - 2.5).abs() < 1e-15);        // sw2 * 1 + sb2
+    /// ```
+    pub fn from_data_with(
+        x: ArrayView2<'_, f64>,
+        lift: &LiftParams,
+    ) -> Result<Inputs, KernelError> {
         Inputs::from_data_opts(x, lift, true)
+    }
+
+    /// [`Inputs::from_data_with`] without row normalisation.
+    pub fn from_data_unnormalized_with(
+        x: ArrayView2<'_, f64>,
+        lift: &LiftParams,
+    ) -> Result<Inputs, KernelError> {
+        Inputs::from_data_opts(x, lift, false)
     }
 
     /// Like [`Inputs::from_data`] without row normalisation: `K^0 = X X^T / d`.
@@ -278,12 +319,12 @@ impl Inputs {
         x: ArrayView2<'_, f64>,
         lift: Lift,
     ) -> Result<Inputs, KernelError> {
-        Inputs::from_data_opts(x, lift, false)
+        Inputs::from_data_opts(x, &lift.into(), false)
     }
 
     fn from_data_opts(
         x: ArrayView2<'_, f64>,
-        lift: Lift,
+        lift: &LiftParams,
         normalize: bool,
     ) -> Result<Inputs, KernelError> {
         let (n, d) = x.dim();
@@ -371,6 +412,11 @@ impl Inputs {
 
     /// Uses a given input Gram `K^0` (validated: square, symmetric, finite, a Gram).
     pub fn from_gram(k0: Array2<f64>, lift: Lift) -> Result<Inputs, KernelError> {
+        Inputs::from_gram_with(k0, &lift.into())
+    }
+
+    /// [`Inputs::from_gram`] with any lift ([`LiftParams`]).
+    pub fn from_gram_with(k0: Array2<f64>, lift: &LiftParams) -> Result<Inputs, KernelError> {
         let (rows, cols) = k0.dim();
         if rows != cols {
             return Err(KernelError::NotSquare { rows, cols });
@@ -406,26 +452,36 @@ impl Inputs {
         Ok(Inputs::lift_gram(k0, lift))
     }
 
-    fn lift_gram(k: Array2<f64>, lift: Lift) -> Inputs {
-        match lift {
-            Lift::Dense => {
-                let n = k.nrows();
-                Inputs {
-                    k0: k,
-                    mu0: Array1::zeros(n),
-                    lift,
-                    data_gram: None,
+    fn lift_gram(k: Array2<f64>, lift: &LiftParams) -> Inputs {
+        let n = k.nrows();
+        match lift.stem_params() {
+            None => {
+                let (sw2, sb2) = lift.variances();
+                if sw2 == 1.0 && sb2 == 0.0 {
+                    Inputs {
+                        k0: k,
+                        mu0: Array1::zeros(n),
+                        lift: Lift::Dense,
+                        lift_params: lift.clone(),
+                        data_gram: None,
+                    }
+                } else {
+                    Inputs {
+                        k0: k.mapv(|v| sw2 * v + sb2),
+                        mu0: Array1::zeros(n),
+                        lift: Lift::Dense,
+                        lift_params: lift.clone(),
+                        data_gram: Some(k),
+                    }
                 }
             }
-            Lift::ReluStem => {
-                let mu0 = relu_mean(&k);
-                Inputs {
-                    k0: relu::f_matrix(k.view()),
-                    mu0,
-                    lift,
-                    data_gram: Some(k),
-                }
-            }
+            Some(p) => Inputs {
+                k0: p.nngp_map(k.view()),
+                mu0: p.mean(&k),
+                lift: Lift::ReluStem,
+                lift_params: lift.clone(),
+                data_gram: Some(k),
+            },
         }
     }
 
@@ -460,9 +516,14 @@ impl Inputs {
         &self.mu0
     }
 
-    /// The lift used.
+    /// The lift's kind (dense, or a stem: [`Lift::ReluStem`] for a stem of any activation).
     pub fn lift(&self) -> Lift {
         self.lift
+    }
+
+    /// The lift's activation and variances.
+    pub fn lift_params(&self) -> &LiftParams {
+        &self.lift_params
     }
 
     /// Evaluates one kernel at every node of `dag`. Errors when the output has no path

@@ -1,19 +1,25 @@
 //! The exact neural tangent kernel of DAG networks (PAPER.md section 8, beyond the paper).
 //!
-//! NTK parameterisation, no biases, everything trained: readout `u = v . X^H / sqrt(m)`,
-//! every linear edge `sqrt(2) relu(W_e X^s / sqrt(m))`, and the lift weights `W0`. With the
-//! forward Grams `K^s` of the NNGP recursion ([`super::exact`]) and the degree-0 map
-//! `fdot(K)_ij = (pi - arccos C_ij) / pi`, the backward Grams
+//! NTK parameterisation, everything trained: readout `u = v . X^H / sqrt(m)`, every
+//! linear edge `phi(sqrt(sw2 / m) W_e X^s + sqrt(sb2) b_e)` (the paper's:
+//! `sqrt(2) relu(W_e X^s / sqrt(m))`), and the lift's weights and biases. With the
+//! forward Grams `K^s` of the NNGP recursion ([`super::exact`]) and each edge's NTK map
+//! `Fd_e(K)_ij = sw2 E[phi'(u) phi'(v)]`, `(u, v) ~ N(0, sw2 K + sb2)` (PAPER.md section 9;
+//! for the paper's edge `fdot(K)_ij = (pi - arccos C_ij) / pi`), the backward Grams
 //! `Q^{a,b} = lim (1/m) <delta^a, delta^b>` (`delta^a = sqrt(m) du/dX^a`, `P^a = Q^{a,a}`)
 //! follow in reverse topological order:
 //!
 //! ```text
 //! Q^{H,H} = 1 1^T
 //! Q^{a,b} = sum_{skip a->t} Q^{t,b}                                  (b > a)
-//! P^a     = sum_{skip a->t, skip a->t'} Q^{t,t'} + sum_{linear a->t} fdot(K^a) * P^t
-//! Theta   = K^H + sum_{linear e=(s->t)} K^s * fdot(K^s) * P^t + lift term
-//! lift term: dense  K_data * P^lift;   ReLU stem  K_data * fdot(K_data) * P^lift
+//! P^a     = sum_{skip a->t, skip a->t'} Q^{t,t'} + sum_{linear e=(a->t)} Fd_e(K^a) * P^t
+//! Theta   = K^H + sum_{linear e=(s->t)} (K^s + sb2/sw2) * Fd_e(K^s) * P^t + lift term
+//! lift term: dense  K^0 * P^lift  (K^0 = sw2 K_data + sb2);
+//!            stem   (K_data + sb2/sw2) * Fd_lift(K_data) * P^lift
 //! ```
+//!
+//! (`(K^s + sb2/sw2) * Fd_e` is `E[phi'phi'] (sw2 K^s + sb2)`: the weights' and the bias's
+//! gradients; for the paper's edge `K^s * fdot(K^s)`.)
 //!
 //! (`*` is the elementwise product; `K_data = X X^T / d`; `P^lift = sum_{i,j inputs} Q^{i,j}`.)
 //! Linear out-edges contribute no backward cross terms: a fresh weight matrix enters the
@@ -37,7 +43,7 @@
 //! ```
 
 use super::exact::{fused, recursion, Rule};
-use super::{relu, Inputs, KernelError, Lift};
+use super::{Inputs, KernelError, Lift};
 use crate::dag::{Dag, Edge, Op};
 use ndarray::{Array1, Array2, Zip};
 use std::collections::{BTreeMap, HashMap};
@@ -99,7 +105,8 @@ impl Ntk {
         &self.readout
     }
 
-    /// Per linear edge `(s -> t)`: `K^s * fdot(K^s) * P^t`.
+    /// Per linear edge `(s -> t)`: `(K^s + sb2/sw2) * Fd_e(K^s) * P^t` (`K^s * fdot(K^s) *
+    /// P^t` for the paper's edge).
     pub fn edge_terms(&self) -> &[(Edge, Array2<f64>)] {
         &self.edges
     }
@@ -212,8 +219,10 @@ impl Inputs {
             dag,
             cross: HashMap::new(),
         };
+        let plan = crate::plan::Plan::of(dag);
         let mut p: Vec<Option<Array2<f64>>> = vec![None; dag.num_nodes()];
-        let mut fdot_cache: HashMap<usize, Array2<f64>> = HashMap::new();
+        // Fd_e(K^s) per (source, parameter set).
+        let mut fdot_cache: HashMap<(usize, usize), Array2<f64>> = HashMap::new();
         let ones = Array1::<f64>::ones(n);
         for a in (0..dag.num_nodes()).rev() {
             let skips: Vec<usize> = dag
@@ -221,10 +230,10 @@ impl Inputs {
                 .filter(|e| e.op == Op::Skip)
                 .map(|e| e.to)
                 .collect();
-            let linears: Vec<usize> = dag
+            let linears: Vec<(usize, usize)> = plan
                 .out_edges(a)
-                .filter(|e| e.op == Op::Linear)
-                .map(|e| e.to)
+                .iter()
+                .filter_map(|&i| plan.pid(i).map(|pid| (plan.edge(i).to, pid)))
                 .collect();
             let mut combo = Combo::new();
             for (i, &t) in skips.iter().enumerate() {
@@ -237,10 +246,10 @@ impl Inputs {
                     }
                 }
             }
-            if !linears.is_empty() {
+            for &(_, pid) in &linears {
                 fdot_cache
-                    .entry(a)
-                    .or_insert_with(|| relu::fdot_matrix(forward[a].gram.view()));
+                    .entry((a, pid))
+                    .or_insert_with(|| plan.params(pid).ntk_map(forward[a].gram.view()));
             }
             let pa = {
                 let dense: Vec<(f64, &Array2<f64>)> = combo
@@ -250,7 +259,7 @@ impl Inputs {
                     .collect();
                 let products: Vec<(&Array2<f64>, &Array2<f64>)> = linears
                     .iter()
-                    .map(|&t| (&fdot_cache[&a], p[t].as_ref().expect("later node")))
+                    .map(|&(t, pid)| (&fdot_cache[&(a, pid)], p[t].as_ref().expect("later node")))
                     .collect();
                 // P^H = 1 1^T enters as a rank-one term.
                 let rank1: Vec<(f64, &Array1<f64>, &Array1<f64>)> = if a == h {
@@ -262,18 +271,26 @@ impl Inputs {
             };
             p[a] = Some(pa);
         }
-        // Edge terms K^s * fdot(K^s) * P^t.
+        // Edge terms (K^s + sb2/sw2) * Fd_e(K^s) * P^t (K^s * fdot(K^s) * P^t for ReLU).
         let mut edges = Vec::new();
-        for e in dag.edges().iter().filter(|e| e.op == Op::Linear) {
+        for (i, e) in dag.edges().iter().enumerate() {
+            let Some(pid) = plan.pid(i) else { continue };
             let s = e.from;
+            let params = plan.params(pid);
             fdot_cache
-                .entry(s)
-                .or_insert_with(|| relu::fdot_matrix(forward[s].gram.view()));
-            let term = product3(
-                &forward[s].gram,
-                Some(&fdot_cache[&s]),
-                p[e.to].as_ref().expect("computed"),
-            );
+                .entry((s, pid))
+                .or_insert_with(|| params.ntk_map(forward[s].gram.view()));
+            let fd = &fdot_cache[&(s, pid)];
+            let pt = p[e.to].as_ref().expect("computed");
+            let term = if params.sb2() == 0.0 {
+                product3(&forward[s].gram, Some(fd), pt)
+            } else {
+                product3(
+                    &params.ntk_param_factor(forward[s].gram.view(), fd),
+                    None,
+                    pt,
+                )
+            };
             edges.push((e.clone(), term));
         }
         // Lift term: P^lift = sum over input pairs of Q^{i,j} (inputs share the lift).
@@ -295,10 +312,18 @@ impl Inputs {
                 .collect();
             fused(n, &dense, &[], &[])
         };
+        // Dense: (sw2 K_data + sb2) * P^lift = K^0 * P^lift. Stem: like an edge term.
         let kd = self.data_gram();
-        let lift = match self.lift() {
-            Lift::Dense => product3(kd, None, &plift),
-            Lift::ReluStem => product3(kd, Some(&relu::fdot_matrix(kd.view())), &plift),
+        let lift = match self.lift_params().stem_params() {
+            None => product3(self.k0(), None, &plift),
+            Some(sp) => {
+                let fd = sp.ntk_map(kd.view());
+                if sp.sb2() == 0.0 {
+                    product3(kd, Some(&fd), &plift)
+                } else {
+                    product3(&sp.ntk_param_factor(kd.view(), &fd), None, &plift)
+                }
+            }
         };
         let backward = p.into_iter().map(|x| x.expect("all nodes")).collect();
         let readout = forward.into_iter().nth(h).expect("output node").gram;

@@ -1,10 +1,13 @@
-//! The path-sum kernel (paper Eq. 12): `K^t = sum_d n_t(d) f^d(K^0)`.
+//! The path-sum kernel (paper Eq. 12): `K^t = sum_d n_t(d) F^d(K^0)`.
 //!
 //! `n_t(d)` is the number of input-to-`t` paths with `d` linear edges
-//! ([`crate::paths::DepthHistograms`]); `f^d` is the ReLU map applied `d` times. Each
-//! path keeps the unit diagonal, so `K^H_ii = P K^0_ii`. Node means follow the same
-//! recursion as the other kernels, `mu^t = sum_{skip} mu^s + sum_{linear} sqrt(diag K^s/pi)`,
-//! evaluated on this kernel's own diagonals.
+//! ([`crate::paths::DepthHistograms`]); `F^d` is the edges' NNGP map `F_e` (PAPER.md
+//! section 9; the ReLU `f` for the paper's edge) applied `d` times. Every linear edge must
+//! compute the same map ([`KernelError::PathSumMixedEdges`] otherwise): Eq. 12 composes
+//! one map along each path. For the paper's edge each path keeps the unit diagonal, so
+//! `K^H_ii = P K^0_ii`. Node means follow the same recursion as the other kernels,
+//! `mu^t = sum_{skip} mu^s + sum_{linear} a_e` (`a_e = E[phi]`, `sqrt(diag K^s/pi)` for
+//! ReLU), evaluated on this kernel's own diagonals.
 //!
 //! ```
 //! use archconv::{Dag, kernel::{Inputs, KernelKind, Lift, relu::h_iter}};
@@ -18,7 +21,7 @@
 //! assert_eq!(k.output().gram[[0, 0]], 4.0);
 //! ```
 
-use super::{relu, Inputs, KernelError, NodeState};
+use super::{Inputs, KernelError, NodeState};
 use crate::dag::{Dag, Op};
 use crate::paths::{DepthHistograms, PathError};
 use ndarray::{Array1, Array2};
@@ -26,6 +29,24 @@ use ndarray::{Array1, Array2};
 pub(crate) fn path_sum(dag: &Dag, inp: &Inputs) -> Result<Vec<NodeState>, KernelError> {
     let n = inp.len();
     let out = dag.output();
+    // Eq. 12 composes one edge map d times: every linear edge must compute the same map
+    // (a path through different maps would need its own composition, per path).
+    let plan = crate::plan::Plan::of(dag);
+    if let [first, second, ..] = plan.distinct_params() {
+        let (_, edge) = dag
+            .edges()
+            .iter()
+            .enumerate()
+            .find(|(i, _)| plan.pid(*i) == Some(1))
+            .expect("a second parameter set belongs to an edge");
+        return Err(KernelError::PathSumMixedEdges {
+            first: first.to_string(),
+            other: second.to_string(),
+            from: edge.from,
+            to: edge.to,
+        });
+    }
+    let params = plan.distinct_params().first().cloned().unwrap_or_default();
     // Overflow of u128 counts only happens for gigantic DAGs whose f64 sums would be
     // meaningless anyway; report it as a kernel error naming the node.
     let hist = DepthHistograms::of(dag).map_err(|e| match e {
@@ -50,7 +71,7 @@ pub(crate) fn path_sum(dag: &Dag, inp: &Inputs) -> Result<Vec<NodeState>, Kernel
     let mut maps: Vec<Array2<f64>> = Vec::with_capacity(max_d);
     for d in 1..=max_d {
         let prev = if d == 1 { inp.k0() } else { &maps[d - 2] };
-        let next = relu::f_matrix(prev.view());
+        let next = params.nngp_map(prev.view());
         maps.push(next);
     }
     let fd = |d: usize| if d == 0 { inp.k0() } else { &maps[d - 1] };
@@ -71,7 +92,7 @@ pub(crate) fn path_sum(dag: &Dag, inp: &Inputs) -> Result<Vec<NodeState>, Kernel
             for e in dag.in_edges(t) {
                 match e.op {
                     Op::Skip => mu += &states[e.from].mean,
-                    Op::Linear => mu += &super::relu_mean(&states[e.from].gram),
+                    Op::Linear => mu += &params.mean(&states[e.from].gram),
                     Op::Zero => {}
                 }
             }

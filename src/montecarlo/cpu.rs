@@ -24,15 +24,28 @@
 //! A node is built in one pass over fixed chunks of rows (in parallel): each block of
 //! rows sums its incoming edges (skip edges add the source's rows, linear edges add
 //! `sqrt(2) relu(Z_b)`), then feeds the chunk's Gram partial while it is in cache.
+//!
+//! Other edge parameters (PAPER.md section 9, [`EdgeMap`]): a linear edge with activation
+//! `phi`, weight variance `sw2` and bias variance `sb2` adds
+//! `phi(sqrt(sw2) Z_b + sqrt(sb2) b 1^T)`, `b` (`b` rows, iid N(0, 1)) one bias per unit
+//! drawn from the block's bias stream (the edge's tag with bit 63 set, see `rng`). In
+//! the conditional sampler this is exact too: given `X^s` a unit's pre-activation row is
+//! `N(0, sw2 G + sb2 1 1^T)`, and `sqrt(sw2) e F^T + sqrt(sb2) b 1^T` has that law. The
+//! bias is drawn, not folded into the root, so both samplers share it and the weight
+//! streams stay those of the bias-free network. ReLU without bias keeps the vectorised
+//! pass `sqrt(sw2) max(v, 0)` (the paper's edge: `sqrt(2)`, bit for bit as before);
+//! everything else evaluates `phi` per entry in `f64`.
 //! Features are stored only when a later edge reads them (a skip edge, or any edge in the
 //! explicit sampler); the conditional sampler needs only the Gram of a linear edge's
 //! source.
 
 use super::features::{finish_gram, gram_chunk_rows, root_factor, Features, Partial, Real, SQRT2};
-use super::rng::{edge_tag, fill_normal, stream, Domain, LIFT_TAG};
+use super::rng::{bias_tag, edge_tag, fill_normal, stream, Domain, LIFT_TAG};
 use super::{McError, McInputs, Precision, Sampler};
+use crate::activation::Activation;
 use crate::dag::{Dag, Op};
-use crate::kernel::{Lift, NodeState};
+use crate::kernel::NodeState;
+use crate::model::{EdgeParams, LiftParams};
 use faer::linalg::matmul::triangular::{self, BlockStructure};
 use faer::{Accum, Mat, MatMut, MatRef, Par};
 use rayon::prelude::*;
@@ -116,13 +129,72 @@ fn lift_operand<T: Real>(
     })
 }
 
+/// The identity activation of a dense lift with its own variances.
+static IDENTITY: Activation = Activation::Identity;
+
+/// What a linear edge (or the lift) does with its product `v = alpha E_b R`, the
+/// pre-activation at unit weight variance (PAPER.md section 9: `z = sqrt(sw2) v +
+/// sqrt(sb2) b`).
+#[derive(Debug, Clone, Copy)]
+pub(crate) enum EdgeMap<'a> {
+    /// `v`: the paper's dense lift (`sw2 = 1`, `sb2 = 0`, no activation).
+    Identity,
+    /// `gain max(v, 0)`, `gain = sqrt(sw2)`: ReLU without bias (the paper's edge and
+    /// stem: `gain = sqrt(2)`).
+    Relu(f64),
+    /// `phi(scale v + bias b_k)` on unit row `k`, `b_k` iid N(0, 1) from the bias stream
+    /// (`scale = sqrt(sw2)`, `bias = sqrt(sb2)`; no draw when `bias = 0`).
+    General {
+        /// `phi`.
+        act: &'a Activation,
+        /// `sqrt(sw2)`.
+        scale: f64,
+        /// `sqrt(sb2)`.
+        bias: f64,
+    },
+}
+
+impl<'a> EdgeMap<'a> {
+    /// The map of a linear edge with parameters `p`.
+    pub(crate) fn of_edge(p: &'a EdgeParams) -> EdgeMap<'a> {
+        Self::of(p.activation(), p.sw2(), p.sb2())
+    }
+
+    /// The map of the input lift: the stem's, or the identity with the dense variances.
+    pub(crate) fn of_lift(l: &'a LiftParams) -> EdgeMap<'a> {
+        match l.stem_params() {
+            Some(p) => Self::of_edge(p),
+            None => {
+                let (sw2, sb2) = l.variances();
+                Self::of(&IDENTITY, sw2, sb2)
+            }
+        }
+    }
+
+    fn of(act: &'a Activation, sw2: f64, sb2: f64) -> EdgeMap<'a> {
+        match act {
+            // `sqrt(2.0)` is correctly rounded, so this is `SQRT2` bit for bit; spelled
+            // out for the paper's edge all the same.
+            Activation::Relu if sb2 == 0.0 => {
+                EdgeMap::Relu(if sw2 == 2.0 { SQRT2 } else { sw2.sqrt() })
+            }
+            Activation::Identity if sb2 == 0.0 && sw2 == 1.0 => EdgeMap::Identity,
+            _ => EdgeMap::General {
+                act,
+                scale: sw2.sqrt(),
+                bias: sb2.sqrt(),
+            },
+        }
+    }
+}
+
 /// One incoming edge of the node being built.
 enum Input<'a, T> {
     Skip(&'a Features<T>),
     Linear {
         op: &'a Operand<T>,
         tag: u64,
-        relu: bool,
+        map: EdgeMap<'a>,
     },
 }
 
@@ -147,13 +219,15 @@ fn build_node<T: Real>(
         .max()
         .unwrap_or(0);
     let zero = T::of(0.0);
+    // Unused by skip edges and the identity (`combine` without `relu` ignores it).
     let gain = T::of(SQRT2);
     let fill = |c: usize, mut out: Option<&mut [T]>| -> Partial<T> {
         let r0 = c * chunk;
         let len = chunk.min(m - r0);
-        with_scratch::<T, _>(rows * kmax + 2 * rows * n, |buf| {
+        with_scratch::<T, _>(rows * kmax + 2 * rows * n + rows, |buf| {
             let (e, rest) = buf.split_at_mut(rows * kmax);
-            let (z, own) = rest.split_at_mut(rows * n);
+            let (z, rest) = rest.split_at_mut(rows * n);
+            let (own, bscr) = rest.split_at_mut(rows * n);
             let mut partial = Partial::new(n);
             for i in 0..len.div_ceil(rows) {
                 let row0 = r0 + i * rows;
@@ -172,7 +246,7 @@ fn build_node<T: Real>(
                             let s = &src.data()[row0 * n..(row0 + b) * n];
                             combine(blk, s, gain, false, first, sums);
                         }
-                        Input::Linear { op, tag, relu } => {
+                        Input::Linear { op, tag, map } => {
                             let e = &mut e[..b * op.k];
                             fill_normal(&mut stream(seed, domain, *tag, block), e);
                             let zb = MatMut::from_row_major_slice_mut(&mut z[..b * n], b, n);
@@ -200,7 +274,27 @@ fn build_node<T: Real>(
                                     Par::Seq,
                                 );
                             }
-                            combine(blk, &z[..b * n], gain, *relu, first, sums);
+                            let zb = &z[..b * n];
+                            match *map {
+                                EdgeMap::Identity => combine(blk, zb, gain, false, first, sums),
+                                // The paper's edge: `g = SQRT2`, as in a ReLU-only build.
+                                EdgeMap::Relu(g) => combine(blk, zb, T::of(g), true, first, sums),
+                                EdgeMap::General {
+                                    act,
+                                    scale,
+                                    bias: sb,
+                                } => {
+                                    let c = if sb != 0.0 {
+                                        let bv = &mut bscr[..b];
+                                        let mut rng = stream(seed, domain, bias_tag(*tag), block);
+                                        fill_normal(&mut rng, bv);
+                                        Some((sb, &*bv))
+                                    } else {
+                                        None
+                                    };
+                                    combine_general(blk, zb, n, act, scale, c, first, sums)
+                                }
+                            }
                         }
                     }
                     first = false;
@@ -252,6 +346,53 @@ crate::simd::avx2_dispatch! {
             (true, false) => pass(blk, z, sums, |o, v| *o += gain * pos(v)),
             (false, true) => pass(blk, z, sums, |o, v| *o = v),
             (false, false) => pass(blk, z, sums, |o, v| *o += v),
+        }
+    }
+}
+
+/// `blk = y` (`first`) or `blk += y` with `y = phi(scale z + c_k)` on row `k` (`N` entries
+/// a row), `c_k = bias b_k` from `bias = (bias, b)` or `0`: any activation, evaluated in
+/// `f64` per entry and rounded to `T`. With `sums`, each finished row is added to it.
+#[allow(clippy::too_many_arguments)]
+fn combine_general<T: Real>(
+    blk: &mut [T],
+    z: &[T],
+    n: usize,
+    act: &Activation,
+    scale: f64,
+    bias: Option<(f64, &[T])>,
+    first: bool,
+    mut sums: Option<&mut [T]>,
+) {
+    // faer's GEMM (AVX-512 / AVX2) leaves the upper halves of the vector registers dirty,
+    // and the SSE-encoded libm routines behind `phi` (tanh, expm1, exp) then pay the
+    // SSE/AVX transition penalty on every call: measured 400 ns instead of 18 ns per tanh
+    // at m = 16384, N = 64. One `vzeroupper` per block clears it.
+    #[cfg(target_arch = "x86_64")]
+    {
+        #[target_feature(enable = "avx")]
+        fn zeroupper() {
+            std::arch::x86_64::_mm256_zeroupper()
+        }
+        if std::arch::is_x86_feature_detected!("avx") {
+            // SAFETY: the processor supports AVX (checked just above).
+            unsafe { zeroupper() }
+        }
+    }
+    for (k, (orow, zrow)) in blk.chunks_exact_mut(n).zip(z.chunks_exact(n)).enumerate() {
+        let c = bias.map_or(0.0, |(s, b)| s * b[k].wide());
+        for (o, &v) in orow.iter_mut().zip(zrow) {
+            let y = T::of(act.phi(scale * v.wide() + c));
+            if first {
+                *o = y;
+            } else {
+                *o += y;
+            }
+        }
+        if let Some(s) = sums.as_deref_mut() {
+            for (sj, &o) in s.iter_mut().zip(orow.iter()) {
+                *sj += o;
+            }
         }
     }
 }
@@ -371,7 +512,7 @@ fn simulate_in<T: Real>(
                 let input = Input::Linear {
                     op: &op,
                     tag: LIFT_TAG,
-                    relu: inp.lift() == Lift::ReluStem,
+                    map: EdgeMap::of_lift(inp.lift_params()),
                 };
                 let (st, x0) = build_node(m, n, &[input], rows, any_input_read, seed, domain);
                 check_state(&st, t, seed)?;
@@ -412,11 +553,12 @@ fn simulate_in<T: Real>(
                             .as_deref()
                             .expect("skip sources are stored until their last use"),
                     ),
-                    _ => Input::Linear {
+                    Op::Linear => Input::Linear {
                         op: prepared[e.from].as_ref().expect("set above"),
                         tag: edge_tag(index),
-                        relu: true,
+                        map: EdgeMap::of_edge(e.params()),
                     },
+                    Op::Zero => unreachable!("zero edges are filtered out above"),
                 })
                 .collect();
             let (st, x) = build_node(m, n, &inputs, rows, read[t], seed, domain);

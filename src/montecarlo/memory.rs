@@ -13,7 +13,8 @@ use crate::dag::Dag;
 /// alive at once, counted by replaying the traversal's liveness (lift + stored sources
 /// still to be read + the node being built). Each worker holds a chunk buffer
 /// (`gram_chunk_rows(m) x N`), a noise block (`rows x k`, `k = max(m, d, N)` explicit,
-/// `max(d, N)` conditional), a product block and its Gram partial.
+/// `max(d, N)` conditional), a bias block (`rows`), a product block and its Gram partial.
+/// Edge parameters (activation, variances; PAPER.md section 9) change none of this.
 ///
 /// Not counted: the packing buffers faer's GEMM allocates once per thread and keeps for
 /// the thread's life (sized from the CPU caches: about 70 MB per thread on a machine with
@@ -60,8 +61,10 @@ pub fn network_bytes(
         Sampler::Explicit => m.max(d).max(n),
         Sampler::Conditional => d.max(n),
     };
+    // The block's biases (`rows` values; drawn only by edges with `sb2 > 0`, counted
+    // always) sit beside the noise.
     let scratch = rows
-        .checked_mul(k.checked_add(n)?)?
+        .checked_mul(k.checked_add(n)?.checked_add(1)?)?
         .checked_add(chunk.checked_mul(n)?)?
         .checked_add(nn)?
         .checked_mul(elem)?;

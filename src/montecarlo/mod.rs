@@ -14,6 +14,17 @@
 //! [`Lift::ReluStem`] gives `X^0 = sqrt(2) relu(W0 x^T / sqrt(d))`. Every input node
 //! receives the same lifted features.
 //!
+//! Those are the paper's defaults. Any edge may carry its own
+//! [`EdgeParams`](crate::model::EdgeParams) and the lift its own
+//! [`LiftParams`] (PAPER.md section 9): edge `e = (s -> t)` then adds
+//! `phi(z)`, `z = sqrt(sw2 / m) W X^s + sqrt(sb2) b 1^T` with `b` (`m`, iid N(0, 1)) one
+//! bias per unit, shared by the `N` inputs and drawn per edge; the dense lift is
+//! `sqrt(sw2 / d) W0 x^T + sqrt(sb2) b0 1^T` and a stem `phi` of that
+//! ([`McInputs::from_data_with`]). The paper's edge keeps its own pass
+//! (`sqrt(2) max(z, 0)`, vectorised) and its random streams, so its numbers are
+//! bit-identical to those of the ReLU-only sampler; other edges evaluate
+//! [`Activation::phi`](crate::activation::Activation::phi) per entry.
+//!
 //! # Two samplers ([`Sampler`])
 //!
 //! * [`Sampler::Explicit`]: forms every `m x m` weight matrix and multiplies
@@ -75,6 +86,7 @@ pub use sweep::{width_sweep, Sweep, SweepParams, SweepPoint};
 
 use crate::dag::Dag;
 use crate::kernel::{Inputs, Kernel, KernelError, KernelKind, Lift, NodeState};
+use crate::model::LiftParams;
 use crate::paths::DepthHistograms;
 use ndarray::{Array1, Array2, ArrayView2, Axis};
 use rayon::prelude::*;
@@ -253,6 +265,15 @@ pub enum McError {
     /// A size beyond the process-wide memory budget ([`crate::budget`]).
     #[error(transparent)]
     Memory(#[from] crate::budget::BudgetError),
+    /// The CUDA backend has no device code for an activation (a user-supplied
+    /// [`crate::activation::Activation::Custom`]); the CPU backend evaluates any.
+    #[error("the CUDA backend cannot evaluate activation `{activation}` of {}; user-supplied activations run on the CPU backend only", fmt_place(*edge))]
+    UnsupportedActivation {
+        /// The activation's name.
+        activation: String,
+        /// Index of the edge in [`Dag::edges`] (`None`: the input lift's stem).
+        edge: Option<usize>,
+    },
     /// A CUDA call failed.
     #[error("CUDA error in {during}: {message}")]
     Cuda {
@@ -261,6 +282,13 @@ pub enum McError {
         /// The driver's message.
         message: String,
     },
+}
+
+fn fmt_place(edge: Option<usize>) -> String {
+    match edge {
+        Some(i) => format!("edge {i}"),
+        None => "the input lift".to_string(),
+    }
 }
 
 fn fmt_bytes(b: Option<u64>) -> String {
@@ -290,7 +318,7 @@ fn check_points(points: usize, limit: u64) -> Result<(), McError> {
 #[derive(Debug)]
 pub struct McInputs {
     x: Array2<f64>,
-    lift: Lift,
+    lift: LiftParams,
     inputs: Inputs,
     factor: OnceLock<Option<features::Factor>>,
 }
@@ -310,6 +338,23 @@ impl McInputs {
         McInputs::from_data_capped(x, lift, memory::default_limit())
     }
 
+    /// Like [`McInputs::from_data`] with any lift ([`LiftParams`], PAPER.md section 9): a
+    /// dense lift `X^0 = sqrt(sw2 / d) W0 x^T + sqrt(sb2) b0 1^T` (so
+    /// `K^0 = sw2 x x^T / d + sb2`) or a stem `X^0 = phi(...)` of the same pre-activation.
+    /// The closed-form side is [`Inputs::from_data_with`] on the same data.
+    ///
+    /// ```
+    /// use archconv::{activation::Activation, model::LiftParams, montecarlo::McInputs};
+    /// let x = archconv::Inputs::gaussian(4, 6, 0);
+    /// let lift = LiftParams::dense_with(2.0, 0.5).unwrap();
+    /// let inp = McInputs::from_data_with(x.view(), &lift).unwrap();
+    /// assert_eq!(inp.lift_params(), &lift);
+    /// assert!((inp.inputs().k0()[[0, 0]] - 2.5).abs() < 1e-15); // sw2 * 1 + sb2
+    /// ```
+    pub fn from_data_with(x: ArrayView2<'_, f64>, lift: &LiftParams) -> Result<McInputs, McError> {
+        McInputs::from_data_capped_with(x, lift, memory::default_limit())
+    }
+
     /// Like [`McInputs::from_data`] with an explicit memory cap in bytes: errors with
     /// [`McError::TooManyPoints`] before allocating when the `N x N` input Grams
     /// (`3 N^2` f64) exceed it.
@@ -318,14 +363,24 @@ impl McInputs {
         lift: Lift,
         limit: u64,
     ) -> Result<McInputs, McError> {
+        McInputs::from_data_capped_with(x, &lift.into(), limit)
+    }
+
+    /// [`McInputs::from_data_with`] with an explicit memory cap in bytes (as
+    /// [`McInputs::from_data_capped`]).
+    pub fn from_data_capped_with(
+        x: ArrayView2<'_, f64>,
+        lift: &LiftParams,
+        limit: u64,
+    ) -> Result<McInputs, McError> {
         check_points(x.nrows(), limit)?;
-        let inputs = Inputs::from_data(x, lift)?;
+        let inputs = Inputs::from_data_with(x, lift)?;
         // Scale-invariant (issue 17): each row is divided by its largest entry before any
         // square is formed, so data of magnitude 1e-170 or 1e200 sample as at magnitude 1.
         let xn = Inputs::normalize_rows(x);
         Ok(McInputs {
             x: xn,
-            lift,
+            lift: lift.clone(),
             inputs,
             factor: OnceLock::new(),
         })
@@ -333,11 +388,20 @@ impl McInputs {
 
     /// Like [`McInputs::from_data`] keeping the data's scale (`K^0 = x x^T / d`).
     pub fn from_data_unnormalized(x: ArrayView2<'_, f64>, lift: Lift) -> Result<McInputs, McError> {
+        McInputs::from_data_unnormalized_with(x, &lift.into())
+    }
+
+    /// [`McInputs::from_data_with`] keeping the data's scale
+    /// (`K^0 = sw2 x x^T / d + sb2` for a dense lift).
+    pub fn from_data_unnormalized_with(
+        x: ArrayView2<'_, f64>,
+        lift: &LiftParams,
+    ) -> Result<McInputs, McError> {
         check_points(x.nrows(), memory::default_limit())?;
-        let inputs = Inputs::from_data_unnormalized(x, lift)?;
+        let inputs = Inputs::from_data_unnormalized_with(x, lift)?;
         Ok(McInputs {
             x: x.to_owned(),
-            lift,
+            lift: lift.clone(),
             inputs,
             factor: OnceLock::new(),
         })
@@ -363,9 +427,15 @@ impl McInputs {
         &self.x
     }
 
-    /// The lift.
+    /// The lift's kind ([`Lift::Dense`], or [`Lift::ReluStem`] for a stem of any
+    /// activation; [`McInputs::lift_params`] has its activation and variances).
     pub fn lift(&self) -> Lift {
-        self.lift
+        self.lift.kind()
+    }
+
+    /// The lift's activation and variances (PAPER.md section 9).
+    pub fn lift_params(&self) -> &LiftParams {
+        &self.lift
     }
 
     /// The closed-form inputs for the same data.

@@ -9,7 +9,9 @@
 //! time, and the ziggurat of `rand_distr` turns each word into a standard normal. A
 //! block's numbers depend only on its key: never on the number of threads or on which
 //! thread fills it. Edge tags: `0` for the input lift, `1 + i` for edge `i` of
-//! [`crate::Dag::edges`].
+//! [`crate::Dag::edges`]; the biases of an edge (or lift) with `sb2 > 0` use its tag with
+//! bit 63 set (`bias_tag`), one normal per unit row, drawn per block of rows like the
+//! weights.
 
 use super::features::Real;
 use rand::SeedableRng;
@@ -36,6 +38,18 @@ pub(crate) const LIFT_TAG: u64 = 0;
 /// Tag of edge `index` (position in [`crate::Dag::edges`]).
 pub(crate) fn edge_tag(index: usize) -> u64 {
     1 + index as u64
+}
+
+/// Bit set in the tag of a bias stream (PAPER.md section 9: `sqrt(sb2) b` per unit).
+const BIAS_BIT: u64 = 1 << 63;
+
+/// Tag of the biases of the edge (or lift) with weight tag `tag`: the same tag with the
+/// top bit set, so bias streams never coincide with any weight or noise stream (tags of
+/// real edges stay below `2^63`) and drawing biases leaves every existing stream, hence
+/// every bias-free network, bit-identical.
+pub(crate) fn bias_tag(tag: u64) -> u64 {
+    debug_assert!(tag & BIAS_BIT == 0, "edge tag {tag} uses the bias bit");
+    tag | BIAS_BIT
 }
 
 /// The stream for one block.

@@ -4,7 +4,9 @@
 //! * [`DagMlp`]: the authors' network for any [`crate::Dag`] — stem `Linear(d, m) +
 //!   ReLU`, DAG edges `Linear(m, m) + ReLU` / identity / absent, nodes summing their
 //!   inputs, readout `Linear(m, classes)`; Kaiming-normal fan-in weights, zero (trained)
-//!   biases. Forward and backward are hand-written on faer's multi-threaded GEMM
+//!   biases. Any activation and variances per edge ([`crate::Edge::params`]) and for
+//!   the stem ([`DagMlp::with_stem`], [`train_with_stem`]), initialised as the model
+//!   says: weights `N(0, sw2 / fan_in)`, biases `N(0, sb2)` (PAPER.md section 9). Forward and backward are hand-written on faer's multi-threaded GEMM
 //!   ([`gemm`]); training runs in `f32` by default (half the memory traffic and about
 //!   twice the GEMM rate of `f64`), the gradient checks in `f64`.
 //! * [`train`](train()): seeded minibatch SGD or full-batch GD with a fixed learning rate
@@ -36,7 +38,8 @@ pub use gemm::Scalar;
 pub use loss::{loss_and_grad, Loss, LossOut};
 pub use model::{DagMlp, Dense, Forward};
 pub use trainer::{
-    evaluate, train, train_net, EpochRecord, Event, History, Optimizer, TrainConfig,
+    evaluate, train, train_net, train_with_stem, EpochRecord, Event, History, Optimizer,
+    TrainConfig,
 };
 
 /// Why a training run cannot start or had to stop.

@@ -1,10 +1,13 @@
 //! The authors' DAG-MLP: stem `Linear(d, m) + ReLU` -> DAG of `Linear(m, m) + ReLU` /
-//! identity / absent edges (nodes sum their inputs) -> readout `Linear(m, classes)`.
-//! Forward and backward passes on faer GEMMs.
+//! identity / absent edges (nodes sum their inputs) -> readout `Linear(m, classes)`;
+//! generalised to any activation and variances per edge and for the stem (PAPER.md
+//! section 9, [`crate::model`]). Forward and backward passes on faer GEMMs.
 
 use super::gemm::{gemm, Scalar, Tr};
 use super::TrainError;
+use crate::activation::Activation;
 use crate::dag::{Dag, Op};
+use crate::model::LiftParams;
 use ndarray::{Array1, Array2, ArrayView2, Axis, Zip};
 use rand::SeedableRng;
 use rand_distr::{Distribution, StandardNormal};
@@ -31,8 +34,27 @@ impl<T: Scalar> Dense<T> {
     /// Kaiming-normal fan-in weights `W_ij ~ N(0, 2 / in)` (PyTorch's
     /// `kaiming_normal_(w, nonlinearity="relu")`), zero bias. Row `i` is drawn from its
     /// own ChaCha8 stream `(seed, i)`, so the result does not depend on thread count.
+    /// The same as [`Dense::init`] with `sw2 = 2, sb2 = 0`.
     pub fn kaiming(out: usize, inp: usize, seed: u64) -> Dense<T> {
-        let std = (2.0 / inp as f64).sqrt();
+        Dense::init(out, inp, 2.0, 0.0, seed)
+    }
+
+    /// The model's initialisation (PAPER.md section 9): weights `W_ij ~ N(0, sw2 / in)`,
+    /// biases `b_i ~ N(0, sb2)` — in standard parameterisation the same function at
+    /// initialisation as `sqrt(sw2 / in) W' x + sqrt(sb2) b'` with `W', b' ~ N(0, 1)`.
+    /// Row `i` of `W` is drawn from the ChaCha8 stream `(seed, i)`, the bias from stream
+    /// `(seed, u64::MAX)` and only when `sb2 > 0` (otherwise it is zero), so `sw2 = 2,
+    /// sb2 = 0` is bit-identical to [`Dense::kaiming`] and nothing depends on thread count.
+    ///
+    /// ```
+    /// use archconv::train::Dense;
+    /// let l = Dense::<f64>::init(3, 4, 2.0, 0.0, 7);
+    /// assert_eq!(l, Dense::<f64>::kaiming(3, 4, 7));
+    /// let b = Dense::<f64>::init(3, 4, 1.0, 0.25, 7);
+    /// assert!(b.b.iter().all(|&v| v != 0.0));
+    /// ```
+    pub fn init(out: usize, inp: usize, sw2: f64, sb2: f64, seed: u64) -> Dense<T> {
+        let std = (sw2 / inp as f64).sqrt();
         let mut w = Array2::<T>::zeros((out, inp));
         w.axis_iter_mut(Axis(0))
             .into_par_iter()
@@ -45,10 +67,17 @@ impl<T: Scalar> Dense<T> {
                     *v = T::of(std * z);
                 }
             });
-        Dense {
-            w,
-            b: Array1::zeros(out),
+        let mut b = Array1::zeros(out);
+        if sb2 > 0.0 {
+            let mut rng = rand_chacha::ChaCha8Rng::seed_from_u64(seed);
+            rng.set_stream(u64::MAX);
+            let sb = sb2.sqrt();
+            for v in b.iter_mut() {
+                let z: f64 = StandardNormal.sample(&mut rng);
+                *v = T::of(sb * z);
+            }
         }
+        Dense { w, b }
     }
 
     /// Number of parameters (`out * in + out`).
@@ -62,19 +91,26 @@ impl<T: Scalar> Dense<T> {
     }
 }
 
-/// A DAG-MLP (PAPER.md section 1, "the authors' MLP code").
+/// A DAG-MLP (PAPER.md section 1, "the authors' MLP code"; section 9 for general
+/// activations).
 ///
-/// * stem: `X^0 = relu(x W_0^T + b_0)`, `W_0 : m x d`; every input node of the DAG
-///   receives `X^0`;
-/// * node `t > 0`: `X^t = sum_{e = s->t} g_e(X^s)` with `g_e(z) = relu(z W_e^T + b_e)`
-///   (linear, `W_e : m x m`), `g_e(z) = z` (skip), nothing (zero); a node with no
-///   incoming edge is zero;
+/// * stem: `X^0 = phi_0(x W_0^T + b_0)`, `W_0 : m x d`; every input node of the DAG
+///   receives `X^0`. The authors' stem is `phi_0 = relu` ([`DagMlp::new`]); any
+///   [`LiftParams`] stem, or a dense lift (`phi_0` = identity), with
+///   [`DagMlp::with_stem`];
+/// * node `t > 0`: `X^t = sum_{e = s->t} g_e(X^s)` with `g_e(z) = phi_e(z W_e^T + b_e)`
+///   (linear, `W_e : m x m`, `phi_e` the edge's [`crate::Edge::params`] activation,
+///   ReLU by default), `g_e(z) = z` (skip), nothing (zero); a node with no incoming edge
+///   is zero;
 /// * readout: logits `= X^H W_r^T + b_r`, `W_r : classes x m`.
 ///
-/// Every weight is Kaiming-normal fan-in (`N(0, 2/fan_in)`), every bias starts at zero
-/// and is trained, as with PyTorch's `Linear` after `kaiming_normal_` and `zeros_`.
-/// In the kernel convention of [`crate::kernel`], a linear edge is
-/// `sqrt(2) relu(W' x / sqrt(m))` with `W' ~ N(0, 1)`: the same function.
+/// Initialisation follows the model ([`Dense::init`]): a layer with variances
+/// `(sw2, sb2)` gets weights `N(0, sw2 / fan_in)` and biases `N(0, sb2)`; every weight
+/// and bias is trained. The default (`relu`, `sw2 = 2`, `sb2 = 0` everywhere, readout
+/// included) is Kaiming-normal fan-in with zero biases, as with PyTorch's `Linear` after
+/// `kaiming_normal_` and `zeros_`. In the kernel convention of [`crate::kernel`], a linear
+/// edge is `phi(sqrt(sw2 / m) W' x + sqrt(sb2) b')` with `W', b' ~ N(0, 1)`: the same
+/// function (for the default, `sqrt(2) relu(W' x / sqrt(m))`).
 ///
 /// ```
 /// use archconv::{Dag, train::DagMlp};
@@ -92,6 +128,9 @@ pub struct DagMlp<T> {
     classes: usize,
     layers: Vec<Dense<T>>,
     edge_layer: Vec<Option<usize>>,
+    stem: LiftParams,
+    /// Activation per layer (`None`: identity; the readout and a dense stem).
+    acts: Vec<Option<Activation>>,
 }
 
 /// Activations kept by [`DagMlp::forward`] for the backward pass.
@@ -99,8 +138,13 @@ pub struct DagMlp<T> {
 pub struct Forward<T> {
     /// Node activations `X^t` (`batch x m`), index = node.
     pub nodes: Vec<Array2<T>>,
-    /// Post-ReLU output of each linear edge (index = edge index in `dag.edges()`).
+    /// Post-activation output of each linear edge (index = edge index in `dag.edges()`).
     pub edge_out: Vec<Option<Array2<T>>>,
+    /// Pre-activation `z W_e^T + b_e` of each linear edge whose activation is neither
+    /// ReLU (its derivative is read from the output) nor the identity; `None` elsewhere.
+    pub edge_pre: Vec<Option<Array2<T>>>,
+    /// The stem's pre-activation `x W_0^T + b_0`, kept under the same rule.
+    pub stem_pre: Option<Array2<T>>,
     /// Logits (`batch x classes`).
     pub logits: Array2<T>,
 }
@@ -118,6 +162,60 @@ fn bias_relu<T: Scalar>(z: &mut Array2<T>, b: &Array1<T>) {
         });
 }
 
+/// `z <- phi(z + b)` row-wise, in parallel: [`bias_relu`] for ReLU (bit-identical to the
+/// ReLU-only trainer), the bias alone for the identity (`None`). Other activations are
+/// evaluated in `f64`; their pre-activation is returned for the backward pass.
+fn bias_act<T: Scalar>(
+    z: &mut Array2<T>,
+    b: &Array1<T>,
+    act: Option<&Activation>,
+) -> Option<Array2<T>> {
+    match act {
+        Some(Activation::Relu) => {
+            bias_relu(z, b);
+            None
+        }
+        None | Some(Activation::Identity) => {
+            z.axis_iter_mut(Axis(0))
+                .into_par_iter()
+                .for_each(|mut row| row.zip_mut_with(b, |v, &bb| *v += bb));
+            None
+        }
+        Some(a) => {
+            z.axis_iter_mut(Axis(0))
+                .into_par_iter()
+                .for_each(|mut row| row.zip_mut_with(b, |v, &bb| *v += bb));
+            let pre = z.clone();
+            z.par_mapv_inplace(|v| T::of(a.phi(v.f64())));
+            Some(pre)
+        }
+    }
+}
+
+/// `dz <- dz * phi'(.)` for a layer's activation: from the output for ReLU
+/// (`relu'(0) = 0`, PyTorch's convention), from the kept pre-activation otherwise,
+/// nothing for the identity.
+fn act_backward<T: Scalar>(
+    dz: &mut Array2<T>,
+    act: Option<&Activation>,
+    out: &Array2<T>,
+    pre: Option<&Array2<T>>,
+) {
+    let zero = T::of(0.0);
+    match (act, pre) {
+        (Some(Activation::Relu), _) => Zip::from(dz).and(out).par_for_each(|d, &o| {
+            if o <= zero {
+                *d = zero;
+            }
+        }),
+        (None | Some(Activation::Identity), _) => {}
+        (Some(a), Some(pre)) => Zip::from(dz)
+            .and(pre)
+            .par_for_each(|d, &h| *d *= T::of(a.dphi(h.f64()))),
+        (Some(a), None) => unreachable!("forward keeps the pre-activation of {a}"),
+    }
+}
+
 fn add_assign<T: Scalar>(dst: &mut Array2<T>, src: &Array2<T>) {
     Zip::from(dst).and(src).par_for_each(|d, &s| *d += s);
 }
@@ -128,11 +226,47 @@ fn col_sum<T: Scalar>(a: &Array2<T>) -> Array1<T> {
 }
 
 impl<T: Scalar> DagMlp<T> {
-    /// Builds the network with seeded Kaiming-normal weights (layer `k` drawn from seed
-    /// `seed * 1_000_003 + k`, one stream per row). Errors if a size is zero or the DAG
-    /// has no path from an input to its output (the logits would ignore the data).
+    /// Builds the network with the authors' ReLU stem (Kaiming-normal, zero bias) and
+    /// each linear edge's [`crate::Edge::params`] (the paper's edge by default: seeded
+    /// Kaiming-normal weights, zero biases); layer `k` is drawn from seed
+    /// `seed * 1_000_003 + k`, one stream per row ([`Dense::init`]). Errors if a size is
+    /// zero or the DAG has no path from an input to its output (the logits would ignore
+    /// the data). Same as [`DagMlp::with_stem`] with [`LiftParams::relu_stem`].
     pub fn new(
         dag: &Dag,
+        input_dim: usize,
+        width: usize,
+        classes: usize,
+        seed: u64,
+    ) -> Result<DagMlp<T>, TrainError> {
+        DagMlp::with_stem(
+            dag,
+            &LiftParams::relu_stem(),
+            input_dim,
+            width,
+            classes,
+            seed,
+        )
+    }
+
+    /// Like [`DagMlp::new`] with any stem: a [`LiftParams::stem`] computes
+    /// `X^0 = phi(x W_0^T + b_0)` with `W_0 ~ N(0, sw2 / d)`, `b_0 ~ N(0, sb2)`; a dense
+    /// lift ([`LiftParams::dense_with`]) the same without `phi`. The readout stays
+    /// Kaiming-normal with a zero bias (the authors' `Linear`).
+    ///
+    /// ```
+    /// use archconv::{Dag, activation::Activation, model::{EdgeParams, LiftParams}};
+    /// use archconv::train::DagMlp;
+    /// let p = EdgeParams::new(Activation::Relu, 2.0, 0.1).unwrap();
+    /// let dag = Dag::dag3().with_all_params(&p);
+    /// let stem = LiftParams::stem(Activation::Relu, 1.0, 0.0).unwrap();
+    /// let net = DagMlp::<f64>::with_stem(&dag, &stem, 5, 16, 3, 0).unwrap();
+    /// assert_eq!(net.stem(), &stem);
+    /// assert!(net.layers()[1].b.iter().all(|&b| b != 0.0)); // biases ~ N(0, 0.1)
+    /// ```
+    pub fn with_stem(
+        dag: &Dag,
+        stem: &LiftParams,
         input_dim: usize,
         width: usize,
         classes: usize,
@@ -167,17 +301,28 @@ impl<T: Scalar> DagMlp<T> {
             });
         }
         let layer_seed = |k: usize| seed.wrapping_mul(1_000_003).wrapping_add(k as u64);
-        let mut layers = vec![Dense::kaiming(width, input_dim, layer_seed(0))];
+        let (sw0, sb0) = stem.variances();
+        let mut layers = vec![Dense::init(width, input_dim, sw0, sb0, layer_seed(0))];
+        let mut acts = vec![stem.stem_params().map(|p| p.activation().clone())];
         let mut edge_layer = Vec::with_capacity(dag.edges().len());
         for e in dag.edges() {
             if e.op == Op::Linear {
+                let p = e.params();
                 edge_layer.push(Some(layers.len()));
-                layers.push(Dense::kaiming(width, width, layer_seed(layers.len())));
+                layers.push(Dense::init(
+                    width,
+                    width,
+                    p.sw2(),
+                    p.sb2(),
+                    layer_seed(layers.len()),
+                ));
+                acts.push(Some(p.activation().clone()));
             } else {
                 edge_layer.push(None);
             }
         }
         layers.push(Dense::kaiming(classes, width, layer_seed(layers.len())));
+        acts.push(None);
         Ok(DagMlp {
             dag: dag.clone(),
             input_dim,
@@ -185,7 +330,14 @@ impl<T: Scalar> DagMlp<T> {
             classes,
             layers,
             edge_layer,
+            stem: stem.clone(),
+            acts,
         })
+    }
+
+    /// The stem ([`LiftParams::relu_stem`] for [`DagMlp::new`]).
+    pub fn stem(&self) -> &LiftParams {
+        &self.stem
     }
 
     /// The architecture.
@@ -279,10 +431,11 @@ impl<T: Scalar> DagMlp<T> {
             Tr::T,
             false,
         );
-        bias_relu(&mut x0, &stem.b);
+        let stem_pre = bias_act(&mut x0, &stem.b, self.acts[0].as_ref());
         let n = self.dag.num_nodes();
         let mut nodes: Vec<Array2<T>> = Vec::with_capacity(n);
         let mut edge_out: Vec<Option<Array2<T>>> = vec![None; self.dag.edges().len()];
+        let mut edge_pre: Vec<Option<Array2<T>>> = vec![None; self.dag.edges().len()];
         for t in 0..n {
             if self.dag.is_input(t) {
                 nodes.push(x0.clone());
@@ -297,7 +450,8 @@ impl<T: Scalar> DagMlp<T> {
                     Op::Zero => {}
                     Op::Skip => add_assign(&mut acc, &nodes[e.from]),
                     Op::Linear => {
-                        let l = &self.layers[self.edge_layer[ei].expect("linear edge has a layer")];
+                        let li = self.edge_layer[ei].expect("linear edge has a layer");
+                        let l = &self.layers[li];
                         let mut z = Array2::<T>::zeros((bsz, m));
                         gemm(
                             &mut z.view_mut(),
@@ -307,7 +461,7 @@ impl<T: Scalar> DagMlp<T> {
                             Tr::T,
                             false,
                         );
-                        bias_relu(&mut z, &l.b);
+                        edge_pre[ei] = bias_act(&mut z, &l.b, self.acts[li].as_ref());
                         add_assign(&mut acc, &z);
                         edge_out[ei] = Some(z);
                     }
@@ -329,6 +483,8 @@ impl<T: Scalar> DagMlp<T> {
         Ok(Forward {
             nodes,
             edge_out,
+            edge_pre,
+            stem_pre,
             logits,
         })
     }
@@ -364,7 +520,8 @@ impl<T: Scalar> DagMlp<T> {
     /// [`DagMlp::layers`]. ReLU'(0) = 0 (PyTorch's convention).
     ///
     /// Reverse topological order: `dX^H = dlogits W_r`; for a skip edge `s -> t`,
-    /// `dX^s += dX^t`; for a linear edge, `dZ = dX^t * 1[out > 0]`, `dW_e = dZ^T X^s`,
+    /// `dX^s += dX^t`; for a linear edge, `dZ = dX^t * phi_e'(Z_e)` (ReLU:
+    /// `dX^t * 1[out > 0]`), `dW_e = dZ^T X^s`,
     /// `db_e = 1^T dZ`, `dX^s += dZ W_e`; finally the stem from the sum of the input
     /// nodes' gradients.
     pub fn backward(
@@ -406,7 +563,6 @@ impl<T: Scalar> DagMlp<T> {
             false,
         );
         dnode[n - 1] = Some(dh);
-        let zero = T::of(0.0);
         for t in (0..n).rev() {
             if self.dag.is_input(t) {
                 continue;
@@ -428,11 +584,12 @@ impl<T: Scalar> DagMlp<T> {
                             .as_ref()
                             .expect("forward kept linear edge outputs");
                         let mut dz = dt.clone();
-                        Zip::from(&mut dz).and(out).par_for_each(|d, &o| {
-                            if o <= zero {
-                                *d = zero;
-                            }
-                        });
+                        act_backward(
+                            &mut dz,
+                            self.acts[li].as_ref(),
+                            out,
+                            fwd.edge_pre[ei].as_ref(),
+                        );
                         gemm(
                             &mut grads[li].w.view_mut(),
                             dz.view(),
@@ -467,11 +624,7 @@ impl<T: Scalar> DagMlp<T> {
         }
         if let Some(mut dz0) = d0 {
             let x0 = &fwd.nodes[self.dag.inputs()[0]];
-            Zip::from(&mut dz0).and(x0).par_for_each(|d, &o| {
-                if o <= zero {
-                    *d = zero;
-                }
-            });
+            act_backward(&mut dz0, self.acts[0].as_ref(), x0, fwd.stem_pre.as_ref());
             gemm(
                 &mut grads[0].w.view_mut(),
                 dz0.view(),

@@ -7,6 +7,7 @@ use super::model::DagMlp;
 use super::TrainError;
 use crate::dag::Dag;
 use crate::data::Dataset;
+use crate::model::LiftParams;
 use ndarray::Array2;
 use rand::seq::SliceRandom;
 use rand::SeedableRng;
@@ -204,6 +205,9 @@ fn check_finite(loss: f64, epoch: usize, step: usize) -> Result<(), TrainError> 
 /// from `cfg.seed`, so a run is reproducible (GEMM summation order may still differ in
 /// the last bits between thread counts). A non-finite loss stops the run with
 /// [`TrainError::Diverged`].
+///
+/// The network is the authors' ([`DagMlp::new`]: ReLU stem, each linear edge's
+/// [`crate::Edge::params`]); [`train_with_stem`] takes any stem.
 pub fn train<T: Scalar>(
     dag: &Dag,
     train: &Dataset,
@@ -211,9 +215,37 @@ pub fn train<T: Scalar>(
     cfg: &TrainConfig,
     on: &mut dyn FnMut(Event<'_>),
 ) -> Result<History, TrainError> {
+    train_with_stem::<T>(dag, &LiftParams::relu_stem(), train, test, cfg, on)
+}
+
+/// Like [`train`] with the network's stem given ([`DagMlp::with_stem`]: any activation
+/// and variances, or a dense lift); [`LiftParams::relu_stem`] is [`train`] itself.
+///
+/// ```
+/// use archconv::{Dag, data::Dataset, activation::Activation};
+/// use archconv::model::{EdgeParams, LiftParams};
+/// use archconv::train::{train_with_stem, Loss, Optimizer, TrainConfig};
+/// let p = EdgeParams::new(Activation::Relu, 2.0, 0.05).unwrap();
+/// let dag = Dag::dag3().with_all_params(&p);
+/// let stem = LiftParams::dense_with(1.0, 0.0).unwrap();
+/// let data = Dataset::synthetic(64, 10, 3, 0);
+/// let cfg = TrainConfig { width: 32, lr: 0.05, optimizer: Optimizer::FullBatch,
+///                         loss: Loss::CrossEntropy, epochs: 5, seed: 1 };
+/// let h = train_with_stem::<f64>(&dag, &stem, &data, None, &cfg, &mut |_| {}).unwrap();
+/// assert!(h.records[5].train_loss < h.records[0].train_loss);
+/// ```
+pub fn train_with_stem<T: Scalar>(
+    dag: &Dag,
+    stem: &LiftParams,
+    train: &Dataset,
+    test: Option<&Dataset>,
+    cfg: &TrainConfig,
+    on: &mut dyn FnMut(Event<'_>),
+) -> Result<History, TrainError> {
     cfg.validate(train.len())?;
-    check_memory::<T>(dag, train, test, cfg)?;
-    let mut net = DagMlp::<T>::new(dag, train.dim(), cfg.width, train.classes, cfg.seed)?;
+    check_memory::<T>(dag, stem, train, test, cfg)?;
+    let mut net =
+        DagMlp::<T>::with_stem(dag, stem, train.dim(), cfg.width, train.classes, cfg.seed)?;
     let records = train_net(&mut net, train, test, cfg, on)?;
     Ok(History {
         dag: dag.describe(),
@@ -228,9 +260,12 @@ pub fn train<T: Scalar>(
 /// Estimates a training run's peak memory before the network is built and checks it
 /// against the memory budget ([`crate::budget`]): weights, gradients and one more copy
 /// (`3 x (d m + E m^2 + m c)` for `E` linear edges), plus forward and backward
-/// activations of a batch at every node (`3 x batch x m x nodes`) and the logits.
+/// activations of a batch at every node (`3 x batch x m x nodes`), the pre-activations
+/// kept for layers whose activation is neither ReLU nor the identity (`batch x m` each)
+/// and the logits.
 fn check_memory<T: Scalar>(
     dag: &Dag,
+    stem: &LiftParams,
     train: &Dataset,
     test: Option<&Dataset>,
     cfg: &TrainConfig,
@@ -248,9 +283,28 @@ fn check_memory<T: Scalar>(
         .checked_mul(m)
         .and_then(|a| a.checked_add(m.checked_mul(m)?.checked_mul(edges)?))
         .and_then(|a| a.checked_add(m.checked_mul(c)?));
+    let keeps_pre = |a: &crate::activation::Activation| {
+        !matches!(
+            a,
+            crate::activation::Activation::Relu | crate::activation::Activation::Identity
+        )
+    };
+    let kept = dag
+        .edges()
+        .iter()
+        .filter(|e| e.op == crate::dag::Op::Linear && keeps_pre(e.params().activation()))
+        .count()
+        + usize::from(
+            stem.stem_params()
+                .is_some_and(|p| keeps_pre(p.activation())),
+        );
     let acts = batch
         .checked_mul(m)
-        .and_then(|a| a.checked_mul(dag.num_nodes() as u64)?.checked_mul(3))
+        .and_then(|a| {
+            a.checked_mul(dag.num_nodes() as u64)?
+                .checked_mul(3)?
+                .checked_add(a.checked_mul(kept as u64)?)
+        })
         .and_then(|a| a.checked_add(batch.checked_mul(c)?));
     let needed = params
         .and_then(|p| p.checked_mul(3))

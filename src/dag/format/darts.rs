@@ -171,6 +171,7 @@ impl Genotype {
                 to: 2 + i / 2,
                 op: Op::from_name(name).expect("validated"),
                 name: Some(name.clone()),
+                params: None,
             })
             .collect();
         for &c in &self.concat {
@@ -179,6 +180,7 @@ impl Genotype {
                 to: 2 + k,
                 op: Op::Skip,
                 name: Some("concat".into()),
+                params: None,
             });
         }
         Dag::with_inputs(3 + k, edges, vec![0, 1]).expect("validated genotype")

@@ -6,6 +6,7 @@
 //! | NAS-Bench-201 arch string | `\|nor_conv_3x3~0\|+\|none~0\|skip_connect~1\|+...` | [`Nb201Arch`] |
 //! | DARTS genotype (normal cell) | `Genotype(normal=[('sep_conv_3x3', 0), ...], normal_concat=[2, 3, 4, 5])` | [`Genotype`] |
 //! | JSON edge list | `{"nodes": 4, "edges": [[0, 1, "linear"], ...]}` | [`json`] |
+//! | seeded Watts-Strogatz (RandWire) graph | `ws(nodes=1000, k=4, p=0.75, seed=1)` | [`crate::dag::random::WattsStrogatz`] ([`randwire`]) |
 //!
 //! Every parser returns a [`ParseError`] that names the format, the byte position and
 //! what was expected, and renders the input with a caret under the offending byte.
@@ -14,6 +15,7 @@ pub mod darts;
 pub mod json;
 pub mod mlp;
 pub mod nb201;
+pub mod randwire;
 
 pub use darts::Genotype;
 pub use mlp::MlpCode;
@@ -33,6 +35,8 @@ pub enum Format {
     Darts,
     /// A JSON edge list.
     Json,
+    /// A seeded Watts-Strogatz (RandWire) graph, `ws(nodes=…, k=…, p=…)`.
+    RandWire,
 }
 
 impl fmt::Display for Format {
@@ -42,6 +46,7 @@ impl fmt::Display for Format {
             Format::Nb201 => "NAS-Bench-201 arch string",
             Format::Darts => "DARTS genotype",
             Format::Json => "JSON edge list",
+            Format::RandWire => "Watts-Strogatz graph",
         })
     }
 }
@@ -85,7 +90,7 @@ pub enum ParseError {
         source: DagError,
     },
     /// The text matches no known format.
-    #[error("cannot tell the architecture format of `{input}`: expected an MLP code like 2_21_112, a NAS-Bench-201 string starting with '|', a DARTS genotype starting with 'Genotype(', or a JSON object starting with '{{'")]
+    #[error("cannot tell the architecture format of `{input}`: expected an MLP code like 2_21_112, a NAS-Bench-201 string starting with '|', a DARTS genotype starting with 'Genotype(', a JSON object starting with '{{', or a Watts-Strogatz graph like ws(nodes=1000, k=4, p=0.75, seed=1)")]
     Unrecognized {
         /// The input.
         input: String,
@@ -231,7 +236,7 @@ impl<'a> Cursor<'a> {
 }
 
 /// Parses any supported format (see the module docs), chosen by the text's first
-/// non-blank characters.
+/// non-blank characters (`{`, `Genotype` or `[(`, `|`, a digit, `ws`).
 pub fn parse_any(text: &str) -> Result<Dag, ParseError> {
     let t = text.trim_start();
     if t.starts_with('{') {
@@ -242,6 +247,8 @@ pub fn parse_any(text: &str) -> Result<Dag, ParseError> {
         Ok(Nb201Arch::parse(text)?.dag())
     } else if t.starts_with(|c: char| c.is_ascii_digit()) {
         Ok(MlpCode::parse(text)?.dag())
+    } else if t.starts_with("ws") {
+        randwire::parse_dag(text)
     } else {
         Err(ParseError::Unrecognized {
             input: text.chars().take(200).collect(),

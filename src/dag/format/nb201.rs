@@ -123,6 +123,7 @@ impl Nb201Arch {
                     to: i + 1,
                     op,
                     name: Some(name.clone()),
+                    params: None,
                 });
             }
         }

@@ -23,12 +23,20 @@ pub(super) const THREADS: u32 = 256;
 /// The kernels the Rust code loads from `kernels.cu`, without their precision suffix
 /// (`_f32`, `_f64`). CI compiles `kernels.cu` with NVRTC and checks that each one is an
 /// entry point of the PTX (`tests/montecarlo_cuda.rs`).
-pub const KERNEL_NAMES: [&str; 5] = [
+///
+/// ```
+/// use archconv::montecarlo::cuda::{KERNEL_NAMES, KERNELS_CU};
+/// for name in KERNEL_NAMES {
+///     assert!(KERNELS_CU.contains(&format!("{name}_##S(")));
+/// }
+/// ```
+pub const KERNEL_NAMES: [&str; 6] = [
     "relu_scale_add",
     "add",
     "column_means",
     "zero_upper",
     "diagonal",
+    "act_scale_add",
 ];
 
 /// The largest dimension or leading dimension cuBLAS and cuSOLVER take (`int`).
@@ -106,6 +114,7 @@ pub(super) struct Kernels {
     pub(super) column_means: CudaFunction,
     pub(super) zero_upper: CudaFunction,
     pub(super) diagonal: CudaFunction,
+    pub(super) act_scale_add: CudaFunction,
 }
 
 fn load_kernels(module: &Arc<CudaModule>, s: &str) -> Result<Kernels, McError> {
@@ -121,6 +130,7 @@ fn load_kernels(module: &Arc<CudaModule>, s: &str) -> Result<Kernels, McError> {
         column_means: f(KERNEL_NAMES[2])?,
         zero_upper: f(KERNEL_NAMES[3])?,
         diagonal: f(KERNEL_NAMES[4])?,
+        act_scale_add: f(KERNEL_NAMES[5])?,
     })
 }
 
@@ -425,6 +435,45 @@ impl Device {
         unsafe { b.launch(launch_cfg(len)) }
             .map(|_| ())
             .map_err(cuda_err("relu_scale_add kernel"))
+    }
+
+    /// `acc += phi(scale z + bsd bias_k)` over the first `len` elements of the
+    /// column-major `m x N` buffers, `k` the unit row (`bias` holds `m` values, read only
+    /// when `bsd != 0`); `act = (code, a, b)` from `gpu_activation`.
+    #[allow(clippy::too_many_arguments)]
+    pub(super) fn act_add<T: Scalar>(
+        &self,
+        acc: &mut CudaSlice<T>,
+        z: &CudaSlice<T>,
+        len: usize,
+        m: usize,
+        scale: f64,
+        bsd: f64,
+        bias: &CudaSlice<T>,
+        act: (i32, f64, f64),
+    ) -> Result<(), McError> {
+        assert!(
+            acc.len() >= len && z.len() >= len && len % m.max(1) == 0 && bias.len() >= m,
+            "act_add: buffers shorter than len or the bias shorter than m"
+        );
+        let (len64, m64) = (len as u64, m as u64);
+        let (code, a, b2) = act;
+        let mut b = self.stream.launch_builder(&T::kernels(self).act_scale_add);
+        b.arg(acc)
+            .arg(z)
+            .arg(&len64)
+            .arg(&m64)
+            .arg(&scale)
+            .arg(&bsd)
+            .arg(bias)
+            .arg(&code)
+            .arg(&a)
+            .arg(&b2);
+        // SAFETY: acc and z hold at least `len` elements and bias `m`, and the kernel reads
+        // bias only at `i % m`; the kernel is grid-stride bounded.
+        unsafe { b.launch(launch_cfg(len)) }
+            .map(|_| ())
+            .map_err(cuda_err("act_scale_add kernel"))
     }
 
     /// `acc += x` over the first `len` elements (a skip edge).

@@ -8,7 +8,38 @@
     for (unsigned long long i = (unsigned long long)blockIdx.x * blockDim.x + threadIdx.x; \
          i < (len); i += (unsigned long long)blockDim.x * gridDim.x)
 
+// The activations of act_scale_add (codes match `gpu_activation` in mod.rs), evaluated
+// in double for both precisions. 1: ABReLU(a, b) (ReLU a = 0, b = 1; leaky ReLU b = 1).
+__device__ __forceinline__ double act_phi(int code, double x, double a, double b) {
+    switch (code) {
+        case 0: return x;                                          /* identity */
+        case 1: return x < 0.0 ? a * x : b * x;                    /* abrelu */
+        case 2: return fabs(x);                                    /* abs */
+        case 3: return erf(x);                                     /* erf */
+        case 4: return tanh(x);                                    /* tanh */
+        case 5: return 0.5 * x * erfc(-x * 0.70710678118654752440); /* gelu: x Phi(x) */
+        case 6: return fmax(x, 0.0) + log1p(exp(-fabs(x)));        /* softplus */
+        case 7: return x / (1.0 + exp(-x));                        /* silu */
+        default: return nan("");
+    }
+}
+
 #define DEFINE_KERNELS(T, S)                                                               \
+    /* acc += phi(scale * z + bsd * bias[k]) on unit row k = i % m (column-major m x N):  \
+       a linear edge or lift with any closed-form activation and bias (bsd = sqrt(sb2);  \
+       bias is read only when bsd != 0). */                                                \
+    extern "C" __global__ void act_scale_add_##S(T* __restrict__ acc,                      \
+                                                 const T* __restrict__ z,                  \
+                                                 unsigned long long len,                   \
+                                                 unsigned long long m, double scale,       \
+                                                 double bsd, const T* __restrict__ bias,   \
+                                                 int code, double a, double b) {           \
+        GRID_STRIDE_LOOP(i, len) {                                                         \
+            double x = scale * (double)z[i];                                               \
+            if (bsd != 0.0) x += bsd * (double)bias[i % m];                                \
+            acc[i] += (T)act_phi(code, x, a, b);                                           \
+        }                                                                                  \
+    }                                                                                      \
     /* acc += gain * relu(z) (relu != 0) or acc += gain * z: a linear edge or a lift. */   \
     extern "C" __global__ void relu_scale_add_##S(T* __restrict__ acc,                     \
                                                   const T* __restrict__ z,                 \

@@ -9,7 +9,15 @@
 //!   in column blocks and accumulated (explicit), the lift `W0 x^T / sqrt(d)`, and every
 //!   node's Gram `(1/m) X^T X`.
 //! * Fused element-wise kernels and the column means: CUDA C in `kernels.cu`, compiled with
-//!   NVRTC when the sampler is created ([`KERNEL_NAMES`] lists what is loaded).
+//!   NVRTC when the sampler is created ([`KERNEL_NAMES`] lists what is loaded). The
+//!   paper's ReLU edge runs `relu_scale_add` (`acc += sqrt(2) max(z, 0)`) as before; any
+//!   other edge or lift (PAPER.md section 9) runs `act_scale_add`,
+//!   `acc += phi(sqrt(sw2) z + sqrt(sb2) b_k)` with the activation's closed-form scalar
+//!   map in double precision (identity, ABReLU and leaky ReLU, abs, erf, tanh, GELU via
+//!   `erfc`, softplus, SiLU) and `b` (`m` values, one per unit, iid N(0, 1)) drawn by
+//!   cuRAND from the edge's bias stream. A user-supplied
+//!   [`Activation::Custom`] has no device code: [`GpuSampler::new`] refuses it with
+//!   [`McError::UnsupportedActivation`] naming it.
 //! * Roots of the node Grams: cuSOLVER Cholesky on the device when the Gram is positive
 //!   definite to the working precision, the host's pivoted Cholesky (uploading `N x r`)
 //!   when it is rank-deficient, or when cuSOLVER cannot be loaded (module `root`). The
@@ -29,11 +37,13 @@ mod root;
 
 pub use device::KERNEL_NAMES;
 
-use super::cpu::liveness;
-use super::rng::{edge_tag, Domain, LIFT_TAG};
+use super::cpu::{liveness, EdgeMap};
+use super::rng::{bias_tag, edge_tag, Domain, LIFT_TAG};
 use super::{GpuUsage, McError, McInputs, McParams, Precision, Sampler};
+use crate::activation::Activation;
 use crate::dag::{Dag, Op};
-use crate::kernel::{Lift, NodeState};
+use crate::kernel::NodeState;
+use crate::model::LiftParams;
 use cudarc::curand::CudaRng;
 use cudarc::driver::{CudaContext, CudaSlice};
 use device::{cuda_err, fill_normal, Buf, Device, Scalar, BLAS_DIM_MAX};
@@ -306,7 +316,8 @@ fn explicit_block(m: usize, kdim: usize) -> usize {
 /// * per run: the lift's factor (`N x min(d, N)`, conditional) or the data (`d x N`,
 ///   explicit);
 /// * per network: the product `Z` and the noise `E` (`m x N` each; explicit: a weight
-///   block `m x b` with `b = min(2^28 / m, max(m, d))` instead of `E`), the Gram (`N x N`),
+///   block `m x b` with `b = min(2^28 / m, max(m, d))` instead of `E`), the biases (`m + 1`),
+///   the Gram (`N x N`),
 ///   the potrf workspace (`lwork`), and at node `t` its own features plus the stored
 ///   features still to be read (`(F_t + 1) m N`) and the roots still to be used plus its
 ///   own (`(R_t + 1) N^2`), replaying the plan's liveness.
@@ -347,9 +358,11 @@ pub fn device_bytes(
             m64.checked_mul(b)?.checked_add(1)?
         }
     };
-    // Z, the noise, the Gram, potrf's workspace and diagonal; the means are f64.
+    // Z, the noise, the biases (m, even), the Gram, potrf's workspace and diagonal; the
+    // means are f64.
     let mut elems = fixed
         .checked_add(mn)?
+        .checked_add(m64.checked_add(1)?)?
         .checked_add(noise)?
         .checked_add(nn)?
         .checked_add(lwork as u64)?
@@ -382,7 +395,7 @@ pub struct GpuSampler {
     m: usize,
     sampler: Sampler,
     precision: Precision,
-    relu_lift: bool,
+    lift: LiftParams,
     lwork: usize,
     /// What the last network used: GEMM flops, peak device bytes, where its roots came from.
     last: Mutex<GpuUsage>,
@@ -437,6 +450,7 @@ impl GpuSampler {
             ("number of points N", n),
             ("input dimension d", d),
         ])?;
+        check_activations(dag, inputs.lift_params())?;
         let (ctx, _info) = open()?;
         let dev = Device::new(ctx)?;
         let lwork = match params.sampler {
@@ -478,7 +492,7 @@ impl GpuSampler {
             m,
             sampler: params.sampler,
             precision: params.precision,
-            relu_lift: inputs.lift() == Lift::ReluStem,
+            lift: inputs.lift_params().clone(),
             lwork,
             last: Mutex::new(GpuUsage::default()),
             estimated_bytes,
@@ -592,6 +606,7 @@ impl GpuSampler {
             Sampler::Explicit => m * wcols,
         };
         let mut noise = dev.alloc::<T>(noise_len + (noise_len & 1))?;
+        let mut bias = dev.alloc::<T>(m + 1)?;
         let mut g = dev.alloc::<T>(n * n)?;
         let mut mu = dev.alloc::<f64>(n)?;
         let mut scratch = match (self.sampler, dev.solver.is_ok()) {
@@ -628,16 +643,15 @@ impl GpuSampler {
                         )?,
                     }
                     let mut x0 = dev.alloc::<T>(len)?;
-                    let gain = if self.relu_lift {
-                        std::f64::consts::SQRT_2
-                    } else {
-                        1.0
-                    };
-                    dev.relu_add(&mut x0, &z, len, gain, self.relu_lift)?;
+                    let map = EdgeMap::of_lift(&self.lift);
+                    self.apply_map(dev, &mut rng, &mut bias, &mut x0, &z, map, seed, LIFT_TAG)?;
                     let s = self.gram_mean(dev, &x0, &mut g, &mut mu)?;
-                    // Dense lift: rank <= min(d, m) < N means a rank-deficient Gram,
-                    // factored on the host without trying the device.
-                    let rank_bound = if self.relu_lift { m } else { m.min(d) };
+                    // Dense lift: rank <= min(d (+ 1 with a bias), m) < N means a
+                    // rank-deficient Gram, factored on the host without trying the device.
+                    let rank_bound = match self.lift.stem_params() {
+                        Some(_) => m,
+                        None => m.min(d + usize::from(self.lift.variances().1 != 0.0)),
+                    };
                     let root = if lift_needs_root {
                         let sc = if rank_bound < n {
                             None
@@ -718,7 +732,8 @@ impl GpuSampler {
                                     )?;
                                 }
                             }
-                            dev.relu_add(&mut acc, &z, len, std::f64::consts::SQRT_2, true)?;
+                            let map = EdgeMap::of_edge(ed.params());
+                            self.apply_map(dev, &mut rng, &mut bias, &mut acc, &z, map, seed, tag)?;
                         }
                     }
                 }
@@ -765,6 +780,47 @@ impl GpuSampler {
             }
         }
         Ok(states)
+    }
+
+    /// `acc += map(z)` for a linear edge or the lift with weight tag `tag`: the paper's
+    /// ReLU (and any ReLU without bias) through `relu_scale_add`, anything else through
+    /// `act_scale_add` with the biases drawn from the bias stream (`sb2 > 0`).
+    #[allow(clippy::too_many_arguments)]
+    fn apply_map<T: Scalar>(
+        &self,
+        dev: &Device,
+        rng: &mut CudaRng,
+        bias: &mut CudaSlice<T>,
+        acc: &mut CudaSlice<T>,
+        z: &CudaSlice<T>,
+        map: EdgeMap<'_>,
+        seed: u64,
+        tag: u64,
+    ) -> Result<(), McError> {
+        let (m, len) = (self.m, self.m * self.n);
+        match map {
+            EdgeMap::Identity => dev.relu_add(acc, z, len, 1.0, false),
+            EdgeMap::Relu(gain) => dev.relu_add(acc, z, len, gain, true),
+            EdgeMap::General {
+                act,
+                scale,
+                bias: bsd,
+            } => {
+                let code = gpu_activation(act).ok_or_else(|| McError::UnsupportedActivation {
+                    activation: act.to_string(),
+                    edge: None,
+                })?;
+                if bsd != 0.0 {
+                    let domain = match self.sampler {
+                        Sampler::Conditional => Domain::Conditional,
+                        Sampler::Explicit => Domain::Explicit,
+                    };
+                    let mut bv = bias.slice_mut(0..m + (m & 1));
+                    fill_normal::<T, _>(rng, &mut bv, curand_seed(seed, domain, bias_tag(tag), 0))?;
+                }
+                dev.act_add(acc, z, len, m, scale, bsd, bias, code)
+            }
+        }
     }
 
     /// Conditional draw of one edge: `z = E F^T` with `E` (`m x r`) iid N(0, 1) from the
@@ -832,6 +888,45 @@ impl GpuSampler {
         }
         Ok(())
     }
+}
+
+/// The device code of an activation for `act_scale_add`: `(code, a, b)` with the
+/// ABReLU slopes `a, b` (code 1; unused otherwise), or `None` for a user-supplied one.
+fn gpu_activation(act: &Activation) -> Option<(i32, f64, f64)> {
+    Some(match act {
+        Activation::Identity => (0, 0.0, 0.0),
+        Activation::Relu => (1, 0.0, 1.0),
+        Activation::AbRelu { a, b } => (1, *a, *b),
+        Activation::Abs => (2, 0.0, 0.0),
+        Activation::Erf => (3, 0.0, 0.0),
+        Activation::Tanh => (4, 0.0, 0.0),
+        Activation::Gelu => (5, 0.0, 0.0),
+        Activation::Softplus => (6, 0.0, 0.0),
+        Activation::Silu => (7, 0.0, 0.0),
+        Activation::Custom(_) => return None,
+    })
+}
+
+/// Refuses, before the device is touched, a DAG or lift with an activation that has no
+/// device code ([`McError::UnsupportedActivation`], naming it and its edge).
+fn check_activations(dag: &Dag, lift: &LiftParams) -> Result<(), McError> {
+    if let Some(p) = lift.stem_params() {
+        if gpu_activation(p.activation()).is_none() {
+            return Err(McError::UnsupportedActivation {
+                activation: p.activation().to_string(),
+                edge: None,
+            });
+        }
+    }
+    for (i, e) in dag.edges().iter().enumerate() {
+        if e.op == Op::Linear && gpu_activation(e.params().activation()).is_none() {
+            return Err(McError::UnsupportedActivation {
+                activation: e.params().activation().to_string(),
+                edge: Some(i),
+            });
+        }
+    }
+    Ok(())
 }
 
 /// A 64-bit cuRAND seed from a block key (SplitMix64 finaliser over the four words).

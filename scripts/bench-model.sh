@@ -1,0 +1,56 @@
+#!/usr/bin/env bash
+# Issue 13's speed targets, measured in one run:
+#   1. each activation's cost per kernel entry as a ratio to the paper's ReLU
+#      (`cargo bench --bench model`: the exact NNGP of DAG#3 and one edge's map, N = 1000);
+#   2. the paper's ReLU default before and after the network model: the `kernel_dag3`
+#      benches of `benches/core.rs` built from BASE (default: the commit before the
+#      model, 06f752b) and from the working tree, run alternately, twice each.
+# Usage: scripts/bench-model.sh [BASE]
+set -euo pipefail
+cd "$(dirname "$0")/.."
+root=$(pwd)
+base=${1:-06f752b}
+uptime
+export CRITERION_HOME="$root/target/criterion-model"
+cargo bench --bench model -- --noplot >/dev/null
+python3 - "$CRITERION_HOME" <<'PY'
+import json, os, sys
+home = sys.argv[1]
+for group in ("model_dag3_exact", "model_nngp_map"):
+    rows = {}
+    for name in sorted(os.listdir(os.path.join(home, group))):
+        est = os.path.join(home, group, name, "1000", "new", "estimates.json")
+        if os.path.exists(est):
+            rows[name] = json.load(open(est))["median"]["point_estimate"] / 1e6
+    ref = rows["paper-relu"]
+    print(f"\n{group} (N = 1000, median ms, ratio to the paper's ReLU)")
+    for name, ms in sorted(rows.items(), key=lambda kv: kv[1]):
+        print(f"  {name:<12} {ms:9.2f} ms  {ms / ref:6.2f}x  {ms * 1e6 / 1000**2:7.1f} ns/entry")
+PY
+# Old versus new build of the ReLU default.
+wt=$(mktemp -d)/base
+git worktree add -q --detach "$wt" "$base"
+trap 'git worktree remove --force "$wt"' EXIT
+(cd "$wt" && CARGO_TARGET_DIR="$root/target/bench-base" cargo bench --bench core --no-run >/dev/null 2>&1)
+cargo bench --bench core --no-run >/dev/null 2>&1
+for round in 1 2; do
+  for side in base new; do
+    if [ $side = base ]; then dir="$wt"; tgt="$root/target/bench-base"; else dir="$root"; tgt="$root/target"; fi
+    (cd "$dir" && CRITERION_HOME="$root/target/criterion-$side-$round" CARGO_TARGET_DIR="$tgt" \
+      cargo bench --bench core -- --noplot kernel_dag3 >/dev/null 2>&1)
+  done
+done
+python3 - "$root/target" <<'PY'
+import json, os, sys
+t = sys.argv[1]
+def med(side, rnd, name, n):
+    p = os.path.join(t, f"criterion-{side}-{rnd}", "kernel_dag3", name, str(n), "new", "estimates.json")
+    return json.load(open(p))["median"]["point_estimate"] / 1e6
+print("\nkernel_dag3, paper's ReLU: base build vs this build (median ms; two alternating rounds)")
+for name in ("path-sum", "independent-branch", "exact", "ntk-exact"):
+    for n in (1000, 4000):
+        b = [med("base", r, name, n) for r in (1, 2)]
+        w = [med("new", r, name, n) for r in (1, 2)]
+        print(f"  {name:<19} N={n:<5} base {min(b):8.1f} ms  new {min(w):8.1f} ms  new/base {min(w)/min(b):5.2f}")
+PY
+uptime
