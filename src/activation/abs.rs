@@ -60,6 +60,10 @@ impl Rule for Abs {
         AS_ABRELU.closed(p, q, s12)
     }
 
+    fn parity(&self) -> Option<f64> {
+        Some(1.0)
+    }
+
     fn spec(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         f.write_str("abs")
     }

@@ -79,6 +79,10 @@ impl Rule for Erf {
         }
     }
 
+    fn parity(&self) -> Option<f64> {
+        Some(-1.0)
+    }
+
     fn spec(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         f.write_str("erf")
     }

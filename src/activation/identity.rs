@@ -52,6 +52,10 @@ impl Rule for Identity {
         }
     }
 
+    fn parity(&self) -> Option<f64> {
+        Some(-1.0)
+    }
+
     fn spec(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         f.write_str("identity")
     }

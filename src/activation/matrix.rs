@@ -337,6 +337,11 @@ fn tables_lower<R: Rule>(
         .iter()
         .map(|&s| rule::diag_of(r, which, s, How::Quadrature))
         .collect();
+    // E[f(u) f(-v)] = q E[f(u) f(v)] when f has parity q (phi' has the opposite parity).
+    let mirror = r.parity().map(|p| match which {
+        Dual::Nngp => p,
+        Dual::Ntk => -p,
+    });
     let pairs: Vec<(usize, usize)> = (0..d).flat_map(|a| (a..d).map(move |b| (a, b))).collect();
     let tables: Vec<Table> = pairs
         .par_iter()
@@ -346,6 +351,7 @@ fn tables_lower<R: Rule>(
             Table::build(
                 |t| quadrature::expect_pair(f, f, sa, sb, t.cos(), t.sin()),
                 scale,
+                mirror,
             )
         })
         .collect();
@@ -485,6 +491,7 @@ mod tests {
                     let tab = Table::build(
                         |t| quadrature::expect_pair(f, f, sd, sd, t.cos(), t.sin()),
                         1.0,
+                        None,
                     );
                     println!(
                         "{name} {which:?} s = {s}: {} samples, {} panels, {} terms, {:.1} ms",

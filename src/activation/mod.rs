@@ -81,9 +81,13 @@
 //!   (~0.2–0.5 ms per entry, rows in parallel): correct but slow for large `N`
 //!   (`N = 1000` with all-distinct diagonal values: minutes).
 //!
-//! Measured per entry at `N = 1000` (constant diagonal, 2 cores, table build included;
-//! `tests/activation.rs`, `per_entry_cost_relative_to_relu`): ABReLU, erf and GELU cost
-//! 0.3–1.4 times what ReLU costs, tanh and SiLU 5–14 times.
+//! Measured per entry at `N = 1000` (constant diagonal, table build included, 2 cores
+//! shared with other work; `tests/activation.rs`, `per_entry_cost_relative_to_relu`):
+//! ABReLU, erf and GELU cost 0.6–1.1 times what ReLU costs (~2–4 ns), tanh and SiLU
+//! 9–21 times. The table build (33–65 quadratures, ~20–40 ms) dominates at this size, so
+//! the quadrature ratio falls as `N` grows (the Clenshaw evaluation alone is ~1.5–3x ReLU).
+//! Odd or even activations (tanh, erf, abs, identity) sample only half the angles
+//! (`f(pi - theta) = ±f(theta)`).
 //!
 //! [`Activation::dual_matrix_by`] forces a route ([`Route`]); the tests use it to check tables
 //! and per-entry quadrature against the closed forms.

@@ -66,6 +66,12 @@ pub(crate) trait Rule: Sync {
         unreachable!("closed() called on a quadrature activation")
     }
 
+    /// `Some(1.0)` if `phi` is even, `Some(-1.0)` if odd, `None` otherwise (or unknown):
+    /// lets quadrature tables sample half the angles.
+    fn parity(&self) -> Option<f64> {
+        None
+    }
+
     /// The specification string (`relu`, `leaky_relu(0.1)`, ...).
     fn spec(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result;
 }

@@ -84,8 +84,17 @@ fn tail(c: &[f64]) -> f64 {
         .fold(0.0, |m, x| m.max(x.abs()))
 }
 
-/// Fits `f` on `[a, b]`, bisecting as needed; panels in order.
-fn fit(f: &(impl Fn(f64) -> f64 + Sync), a: f64, b: f64, depth: u32, scale: f64) -> Vec<Panel> {
+/// Fits `f` on `[a, b]`, bisecting as needed; panels in order. With `mirror = Some(sign)`
+/// (only for the whole interval `[0, pi]`), `f(pi - theta) = sign f(theta)`: only nodes
+/// with `theta <= pi/2` are sampled, and a bisected right half is the mirrored left half.
+fn fit(
+    f: &(impl Fn(f64) -> f64 + Sync),
+    a: f64,
+    b: f64,
+    depth: u32,
+    scale: f64,
+    mirror: Option<f64>,
+) -> Vec<Panel> {
     let (mid, half) = (0.5 * (a + b), 0.5 * (b - a));
     let node = |k: usize, d: usize| {
         // Lobatto node k of degree d, from theta = b (k = 0) down to a (k = d).
@@ -97,18 +106,28 @@ fn fit(f: &(impl Fn(f64) -> f64 + Sync), a: f64, b: f64, depth: u32, scale: f64)
             mid + half * (PI * k as f64 / d as f64).cos()
         }
     };
-    let mut vals: Vec<f64> = (0..=DEGREES[0])
-        .into_par_iter()
-        .map(|k| f(node(k, DEGREES[0])))
-        .collect();
+    // Values at the nodes `ks` (ascending) of degree `d`; with a mirror, nodes past the
+    // middle (`2k < d`, `theta > pi/2`) come from their images `d - k`, which `ks` holds.
+    let sample = |ks: Vec<usize>, d: usize| -> Vec<f64> {
+        let own: Vec<usize> = match mirror {
+            Some(_) => ks.iter().copied().filter(|&k| 2 * k >= d).collect(),
+            None => ks.clone(),
+        };
+        let vals: Vec<f64> = own.par_iter().map(|&k| f(node(k, d))).collect();
+        let at = |k: usize| vals[own.binary_search(&k).expect("mirrored node sampled")];
+        ks.iter()
+            .map(|&k| match mirror {
+                Some(sign) if 2 * k < d => sign * at(d - k),
+                _ => at(k),
+            })
+            .collect()
+    };
+    let mut vals = sample((0..=DEGREES[0]).collect(), DEGREES[0]);
     let mut prev_tail = f64::INFINITY;
     let mut last = Vec::new();
     for (step, &d) in DEGREES.iter().enumerate() {
         if step > 0 {
-            let fresh: Vec<f64> = (0..d / 2)
-                .into_par_iter()
-                .map(|k| f(node(2 * k + 1, d)))
-                .collect();
+            let fresh = sample((0..d / 2).map(|k| 2 * k + 1).collect(), d);
             let mut merged = Vec::with_capacity(d + 1);
             for k in 0..=d {
                 merged.push(if k % 2 == 0 {
@@ -141,9 +160,27 @@ fn fit(f: &(impl Fn(f64) -> f64 + Sync), a: f64, b: f64, depth: u32, scale: f64)
             coef: chop(last, scale),
         }];
     }
+    if let Some(sign) = mirror {
+        // theta -> pi - theta maps [a, mid] onto [mid, b] with t -> -t: c_j -> (-1)^j c_j.
+        let mut panels = fit(f, a, mid, depth + 1, scale, None);
+        let right: Vec<Panel> = panels
+            .iter()
+            .rev()
+            .map(|p| Panel {
+                a: PI - p.b,
+                b: PI - p.a,
+                depth: p.depth,
+                coef: (p.coef.iter().enumerate())
+                    .map(|(j, c)| if j % 2 == 0 { sign * c } else { -sign * c })
+                    .collect(),
+            })
+            .collect();
+        panels.extend(right);
+        return panels;
+    }
     let (mut left, right) = rayon::join(
-        || fit(f, a, mid, depth + 1, scale),
-        || fit(f, mid, b, depth + 1, scale),
+        || fit(f, a, mid, depth + 1, scale, None),
+        || fit(f, mid, b, depth + 1, scale, None),
     );
     left.extend(right);
     left
@@ -160,14 +197,16 @@ fn chop(mut c: Vec<f64>, scale: f64) -> Vec<f64> {
 
 impl Table {
     /// Interpolates `f` on `[0, pi]`; `scale > 0` is the size against which the tolerance is
-    /// relative (an upper bound of `|f|`).
-    pub(crate) fn build(f: impl Fn(f64) -> f64 + Sync, scale: f64) -> Table {
+    /// relative (an upper bound of `|f|`). `mirror = Some(sign)` declares
+    /// `f(pi - theta) = sign f(theta)` (a dual of an odd or even function), which halves
+    /// the samples.
+    pub(crate) fn build(f: impl Fn(f64) -> f64 + Sync, scale: f64, mirror: Option<f64>) -> Table {
         let counted = std::sync::atomic::AtomicUsize::new(0);
         let g = |t: f64| {
             counted.fetch_add(1, std::sync::atomic::Ordering::Relaxed);
             f(t)
         };
-        let panels = fit(&g, 0.0, PI, 0, scale.abs());
+        let panels = fit(&g, 0.0, PI, 0, scale.abs(), mirror);
         let depth = panels.iter().map(|p| p.depth).max().unwrap_or(0);
         let stride = panels.iter().map(|p| p.coef.len()).max().unwrap_or(1);
         let mut coef = vec![0.0; stride * panels.len()];
@@ -290,10 +329,40 @@ mod tests {
     use super::*;
 
     #[test]
+    fn mirrored_tables_equal_full_ones_with_half_the_samples() {
+        // Odd and even about pi/2, with a near-singularity at both ends (forces bisection).
+        let eps = 2e-3;
+        let odd = |t: f64| (PI / 2.0 - t) / ((t + eps) * (PI - t + eps));
+        let even = |t: f64| 1.0 / ((t + eps) * (PI - t + eps));
+        for (f, sign) in [(&odd as &(dyn Fn(f64) -> f64 + Sync), -1.0), (&even, 1.0)] {
+            let full = Table::build(f, 1e3, None);
+            let half = Table::build(f, 1e3, Some(sign));
+            assert!(
+                half.samples() * 2 <= full.samples() + 2,
+                "{} vs {}",
+                half.samples(),
+                full.samples()
+            );
+            for i in 0..=2000 {
+                let t = PI * i as f64 / 2000.0;
+                // 20 TOL of the scale (1e3) given to the tables.
+                let tol = 20.0 * TOL * 1e3;
+                let (h, g) = (half.eval(t), full.eval(t));
+                assert!(
+                    (h - f(t)).abs() < tol,
+                    "mirrored, theta {t}: {h} vs {}",
+                    f(t)
+                );
+                assert!((g - f(t)).abs() < tol, "full, theta {t}: {g} vs {}", f(t));
+            }
+        }
+    }
+
+    #[test]
     fn relu_shaped_function_needs_one_short_panel() {
         // The ReLU dual in theta: entire, so a single panel of low degree.
         let f = |t: f64| (t.sin() + (PI - t) * t.cos()) / (2.0 * PI);
-        let tab = Table::build(f, 0.5);
+        let tab = Table::build(f, 0.5, None);
         assert_eq!(tab.panels(), 1);
         assert!(tab.terms() <= 33, "terms {}", tab.terms());
         for i in 0..=1000 {
@@ -311,7 +380,7 @@ mod tests {
         // A near-singularity at theta = -1e-3 (outside the interval): width 1e-3 near 0.
         let eps = 1e-3;
         let f = |t: f64| eps / (t + eps);
-        let tab = Table::build(f, 1.0);
+        let tab = Table::build(f, 1.0, None);
         assert!(tab.panels() > 1);
         let th: Vec<f64> = (0..=4000)
             .map(|i| PI * (i as f64 / 4000.0).powi(3))
