@@ -30,10 +30,11 @@ pub struct Plan<'a> {
 }
 
 impl<'a> Plan<'a> {
-    /// Builds the plan in `O(nodes + edges x distinct parameter sets)`.
+    /// Builds the plan in `O(nodes + edges)` (parameter sets are deduplicated by hash).
     pub fn of(dag: &'a Dag) -> Plan<'a> {
         let n = dag.num_nodes();
         let mut params: Vec<EdgeParams> = Vec::new();
+        let mut ids: std::collections::HashMap<&EdgeParams, usize> = Default::default();
         let mut edge_pid = Vec::with_capacity(dag.edges().len());
         let mut in_edges = vec![Vec::new(); n];
         let mut out_edges = vec![Vec::new(); n];
@@ -42,13 +43,10 @@ impl<'a> Plan<'a> {
             let pid = match e.op {
                 Op::Linear => {
                     let p = e.params();
-                    Some(match params.iter().position(|q| q == p) {
-                        Some(k) => k,
-                        None => {
-                            params.push(p.clone());
-                            params.len() - 1
-                        }
-                    })
+                    Some(*ids.entry(p).or_insert_with(|| {
+                        params.push(p.clone());
+                        params.len() - 1
+                    }))
                 }
                 Op::Skip | Op::Zero => None,
             };
