@@ -11,10 +11,11 @@
 //!
 //! ```
 //! use archconv::activation::Activation;
-//! use archconv::activation_study::{activation_study, StudyOptions};
+//! use archconv::activation_study::{activation_study, StudyKernel, StudyOptions};
 //! let opts = StudyOptions { points: 64, dim: 32, seed: 0, activations: vec![Activation::Relu] };
 //! let s = activation_study(&opts)?;
 //! assert_eq!(s.rows.len(), 2 * 3);                // NNGP and NTK x three DAGs
+//! assert_eq!(s.verdicts[0].kernel, StudyKernel::Nngp);
 //! assert!(s.verdicts[0].raw_holds);               // ReLU, NNGP: the paper's order
 //! # Ok::<(), archconv::Error>(())
 //! ```
@@ -28,6 +29,45 @@ use crate::plot::{BarData, BarGroup};
 use crate::spectrum::SpectrumSummary;
 use crate::{Dag, Error};
 use serde::Serialize;
+use std::fmt;
+
+/// Which exact kernel a study row or verdict is about. Serialised (and displayed) as
+/// `nngp` or `ntk`.
+///
+/// ```
+/// use archconv::activation_study::StudyKernel;
+/// assert_eq!(StudyKernel::ALL.map(StudyKernel::name), ["nngp", "ntk"]);
+/// assert_eq!(serde_json::to_string(&StudyKernel::Ntk).unwrap(), "\"ntk\"");
+/// assert_eq!(format!("[{:<5}]", StudyKernel::Ntk), "[ntk  ]");
+/// ```
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize)]
+#[serde(rename_all = "lowercase")]
+pub enum StudyKernel {
+    /// The exact NNGP: the output node's Gram (`KernelKind::Exact`).
+    Nngp,
+    /// The exact NTK with every parameter trained (`Rule::Exact`, `NtkVariant::Full`).
+    Ntk,
+}
+
+impl StudyKernel {
+    /// Both, in the order the study computes them: NNGP, NTK.
+    pub const ALL: [StudyKernel; 2] = [StudyKernel::Nngp, StudyKernel::Ntk];
+
+    /// Short name (`nngp`, `ntk`), as in the report's JSON.
+    pub fn name(self) -> &'static str {
+        match self {
+            StudyKernel::Nngp => "nngp",
+            StudyKernel::Ntk => "ntk",
+        }
+    }
+}
+
+impl fmt::Display for StudyKernel {
+    /// The short name; honours width and alignment (`{:<5}`).
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.pad(self.name())
+    }
+}
 
 /// What to compute.
 #[derive(Debug, Clone)]
@@ -67,8 +107,8 @@ pub struct StudyRow {
     pub activation: String,
     /// `sw2 = 1 / E[phi(z)^2]`.
     pub sw2: f64,
-    /// `nngp` or `ntk` (both exact).
-    pub kernel: String,
+    /// The exact NNGP or the exact NTK.
+    pub kernel: StudyKernel,
     /// `DAG#1`, `DAG#2` or `DAG#3`.
     pub dag: String,
     /// Raw `lambda_min`.
@@ -86,8 +126,8 @@ pub struct StudyRow {
 pub struct Verdict {
     /// Activation spec.
     pub activation: String,
-    /// `nngp` or `ntk`.
-    pub kernel: String,
+    /// The exact NNGP or the exact NTK.
+    pub kernel: StudyKernel,
     /// DAGs by raw `lambda_min`, smallest first.
     pub raw_order: Vec<String>,
     /// DAGs by normalised `lambda_min`, smallest first.
@@ -132,7 +172,7 @@ pub fn activation_study(opts: &StudyOptions) -> Result<ActivationStudy, Error> {
         let second_moment = act.dual(Dual::Nngp, 1.0, 1.0, 1.0);
         let sw2 = 1.0 / second_moment;
         let params = EdgeParams::new(act.clone(), sw2, 0.0)?;
-        for kernel in ["nngp", "ntk"] {
+        for kernel in StudyKernel::ALL {
             let mut raw = Vec::new();
             let mut norm = Vec::new();
             let mut any_singular = false;
@@ -144,8 +184,8 @@ pub fn activation_study(opts: &StudyOptions) -> Result<ActivationStudy, Error> {
                     dag.with_all_params(&params)
                 };
                 let m = match kernel {
-                    "nngp" => inputs.kernel(&dag, KernelKind::Exact)?.into_output_gram(),
-                    _ => inputs.ntk(&dag, Rule::Exact)?.theta(NtkVariant::Full),
+                    StudyKernel::Nngp => inputs.kernel(&dag, KernelKind::Exact)?.into_output_gram(),
+                    StudyKernel::Ntk => inputs.ntk(&dag, Rule::Exact)?.theta(NtkVariant::Full),
                 };
                 let s = SpectrumSummary::of(&m)?;
                 let nl = s.normalized_lambda_min.unwrap_or(f64::NAN);
@@ -156,7 +196,7 @@ pub fn activation_study(opts: &StudyOptions) -> Result<ActivationStudy, Error> {
                 rows.push(StudyRow {
                     activation: act.to_string(),
                     sw2,
-                    kernel: kernel.to_string(),
+                    kernel,
                     dag: name.to_string(),
                     lambda_min: s.lambda_min,
                     normalized_lambda_min: nl,
@@ -167,7 +207,7 @@ pub fn activation_study(opts: &StudyOptions) -> Result<ActivationStudy, Error> {
             let (raw_order, normalized_order) = (order(&raw), order(&norm));
             verdicts.push(Verdict {
                 activation: act.to_string(),
-                kernel: kernel.to_string(),
+                kernel,
                 raw_holds: !any_singular && raw_order == paper,
                 normalized_holds: !any_singular && normalized_order == paper,
                 resolved: !any_singular,
@@ -190,7 +230,7 @@ impl ActivationStudy {
     /// normalised.
     pub fn summary(&self) -> String {
         let mut out = String::new();
-        for kernel in ["nngp", "ntk"] {
+        for kernel in StudyKernel::ALL {
             let vs: Vec<&Verdict> = self
                 .verdicts
                 .iter()
@@ -211,7 +251,7 @@ impl ActivationStudy {
             let resolved = vs.iter().filter(|v| v.resolved).count();
             out.push_str(&format!(
                 "- **Exact {}**: raw lambda_min orders DAG#1 < DAG#2 < DAG#3 for {} of {} activations (holds: {}; fails: {}). Normalised by the mean diagonal it holds for {} (fails: {}).{}\n",
-                kernel.to_uppercase(),
+                kernel.name().to_uppercase(),
                 vs.iter().filter(|v| v.raw_holds).count(),
                 resolved,
                 list(&|v| v.raw_holds),
@@ -232,8 +272,8 @@ impl ActivationStudy {
     }
 
     /// Grouped bars of raw `lambda_min` (one cluster per activation, one bar per DAG)
-    /// for `kernel` (`nngp` or `ntk`).
-    pub fn bars(&self, kernel: &str, normalized: bool) -> BarData {
+    /// for `kernel`.
+    pub fn bars(&self, kernel: StudyKernel, normalized: bool) -> BarData {
         let mut categories: Vec<String> = Vec::new();
         for r in self.rows.iter().filter(|r| r.kernel == kernel) {
             if !categories.contains(&r.activation) {
@@ -265,7 +305,7 @@ impl ActivationStudy {
             title: format!(
                 "{} lambda_min of the exact {} by activation (N = {}, d = {})",
                 if normalized { "Normalised" } else { "Raw" },
-                kernel.to_uppercase(),
+                kernel.name().to_uppercase(),
                 self.points,
                 self.dim
             ),

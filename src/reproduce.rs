@@ -656,7 +656,7 @@ fn step_stepsize(report: &mut Report, opts: &ReproduceOptions) -> Result<(), Err
 }
 
 fn step_activations(report: &mut Report, opts: &ReproduceOptions) -> Result<(), Error> {
-    use crate::activation_study::{activation_study, StudyOptions};
+    use crate::activation_study::{activation_study, StudyKernel, StudyOptions};
     let sopts = StudyOptions {
         points: if opts.quick { 64 } else { 256 },
         dim: 32,
@@ -671,7 +671,7 @@ fn step_activations(report: &mut Report, opts: &ReproduceOptions) -> Result<(), 
             vec![
                 r.activation.clone(),
                 format!("{:.4}", r.sw2),
-                r.kernel.to_uppercase(),
+                r.kernel.name().to_uppercase(),
                 r.dag.clone(),
                 format!("{:.6}", r.lambda_min),
                 format!("{:.6}", r.normalized_lambda_min),
@@ -693,9 +693,9 @@ fn step_activations(report: &mut Report, opts: &ReproduceOptions) -> Result<(), 
     );
     let mut files = Vec::new();
     for (kernel, normalized, stem) in [
-        ("nngp", false, "activations_nngp"),
-        ("ntk", false, "activations_ntk"),
-        ("nngp", true, "activations_nngp_normalised"),
+        (StudyKernel::Nngp, false, "activations_nngp"),
+        (StudyKernel::Ntk, false, "activations_ntk"),
+        (StudyKernel::Nngp, true, "activations_nngp_normalised"),
     ] {
         let bars = study.bars(kernel, normalized);
         crate::plot::save_bars_svg(opts.out.join(format!("{stem}.svg")), &bars)?;

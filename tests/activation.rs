@@ -689,52 +689,6 @@ fn custom_activations_compare_by_identity_and_do_not_deserialise() {
 }
 
 #[test]
-#[ignore = "timing: run with --ignored --nocapture"]
-fn per_entry_cost_relative_to_relu() {
-    use std::time::Instant;
-    let n = 1000;
-    let k = kernel_with_norms(n, 20, 21, &[1.0]);
-    // Fastest of 7 runs (the machine may be shared), per entry of the N x N output.
-    let best = |f: &dyn Fn()| {
-        (0..7)
-            .map(|_| {
-                let t = Instant::now();
-                f();
-                t.elapsed().as_secs_f64()
-            })
-            .fold(f64::INFINITY, f64::min)
-            / (n * n) as f64
-    };
-    let time = |act: &Activation, which: Dual| {
-        best(&|| {
-            std::hint::black_box(act.dual_matrix(k.view(), 2.0, 0.0, which));
-        })
-    };
-    let fm = best(&|| {
-        std::hint::black_box(f_matrix(k.view()));
-    });
-    println!("kernel::relu::f_matrix: {:.2} ns/entry", fm * 1e9);
-    for which in DUALS {
-        let relu = time(&Activation::Relu, which);
-        for act in [
-            Activation::Relu,
-            Activation::AbRelu { a: 0.1, b: 1.0 },
-            Activation::Erf,
-            Activation::Gelu,
-            Activation::Tanh,
-            Activation::Silu,
-        ] {
-            let t = time(&act, which);
-            println!(
-                "{which:?} {act}: {:.2} ns/entry = {:.2}x relu",
-                t * 1e9,
-                t / relu
-            );
-        }
-    }
-}
-
-#[test]
 fn nan_input_gives_nan_not_a_silent_number() {
     let mut k = kernel_with_norms(5, 3, 2, &[1.0]);
     k[[1, 1]] = f64::NAN;

@@ -1,7 +1,7 @@
 //! The activation study of `reproduce` (the paper's ordering outside ReLU).
 
 use archconv::activation::Activation;
-use archconv::activation_study::{activation_study, StudyOptions};
+use archconv::activation_study::{activation_study, StudyKernel, StudyOptions};
 use std::f64::consts::PI;
 
 #[test]
@@ -24,7 +24,10 @@ fn study_uses_variance_preserving_weights_and_reports_every_dag() {
     // ReLU's raw NNGP ordering on this data is the paper's (tests/kernels.rs checks it
     // on three seeds); the verdict must agree with the rows it summarises.
     let v = &s.verdicts[0];
-    assert_eq!((v.activation.as_str(), v.kernel.as_str()), ("relu", "nngp"));
+    assert_eq!(
+        (v.activation.as_str(), v.kernel),
+        ("relu", StudyKernel::Nngp)
+    );
     assert!(v.raw_holds);
     for v in &s.verdicts {
         let lam = |d: &str, norm: bool| {
@@ -76,7 +79,11 @@ fn study_uses_variance_preserving_weights_and_reports_every_dag() {
         .filter(|r| r.activation != "identity")
         .all(|r| !r.singular));
     assert!(s.summary().contains("Exact NNGP") && s.summary().contains("Exact NTK"));
-    let bars = s.bars("ntk", true);
+    // The report's JSON names the kernels `nngp` and `ntk` (as when they were strings).
+    let json = serde_json::to_value(&s).unwrap();
+    assert_eq!(json["rows"][0]["kernel"], "nngp");
+    assert_eq!(json["verdicts"][1]["kernel"], "ntk");
+    let bars = s.bars(StudyKernel::Ntk, true);
     assert_eq!(bars.categories, vec!["relu", "erf", "identity"]);
     assert!(bars
         .groups

@@ -9,28 +9,13 @@ mod common;
 use archconv::activation::Activation;
 use archconv::empirical_ntk::{empirical_ntk, Network};
 use archconv::kernel::exact::Rule;
-use archconv::kernel::ntk::{Ntk, NtkVariant};
+use archconv::kernel::ntk::NtkVariant;
 use archconv::model::{EdgeParams, LiftParams};
 use archconv::{Dag, Inputs, Lift};
-use common::{assert_matrix_close, rel_frobenius};
-use ndarray::Array2;
-use rayon::prelude::*;
-
-fn mean(v: &[f64]) -> f64 {
-    v.iter().sum::<f64>() / v.len() as f64
-}
-
-fn sd(v: &[f64]) -> f64 {
-    let m = mean(v);
-    (v.iter().map(|x| (x - m) * (x - m)).sum::<f64>() / (v.len() as f64 - 1.0)).sqrt()
-}
-
-fn terms_of(n: &Ntk) -> Vec<Array2<f64>> {
-    let mut v = vec![n.readout().clone()];
-    v.extend(n.edge_terms().iter().map(|(_, t)| t.clone()));
-    v.push(n.lift().clone());
-    v
-}
+use common::assert_matrix_close;
+use common::width::{
+    assert_error_falls_like_m_to_minus_half, assert_every_term_shrinks, WidthRuns,
+};
 
 /// The networks checked: DAG#3 with every linear edge given `edge`, and a lift with its
 /// own activation or variances (biases everywhere, so every bias path is exercised).
@@ -70,58 +55,18 @@ fn empirical_ntk_with_activations_and_biases_converges_like_m_to_minus_half() {
             .unwrap()
             .ntk(&dag, Rule::Exact)
             .unwrap();
-        let te = exact.theta(NtkVariant::Full);
-        let exact_terms = terms_of(&exact);
-        // Per width: per-seed error of Theta, and per term the mean error over seeds.
-        let mut err: Vec<Vec<f64>> = vec![];
-        let mut terms: Vec<Vec<f64>> = vec![];
-        for &m in &widths {
-            let runs: Vec<Ntk> = (0..seeds)
-                .into_par_iter()
-                .map(|s| empirical_ntk(&dag, x.view(), lift.clone(), m, 1000 + s).unwrap())
-                .collect();
-            err.push(
-                runs.iter()
-                    .map(|r| rel_frobenius(&r.theta(NtkVariant::Full), &te))
-                    .collect(),
-            );
-            terms.push(
-                (0..exact_terms.len())
-                    .map(|k| {
-                        runs.iter()
-                            .map(|r| rel_frobenius(&terms_of(r)[k], &exact_terms[k]))
-                            .sum::<f64>()
-                            / seeds as f64
-                    })
-                    .collect(),
-            );
-        }
-        let (e0, e2) = (mean(&err[0]), mean(&err[2]));
-        // Over a 16x width increase an m^-1/2 error shrinks 4x. The tolerance on the
-        // log-ratio of the means comes from the seeds' spread: se(log mean) ~
-        // sd / (mean sqrt(S)) at each width, 4 standard errors, plus 0.1 for the O(1/m)
-        // bias at m = 256 (the same rule as tests/ntk.rs).
-        let se = (sd(&err[0]) / e0).hypot(sd(&err[2]) / e2) / (seeds as f64).sqrt();
-        let slope = (e2 / e0).ln() / 16f64.ln();
-        let slope_tol = 4.0 * se / 16f64.ln() + 0.1;
-        eprintln!(
-            "{name}: err {:?} slope {slope:.3} +- {slope_tol:.3}; terms {terms:?}",
-            err.iter().map(|v| mean(v)).collect::<Vec<_>>()
-        );
-        assert!(
-            (slope + 0.5).abs() <= slope_tol,
-            "{name}: slope {slope} (tolerance {slope_tol}); errors {err:?}"
-        );
+        let runs = WidthRuns::new(&widths, seeds, |m, seed| {
+            empirical_ntk(&dag, x.view(), lift.clone(), m, seed).unwrap()
+        });
+        // Slope -1/2 from m = 256 to 4096 within 4 standard errors of the seeds' spread
+        // plus 0.1 for the O(1/m) bias at m = 256 (`common::width`, as in tests/ntk.rs).
+        let err = runs.theta_errors(&exact.theta(NtkVariant::Full));
+        let terms = runs.term_errors(&exact);
+        assert_error_falls_like_m_to_minus_half(name, &widths, &err);
+        eprintln!("  terms {terms:?}");
         // A wrong bias term would leave a fixed O(sb2) relative error, flattening the
         // slope towards 0: the slope check above catches it.
-        // Every term converges separately: each term's error shrinks by at least 2x
-        // over the 16x width increase (expected 4x; 2x leaves room for seed noise).
-        for k in 0..terms[0].len() {
-            assert!(
-                terms[2][k] < 0.5 * terms[0][k],
-                "{name}: term {k}: {terms:?}"
-            );
-        }
+        assert_every_term_shrinks(name, &terms);
     }
 }
 

@@ -4,13 +4,14 @@ mod common;
 
 use archconv::empirical_ntk::empirical_ntk;
 use archconv::kernel::exact::Rule;
-use archconv::kernel::ntk::{Ntk, NtkVariant};
+use archconv::kernel::ntk::NtkVariant;
 use archconv::kernel::relu::{f_matrix, fdot_matrix};
 use archconv::kernel::{Inputs, KernelKind, Lift};
 use archconv::{Dag, Edge, Op};
-use common::{analytic_tol, assert_matrix_close, rel_frobenius};
-use ndarray::Array2;
-use rayon::prelude::*;
+use common::width::{
+    assert_error_falls_like_m_to_minus_half, assert_every_term_shrinks, mean, WidthRuns,
+};
+use common::{analytic_tol, assert_matrix_close};
 
 #[test]
 fn chain_ntk_is_the_textbook_recursion() {
@@ -97,74 +98,6 @@ fn skip_diamond() -> Dag {
     .unwrap()
 }
 
-struct Errors {
-    /// Per width: per-seed relative Frobenius error of Theta to the exact NTK.
-    exact: Vec<Vec<f64>>,
-    /// ... and to the independent-branch NTK.
-    branch: Vec<Vec<f64>>,
-    /// Per width, per term (readout, each edge, lift): mean relative error to the exact term.
-    terms: Vec<Vec<f64>>,
-}
-
-fn errors(dag: &Dag, lift: Lift, widths: &[usize], seeds: u64) -> Errors {
-    let x = Inputs::gaussian(6, 5, 42);
-    let inp = Inputs::from_data(x.view(), lift).unwrap();
-    let exact = inp.ntk(dag, Rule::Exact).unwrap();
-    let branch = inp.ntk(dag, Rule::IndependentBranch).unwrap();
-    let (te, tb) = (
-        exact.theta(NtkVariant::Full),
-        branch.theta(NtkVariant::Full),
-    );
-    let terms_of = |n: &Ntk| -> Vec<Array2<f64>> {
-        let mut v = vec![n.readout().clone()];
-        v.extend(n.edge_terms().iter().map(|(_, t)| t.clone()));
-        v.push(n.lift().clone());
-        v
-    };
-    let exact_terms = terms_of(&exact);
-    let mut out = Errors {
-        exact: vec![],
-        branch: vec![],
-        terms: vec![],
-    };
-    for &m in widths {
-        let runs: Vec<Ntk> = (0..seeds)
-            .into_par_iter()
-            .map(|s| empirical_ntk(dag, x.view(), lift, m, 1000 + s).unwrap())
-            .collect();
-        out.exact.push(
-            runs.iter()
-                .map(|r| rel_frobenius(&r.theta(NtkVariant::Full), &te))
-                .collect(),
-        );
-        out.branch.push(
-            runs.iter()
-                .map(|r| rel_frobenius(&r.theta(NtkVariant::Full), &tb))
-                .collect(),
-        );
-        out.terms.push(
-            (0..exact_terms.len())
-                .map(|k| {
-                    runs.iter()
-                        .map(|r| rel_frobenius(&terms_of(r)[k], &exact_terms[k]))
-                        .sum::<f64>()
-                        / seeds as f64
-                })
-                .collect(),
-        );
-    }
-    out
-}
-
-fn mean(v: &[f64]) -> f64 {
-    v.iter().sum::<f64>() / v.len() as f64
-}
-
-fn sd(v: &[f64]) -> f64 {
-    let m = mean(v);
-    (v.iter().map(|x| (x - m) * (x - m)).sum::<f64>() / (v.len() as f64 - 1.0)).sqrt()
-}
-
 #[test]
 fn empirical_ntk_converges_to_the_exact_ntk_like_m_to_minus_half() {
     let widths = [256usize, 1024, 4096];
@@ -174,41 +107,27 @@ fn empirical_ntk_converges_to_the_exact_ntk_like_m_to_minus_half() {
         ("DAG#3", Dag::dag3(), Lift::ReluStem),
         ("skip diamond", skip_diamond(), Lift::Dense),
     ];
+    let x = Inputs::gaussian(6, 5, 42);
     for (name, dag, lift) in cases {
-        {
-            let e = errors(&dag, lift, &widths, seeds);
-            let (e0, e2) = (mean(&e.exact[0]), mean(&e.exact[2]));
-            // Over a 16x width increase an m^-1/2 error shrinks 4x. The per-seed ratios are
-            // noisy; the tolerance on the log-ratio of the means comes from the seeds'
-            // spread: se(log mean) ~ sd/(mean sqrt(S)) at each width, 4 standard errors.
-            let se = (sd(&e.exact[0]) / e0).hypot(sd(&e.exact[2]) / e2) / (seeds as f64).sqrt();
-            let slope = (e2 / e0).ln() / 16f64.ln();
-            let slope_tol = 4.0 * se / 16f64.ln() + 0.1; // + 0.1: O(1/m) bias at m = 256
-            eprintln!(
-                "{name} {lift}: err {:?} slope {slope:.3} +- {slope_tol:.3}",
-                e.exact.iter().map(|v| mean(v)).collect::<Vec<_>>()
-            );
-            assert!(
-                (slope + 0.5).abs() <= slope_tol,
-                "{name} {lift}: slope {slope}"
-            );
-            // The independent-branch NTK is a fixed O(1) distance away: its error plateaus.
-            let (b0, b2) = (mean(&e.branch[0]), mean(&e.branch[2]));
-            eprintln!("  branch err {b0:.4} -> {b2:.4}; terms {:?}", e.terms);
-            assert!(
-                b2 > 3.0 * e2 && b2 > 0.5 * b0,
-                "{name} {lift}: branch error {b0} -> {b2} vs exact {e2}"
-            );
-            // Every term converges separately: each term's error shrinks by at least 2x
-            // over the 16x width increase (expected 4x; 2x leaves room for seed noise).
-            for k in 0..e.terms[0].len() {
-                assert!(
-                    e.terms[2][k] < 0.5 * e.terms[0][k],
-                    "{name} {lift}: term {k}: {:?}",
-                    e.terms
-                );
-            }
-        }
+        let inp = Inputs::from_data(x.view(), lift).unwrap();
+        let exact = inp.ntk(&dag, Rule::Exact).unwrap();
+        let branch = inp.ntk(&dag, Rule::IndependentBranch).unwrap();
+        let runs = WidthRuns::new(&widths, seeds, |m, seed| {
+            empirical_ntk(&dag, x.view(), lift, m, seed).unwrap()
+        });
+        let what = format!("{name} {lift}");
+        let err = runs.theta_errors(&exact.theta(NtkVariant::Full));
+        assert_error_falls_like_m_to_minus_half(&what, &widths, &err);
+        // The independent-branch NTK is a fixed O(1) distance away: its error plateaus.
+        let branch_err = runs.theta_errors(&branch.theta(NtkVariant::Full));
+        let terms = runs.term_errors(&exact);
+        let (e2, b0, b2) = (mean(&err[2]), mean(&branch_err[0]), mean(&branch_err[2]));
+        eprintln!("  branch err {b0:.4} -> {b2:.4}; terms {terms:?}");
+        assert!(
+            b2 > 3.0 * e2 && b2 > 0.5 * b0,
+            "{what}: branch error {b0} -> {b2} vs exact {e2}"
+        );
+        assert_every_term_shrinks(&what, &terms);
     }
 }
 

@@ -4,6 +4,8 @@
 
 use ndarray::Array2;
 
+pub mod width;
+
 /// Unit roundoff of f64.
 pub const EPS: f64 = f64::EPSILON;
 
