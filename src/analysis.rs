@@ -14,6 +14,7 @@
 
 use crate::kernel::exact::Rule;
 use crate::kernel::ntk::NtkVariant;
+use crate::kernel::stream::ScaledGram;
 use crate::kernel::{Inputs, KernelKind, Lift};
 use crate::paths::{Count, PathStats};
 use crate::spectrum::{pair_bound, PairBound, SpectrumSummary};
@@ -46,6 +47,10 @@ pub struct NtkReport {
     pub rule: String,
     /// Eigenvalue summary of `Theta` (readout, every linear edge and the lift trained).
     pub spectrum: SpectrumSummary,
+    /// When `Theta`'s scale is beyond `10^±100`: the spectrum is that of
+    /// `Theta / 10^log10_scale` ([`crate::kernel::stream`]); absent otherwise.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub log10_scale: Option<f64>,
 }
 
 /// Path statistics in report form. In JSON every count is a number when it fits in
@@ -121,6 +126,24 @@ pub struct KernelReport {
     pub spectrum: SpectrumSummary,
     /// Lemma 3.3's 2x2 bound.
     pub pair_bound: Option<PairBound>,
+    /// When the Gram's scale is beyond `10^±100` (entries may be past f64's range): the
+    /// spectrum and the bound are those of `K / 10^log10_scale` ([`crate::kernel::stream`]);
+    /// absent otherwise.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub log10_scale: Option<f64>,
+}
+
+/// Kernels whose scale is beyond `10^±SCALED_BEYOND` are reported scaled: their spectra
+/// would otherwise square entries past f64's range inside the eigensolvers.
+const SCALED_BEYOND: f64 = 100.0;
+
+/// The matrix a spectrum is taken of: `K` itself when its scale is moderate, else the
+/// scaled matrix (largest diagonal entry 1) with its base-10 scale.
+fn in_range(g: &ScaledGram) -> (std::borrow::Cow<'_, ndarray::Array2<f64>>, Option<f64>) {
+    match g.to_unscaled() {
+        Some(k) if g.log10_scale().abs() <= SCALED_BEYOND => (std::borrow::Cow::Owned(k), None),
+        _ => (std::borrow::Cow::Borrowed(g.gram()), Some(g.log10_scale())),
+    }
 }
 
 /// Everything `archconv analyze` reports.
@@ -154,49 +177,70 @@ pub struct Analysis {
 /// against the memory budget ([`crate::budget`]) before anything is computed.
 pub fn analyze(dag: &Dag, inputs: &Inputs, opts: &AnalyzeOptions) -> Result<Analysis, Error> {
     let stats = PathStats::of(dag)?;
-    if !stats.num_paths_exact().is_zero() {
-        let (what, copies) = if opts.ntk {
-            ("NTK", 4)
-        } else {
-            ("closed-form", 2)
-        };
-        inputs.check_states(dag, what, copies)?;
-    }
     let mut kernels = Vec::new();
     let mut not_defined = Vec::new();
-    if !stats.num_paths_exact().is_zero() {
-        for &kind in &opts.kinds {
-            let k = match inputs.kernel(dag, kind) {
-                Ok(k) => k,
-                // The path-sum rule is not defined here; the other kernels are.
-                Err(
-                    e @ (crate::kernel::KernelError::PathSumMixedEdges { .. }
-                    | crate::kernel::KernelError::PathOverflow { .. }),
-                ) if kind == crate::kernel::KernelKind::PathSum => {
-                    not_defined.push(format!("{kind}: {e}"));
-                    continue;
-                }
-                Err(e) => return Err(e.into()),
-            };
-            let gram = &k.output().gram;
-            kernels.push(KernelReport {
-                kind,
-                spectrum: SpectrumSummary::of(gram)?,
-                pair_bound: pair_bound(gram),
-            });
-        }
-    }
     let mut ntk = Vec::new();
-    if !stats.num_paths_exact().is_zero() && opts.ntk {
+    if !stats.num_paths_exact().is_zero() {
+        // The exact and independent-branch kernels and NTKs of the output, streamed in
+        // bounded memory (one pass per rule gives both).
+        let mut streamed = std::collections::BTreeMap::new();
         for rule in [Rule::IndependentBranch, Rule::Exact] {
-            let theta = inputs.ntk(dag, rule)?.theta(NtkVariant::Full);
-            ntk.push(NtkReport {
-                rule: match rule {
-                    Rule::Exact => "exact".into(),
-                    Rule::IndependentBranch => "independent-branch".into(),
+            let kind = match rule {
+                Rule::Exact => KernelKind::Exact,
+                Rule::IndependentBranch => KernelKind::IndependentBranch,
+            };
+            if opts.kinds.contains(&kind) || opts.ntk {
+                let out = inputs.output_kernel(dag, rule, opts.ntk.then_some(NtkVariant::Full))?;
+                if let Some(theta) = out.ntk() {
+                    let (m, log10_scale) = in_range(theta);
+                    ntk.push(NtkReport {
+                        rule: match rule {
+                            Rule::Exact => "exact".into(),
+                            Rule::IndependentBranch => "independent-branch".into(),
+                        },
+                        spectrum: SpectrumSummary::of(&m)?,
+                        log10_scale,
+                    });
+                }
+                streamed.insert(kind, out);
+            }
+        }
+        for &kind in &opts.kinds {
+            let report = match kind {
+                KernelKind::PathSum => match inputs.kernel(dag, kind) {
+                    Ok(k) => {
+                        let gram = &k.output().gram;
+                        KernelReport {
+                            kind,
+                            spectrum: SpectrumSummary::of(gram)?,
+                            pair_bound: pair_bound(gram),
+                            log10_scale: None,
+                        }
+                    }
+                    // The path-sum rule is not defined here (or needs every node's
+                    // state, which does not fit); the other kernels are.
+                    Err(
+                        e @ (crate::kernel::KernelError::PathSumMixedEdges { .. }
+                        | crate::kernel::KernelError::PathOverflow { .. }
+                        | crate::kernel::KernelError::Memory(_)),
+                    ) => {
+                        not_defined.push(format!("{kind}: {e}"));
+                        continue;
+                    }
+                    Err(e) => return Err(e.into()),
                 },
-                spectrum: SpectrumSummary::of(&theta)?,
-            });
+                KernelKind::Exact | KernelKind::IndependentBranch => {
+                    let out = &streamed[&kind];
+                    let (m, log10_scale) = in_range(out.nngp());
+                    KernelReport {
+                        kind,
+                        spectrum: SpectrumSummary::of(&m)?,
+                        pair_bound: pair_bound(&m),
+                        log10_scale,
+                    }
+                }
+            };
+            kernels.push(report);
         }
     }
     Ok(Analysis {
@@ -233,6 +277,32 @@ pub(crate) fn depth_width_text(
     }
 }
 
+/// `v x 10^log10` in the form `{:.6e}` writes (`1.234560e382`), for values whose scale is
+/// past f64's range; `{:.6e}` of `v` itself when there is no scale.
+fn scaled(v: f64, log10: Option<f64>) -> String {
+    match log10 {
+        Some(s) if v.is_finite() && v != 0.0 => {
+            let e = v.abs().log10() + s;
+            let mut exp = e.floor();
+            let mut mant = 10f64.powf(e - exp);
+            if format!("{mant:.6}").starts_with("10") {
+                mant /= 10.0;
+                exp += 1.0;
+            }
+            format!("{}{mant:.6}e{exp}", if v < 0.0 { "-" } else { "" })
+        }
+        _ => format!("{v:.6e}"),
+    }
+}
+
+/// `text`, cut to `max` characters with a note of what was left out.
+fn shortened(text: &str, max: usize, what: &str) -> String {
+    match text.char_indices().nth(max) {
+        Some((cut, _)) => format!("{}… ({what})", &text[..cut]),
+        None => text.to_string(),
+    }
+}
+
 fn six_decimals(x: f64) -> String {
     format!("{x:.6}")
 }
@@ -240,7 +310,11 @@ fn six_decimals(x: f64) -> String {
 impl fmt::Display for Analysis {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         let p = &self.paths;
-        writeln!(f, "DAG {}", self.dag)?;
+        writeln!(
+            f,
+            "DAG {}",
+            shortened(&self.dag, 300, "the whole DAG is in --json")
+        )?;
         if !self.network.is_empty() {
             writeln!(
                 f,
@@ -257,7 +331,17 @@ impl fmt::Display for Analysis {
             .filter(|(_, c)| !c.is_zero())
             .map(|(d, c)| format!("d={d}: {c}"))
             .collect();
-        writeln!(f, "depth histogram: {}", depths.join(", "))?;
+        let shown = if depths.len() > 24 {
+            format!(
+                "{}, …, {} ({} depths; all in --json)",
+                depths[..12].join(", "),
+                depths[depths.len() - 4..].join(", "),
+                depths.len()
+            )
+        } else {
+            depths.join(", ")
+        };
+        writeln!(f, "depth histogram: {shown}")?;
         writeln!(
             f,
             "sum of d_p = {}, paths with d_p > 0 = {}",
@@ -299,14 +383,14 @@ impl fmt::Display for Analysis {
             let s = &k.spectrum;
             writeln!(
                 f,
-                "{:<20} {:>14.6e} {:>14.6e} {:>14.6e} {:>14} {:>14.6e}",
+                "{:<20} {:>14} {:>14.6e} {:>14} {:>14} {:>14}",
                 k.kind.name(),
-                s.lambda_min,
+                scaled(s.lambda_min, k.log10_scale),
                 s.normalized_lambda_min.unwrap_or(f64::NAN),
-                s.lambda_max,
+                scaled(s.lambda_max, k.log10_scale),
                 s.condition
                     .map_or("inf (singular)".to_string(), |c| format!("{c:.6e}")),
-                k.pair_bound.map_or(f64::NAN, |b| b.value),
+                scaled(k.pair_bound.map_or(f64::NAN, |b| b.value), k.log10_scale),
             )?;
         }
         for why in &self.not_defined {
@@ -316,7 +400,7 @@ impl fmt::Display for Analysis {
             let s = &k.spectrum;
             writeln!(
                 f,
-                "{:<20} {:>14.6e} {:>14.6e} {:>14.6e} {:>14} {:>14}",
+                "{:<20} {:>14} {:>14.6e} {:>14} {:>14} {:>14}",
                 format!(
                     "NTK {}",
                     if k.rule == "exact" {
@@ -325,9 +409,9 @@ impl fmt::Display for Analysis {
                         "indep-branch"
                     }
                 ),
-                s.lambda_min,
+                scaled(s.lambda_min, k.log10_scale),
                 s.normalized_lambda_min.unwrap_or(f64::NAN),
-                s.lambda_max,
+                scaled(s.lambda_max, k.log10_scale),
                 s.condition
                     .map_or("inf (singular)".to_string(), |c| format!("{c:.6e}")),
                 "-",

@@ -53,6 +53,7 @@ pub(super) const SPEC: Spec = Spec {
 
 impl Rule for AbRelu {
     const CLOSED: bool = true;
+    const HOMOGENEOUS: bool = true;
 
     #[inline(always)]
     fn phi(&self, x: f64) -> f64 {

@@ -31,6 +31,7 @@ pub(super) const SPEC: Spec = Spec {
 
 impl Rule for Abs {
     const CLOSED: bool = true;
+    const HOMOGENEOUS: bool = true;
 
     #[inline(always)]
     fn phi(&self, x: f64) -> f64 {

@@ -266,13 +266,13 @@ fn direct_lower<R: Rule>(
 
 /// Groups of (nearly) equal positive variances: group index per point (`usize::MAX` for
 /// zero variance) and each group's representative variance and members (ascending).
-struct Groups {
-    of: Vec<usize>,
-    rep: Vec<f64>,
+pub(super) struct Groups {
+    pub(super) of: Vec<usize>,
+    pub(super) rep: Vec<f64>,
     members: Vec<Vec<usize>>,
 }
 
-fn groups(var: &[f64]) -> Groups {
+pub(super) fn groups(var: &[f64]) -> Groups {
     let mut idx: Vec<usize> = (0..var.len()).filter(|&i| var[i] > 0.0).collect();
     idx.sort_by(|&a, &b| var[a].total_cmp(&var[b]));
     let mut of = vec![usize::MAX; var.len()];
@@ -303,7 +303,7 @@ fn groups(var: &[f64]) -> Groups {
 
 /// Whether per-pair tables cost less than per-entry quadrature: `pairs * TABLE_SAMPLES`
 /// samples against one sample per lower-triangle entry.
-fn tables_pay_off(var: &[f64]) -> bool {
+pub(super) fn tables_pay_off(var: &[f64]) -> bool {
     let g = groups(var);
     let d = g.rep.len();
     let m = g.members.iter().map(Vec::len).sum::<usize>();
@@ -472,55 +472,6 @@ mod tests {
         assert_eq!(g.of[0], g.of[4]);
         assert_eq!(g.of[3], g.of[5]);
         assert_eq!(g.members[g.of[0]], vec![0, 1, 4]);
-    }
-
-    #[test]
-    #[ignore = "timing: cargo test --lib table_cost -- --ignored --nocapture"]
-    fn table_cost() {
-        use crate::activation::{softplus::Softplus, tanh::Tanh};
-        use std::time::Instant;
-        for s in [0.5, 2.0, 10.0, 100.0, 1e4] {
-            for which in [Dual::Nngp, Dual::Ntk] {
-                let tanh = move |x: f64| fun(&Tanh, which, x);
-                let softplus = move |x: f64| fun(&Softplus, which, x);
-                let fs: [(&str, &(dyn Fn(f64) -> f64 + Sync)); 2] =
-                    [("tanh", &tanh), ("softplus", &softplus)];
-                for (name, f) in fs {
-                    let sd = f64::sqrt(s);
-                    let t = Instant::now();
-                    let tab = Table::build(
-                        |t| quadrature::expect_pair(f, f, sd, sd, t.cos(), t.sin()),
-                        1.0,
-                        None,
-                    );
-                    println!(
-                        "{name} {which:?} s = {s}: {} samples, {} panels, {} terms, {:.1} ms",
-                        tab.samples(),
-                        tab.panels(),
-                        tab.terms(),
-                        t.elapsed().as_secs_f64() * 1e3
-                    );
-                }
-            }
-        }
-        let t = Instant::now();
-        let mut n = 0;
-        for k in 0..1000 {
-            n += quadrature::expect_pair(
-                |x| x.tanh(),
-                |x| x.tanh(),
-                1.4,
-                1.4,
-                0.3 + k as f64 * 1e-4,
-                0.9,
-            )
-            .to_bits() as usize
-                & 1;
-        }
-        println!(
-            "one 2-D quadrature (tanh): {:.3} ms ({n})",
-            t.elapsed().as_secs_f64()
-        );
     }
 
     #[test]

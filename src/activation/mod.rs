@@ -82,7 +82,7 @@
 //!   (`N = 1000` with all-distinct diagonal values: minutes).
 //!
 //! Measured per entry at `N = 1000` (constant diagonal, table build included, 2 cores
-//! shared with other work; `tests/activation.rs`, `per_entry_cost_relative_to_relu`):
+//! shared with other work; `cargo bench --bench model`, groups `model_dual_nngp` and `model_dual_ntk`):
 //! ABReLU, erf and GELU cost 0.6–1.1 times what ReLU costs (~2–4 ns), tanh and SiLU
 //! 9–21 times. The table build (33–65 quadratures, ~20–40 ms) dominates at this size, so
 //! the quadrature ratio falls as `N` grows (the Clenshaw evaluation alone is ~1.5–3x ReLU).
@@ -242,6 +242,10 @@ macro_rules! with_rule {
         }
     };
 }
+
+// After `with_rule!`, which it uses.
+mod entry;
+pub use entry::EntryMap;
 
 /// One accepted form of a specification string: `name` or `name(p1,p2,...)`.
 pub(crate) struct Spec {

@@ -32,6 +32,7 @@ pub(super) const SPEC: Spec = Spec {
 
 impl Rule for Relu {
     const CLOSED: bool = true;
+    const HOMOGENEOUS: bool = true;
 
     #[inline(always)]
     fn phi(&self, x: f64) -> f64 {

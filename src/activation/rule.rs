@@ -37,6 +37,12 @@ pub(crate) trait Rule: Sync {
     /// Whether [`Rule::closed`] holds closed forms (otherwise duals come from quadrature).
     const CLOSED: bool;
 
+    /// Whether `phi(c x) = c phi(x)` for every `c > 0` (ReLU, ABReLU, Abs, identity): then
+    /// the NNGP dual is homogeneous of degree 1 in the covariance, the mean of degree 1/2
+    /// and the NTK dual of degree 0, so kernels can be evaluated in scaled form
+    /// ([`crate::kernel::stream`]).
+    const HOMOGENEOUS: bool = false;
+
     /// `phi(x)`.
     fn phi(&self, x: f64) -> f64;
 

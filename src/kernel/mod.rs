@@ -37,6 +37,7 @@ pub mod exact;
 pub mod ntk;
 pub mod pathsum;
 pub mod relu;
+pub mod stream;
 
 use crate::dag::Dag;
 use crate::model::LiftParams;
@@ -203,6 +204,24 @@ pub enum KernelError {
     /// The computation would not fit in the memory budget.
     #[error(transparent)]
     Memory(#[from] crate::budget::BudgetError),
+    /// A node's kernel is past f64's range and its out-edges' activation is not
+    /// positively homogeneous, so its maps cannot be evaluated in scaled form
+    /// ([`stream`]).
+    #[error("node {node}'s kernel is about 10^{log10_scale:.0}, past f64's range, and its edges' activation {activation} is not positively homogeneous (only relu, leaky_relu/abrelu, abs and identity can be evaluated in scaled form); lower the weight variances or use fewer paths")]
+    ScaleOutOfRange {
+        /// The node.
+        node: usize,
+        /// Base-10 logarithm of the node's largest diagonal entry.
+        log10_scale: f64,
+        /// The activation.
+        activation: String,
+    },
+    /// A node's kernel came out NaN or infinite (an activation evaluated past f64's range).
+    #[error("node {node}'s kernel is not finite: an activation was evaluated past f64's range; lower the weight variances or use fewer paths")]
+    NonFiniteKernel {
+        /// The node.
+        node: usize,
+    },
     /// The DAG has no path from an input to the output, so its output Gram is zero.
     #[error("the DAG has no path from its input to node {node}; its kernel is identically zero")]
     NoPath {

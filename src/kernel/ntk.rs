@@ -208,6 +208,23 @@ fn product3(a: &Array2<f64>, b: Option<&Array2<f64>>, c: &Array2<f64>) -> Array2
 }
 
 impl Inputs {
+    /// The lift's own NTK factor `Theta^0` (what multiplies `P^lift`): dense
+    /// `K^0 = sw2 K_data + sb2`; stem `(K_data + sb2/sw2) * Fd_lift(K_data)`.
+    pub(crate) fn lift_ntk_term(&self) -> Array2<f64> {
+        let kd = self.data_gram();
+        match self.lift_params().stem_params() {
+            None => self.k0().clone(),
+            Some(sp) => {
+                let fd = sp.ntk_map(kd.view());
+                if sp.sb2() == 0.0 {
+                    ndarray::Zip::from(kd).and(&fd).map_collect(|&a, &b| a * b)
+                } else {
+                    sp.ntk_param_factor(kd.view(), &fd)
+                }
+            }
+        }
+    }
+
     /// The NTK of `dag` under `rule` ([`Rule::Exact`] or [`Rule::IndependentBranch`]).
     pub fn ntk(&self, dag: &Dag, rule: Rule) -> Result<Ntk, KernelError> {
         // Forward states, the backward P^a per node and caches (estimate checked first).
@@ -312,19 +329,7 @@ impl Inputs {
                 .collect();
             fused(n, &dense, &[], &[])
         };
-        // Dense: (sw2 K_data + sb2) * P^lift = K^0 * P^lift. Stem: like an edge term.
-        let kd = self.data_gram();
-        let lift = match self.lift_params().stem_params() {
-            None => product3(self.k0(), None, &plift),
-            Some(sp) => {
-                let fd = sp.ntk_map(kd.view());
-                if sp.sb2() == 0.0 {
-                    product3(kd, Some(&fd), &plift)
-                } else {
-                    product3(&sp.ntk_param_factor(kd.view(), &fd), None, &plift)
-                }
-            }
-        };
+        let lift = product3(&self.lift_ntk_term(), None, &plift);
         let backward = p.into_iter().map(|x| x.expect("all nodes")).collect();
         let readout = forward.into_iter().nth(h).expect("output node").gram;
         Ok(Ntk {

@@ -1,0 +1,282 @@
+//! Duals entry by entry, for kernels evaluated tile by tile ([`crate::kernel::stream`]).
+//!
+//! [`EntryMap`] is built once from the pre-activation variances `Sigma_ii` of every point
+//! (`Sigma = sw2 K + sb2`) and then gives, for any pair `(i, j)` and covariance
+//! `Sigma_ij`, both duals `(E[phi(u) phi(v)], E[phi'(u) phi'(v)])`, the same values as
+//! [`super::Activation::dual_matrix`]'s routes: closed forms where the activation has
+//! them, otherwise Chebyshev tables in `theta` per pair of variance groups (when they pay
+//! off, module [`super`]'s "Matrices and cost") or one 2-D quadrature per entry. The
+//! diagonal is the 1-D expectation `E[f(u)^2]`, zero variances follow the zero-variance
+//! rule, and the point means `E[phi(u)]` come with it.
+
+use super::matrix::{groups, tables_pay_off};
+use super::quadrature;
+use super::rule::{self, fast_acos, fun, How, Point, Rule};
+use super::table::Table;
+use super::{abrelu, abs, erf, gelu, identity, relu, silu, softplus, tanh};
+use super::{Activation, Dual};
+
+/// How the off-diagonal entries are evaluated.
+enum Route {
+    Closed(Vec<Point>),
+    Tables {
+        group: Vec<usize>,
+        d: usize,
+        nngp: Vec<Table>,
+        ntk: Vec<Table>,
+    },
+    Direct,
+}
+
+/// Both duals of one activation at every pair of a fixed set of points (module docs).
+///
+/// ```
+/// use archconv::activation::{Activation, Dual, EntryMap};
+/// let var = [1.0, 2.0, 0.5];
+/// let m = EntryMap::new(&Activation::Gelu, &var);
+/// let (nngp, ntk) = m.pair(0, 1, 0.7);
+/// assert!((nngp - Activation::Gelu.dual(Dual::Nngp, 1.0, 2.0, 0.7)).abs() < 1e-15);
+/// assert!((ntk - Activation::Gelu.dual(Dual::Ntk, 1.0, 2.0, 0.7)).abs() < 1e-15);
+/// assert!((m.mean(2) - Activation::Gelu.mean(0.5)).abs() < 1e-15);
+/// ```
+pub struct EntryMap {
+    act: Activation,
+    var: Vec<f64>,
+    inv: Vec<f64>,
+    diag: Vec<(f64, f64)>,
+    mean: Vec<f64>,
+    route: Route,
+}
+
+impl EntryMap {
+    /// The map for points with pre-activation variances `var` (`Sigma_ii`, clamped at 0).
+    pub fn new(act: &Activation, var: &[f64]) -> EntryMap {
+        with_rule!(act, r => EntryMap::build(r, act, var))
+    }
+
+    fn build<R: Rule>(r: &R, act: &Activation, var: &[f64]) -> EntryMap {
+        let var: Vec<f64> = var
+            .iter()
+            .map(|&s| if s.is_nan() { s } else { s.max(0.0) })
+            .collect();
+        let inv = var
+            .iter()
+            .map(|&s| if s > 0.0 { 1.0 / s.sqrt() } else { 0.0 })
+            .collect();
+        let route = if R::CLOSED {
+            Route::Closed(
+                var.iter()
+                    .map(|&s| r.point(if s > 0.0 { s } else { 1.0 }))
+                    .collect(),
+            )
+        } else if tables_pay_off(&var) {
+            let g = groups(&var);
+            let d = g.rep.len();
+            let build = |which: Dual| -> Vec<Table> {
+                let f = |x: f64| fun(r, which, x);
+                let dg: Vec<f64> = g
+                    .rep
+                    .iter()
+                    .map(|&s| rule::diag_of(r, which, s, How::Quadrature))
+                    .collect();
+                let mirror = r.parity().map(|p| match which {
+                    Dual::Nngp => p,
+                    Dual::Ntk => -p,
+                });
+                (0..d)
+                    .flat_map(|a| (a..d).map(move |b| (a, b)))
+                    .map(|(a, b)| {
+                        let (sa, sb) = (g.rep[a].sqrt(), g.rep[b].sqrt());
+                        Table::build(
+                            |t| quadrature::expect_pair(f, f, sa, sb, t.cos(), t.sin()),
+                            (dg[a] * dg[b]).sqrt(),
+                            mirror,
+                        )
+                    })
+                    .collect()
+            };
+            Route::Tables {
+                group: g.of.clone(),
+                d,
+                nngp: build(Dual::Nngp),
+                ntk: build(Dual::Ntk),
+            }
+        } else {
+            Route::Direct
+        };
+        let how = if R::CLOSED {
+            How::Auto
+        } else {
+            How::Quadrature
+        };
+        let diag = var
+            .iter()
+            .map(|&s| {
+                (
+                    rule::diag_of(r, Dual::Nngp, s, how),
+                    rule::diag_of(r, Dual::Ntk, s, how),
+                )
+            })
+            .collect();
+        let mean = var
+            .iter()
+            .map(|&s| {
+                if s.is_nan() {
+                    f64::NAN
+                } else if s > 0.0 {
+                    rule::mean_of(r, Dual::Nngp, s, How::Auto)
+                } else {
+                    r.phi(0.0)
+                }
+            })
+            .collect();
+        EntryMap {
+            act: act.clone(),
+            var,
+            inv,
+            diag,
+            mean,
+            route,
+        }
+    }
+
+    /// Number of points.
+    pub fn len(&self) -> usize {
+        self.var.len()
+    }
+
+    /// Whether there are no points.
+    pub fn is_empty(&self) -> bool {
+        self.var.is_empty()
+    }
+
+    /// `E[phi(u)]`, `u ~ N(0, Sigma_ii)`.
+    #[inline]
+    pub fn mean(&self, i: usize) -> f64 {
+        self.mean[i]
+    }
+
+    /// `(E[phi(u)^2], E[phi'(u)^2])` at point `i` (the diagonal).
+    #[inline]
+    pub fn diag(&self, i: usize) -> (f64, f64) {
+        self.diag[i]
+    }
+
+    /// `(E[phi(u) phi(v)], E[phi'(u) phi'(v)])` for points `i, j` with covariance `s12`
+    /// (`i == j` gives [`EntryMap::diag`]).
+    #[inline]
+    pub fn pair(&self, i: usize, j: usize, s12: f64) -> (f64, f64) {
+        if i == j {
+            return self.diag[i];
+        }
+        with_rule!(&self.act, r => self.pair_with(r, i, j, s12))
+    }
+
+    #[inline(always)]
+    fn pair_with<R: Rule>(&self, r: &R, i: usize, j: usize, s12: f64) -> (f64, f64) {
+        let (si, sj) = (self.var[i], self.var[j]);
+        if si.is_nan() || sj.is_nan() || s12.is_nan() {
+            return (f64::NAN, f64::NAN);
+        }
+        let how = if R::CLOSED {
+            How::Auto
+        } else {
+            How::Quadrature
+        };
+        if si == 0.0 || sj == 0.0 {
+            let other = si.max(sj);
+            return (
+                rule::zero_variance(r, Dual::Nngp, other, how),
+                rule::zero_variance(r, Dual::Ntk, other, how),
+            );
+        }
+        match &self.route {
+            Route::Closed(p) => {
+                let q = r.closed(&p[i], &p[j], s12);
+                (q.nngp, q.ntk)
+            }
+            Route::Tables {
+                group,
+                d,
+                nngp,
+                ntk,
+            } => {
+                let (a, b) = (group[i].min(group[j]), group[i].max(group[j]));
+                let k = a * d - a * (a + 1) / 2 + b;
+                let th = fast_acos(rule::corr(s12, self.inv[i], self.inv[j]));
+                (nngp[k].eval(th), ntk[k].eval(th))
+            }
+            Route::Direct => {
+                let (rho, rho_c) = rule::correlation(si, sj, s12);
+                let (sdi, sdj) = (si.sqrt(), sj.sqrt());
+                let e = |which: Dual| {
+                    let f = |x: f64| fun(r, which, x);
+                    quadrature::expect_pair(f, f, sdi, sdj, rho, rho_c)
+                };
+                (e(Dual::Nngp), e(Dual::Ntk))
+            }
+        }
+    }
+}
+
+impl Activation {
+    /// Whether `phi(c x) = c phi(x)` for all `c > 0` (ReLU, ABReLU/leaky ReLU, Abs,
+    /// identity). Kernels of such networks can be kept in scaled form past f64's range
+    /// ([`crate::kernel::stream`]).
+    ///
+    /// ```
+    /// use archconv::activation::Activation;
+    /// assert!(Activation::Relu.is_positively_homogeneous());
+    /// assert!(!Activation::Erf.is_positively_homogeneous());
+    /// ```
+    pub fn is_positively_homogeneous(&self) -> bool {
+        with_rule!(self, r => homogeneous_of(r))
+    }
+}
+
+fn homogeneous_of<R: Rule>(_: &R) -> bool {
+    R::HOMOGENEOUS
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use ndarray::array;
+
+    /// Every route of `EntryMap` equals `dual_matrix`'s entries (closed forms, tables for
+    /// normalised points, per-entry quadrature for distinct variances).
+    #[test]
+    fn matches_dual_matrix() {
+        let k = array![[1.0, 0.5, -0.2], [0.5, 1.0, 0.3], [-0.2, 0.3, 1.0]];
+        let k2 = array![[1.0, 0.5, -0.2], [0.5, 2.0, 0.3], [-0.2, 0.3, 0.7]];
+        for act in [
+            Activation::Relu,
+            Activation::Erf,
+            Activation::Tanh,
+            Activation::Silu,
+        ] {
+            for kk in [&k, &k2] {
+                let (sw2, sb2) = (1.3, 0.2);
+                let var: Vec<f64> = kk.diag().iter().map(|&v| sw2 * v + sb2).collect();
+                let m = EntryMap::new(&act, &var);
+                let a = act.dual_matrix(kk.view(), sw2, sb2, Dual::Nngp);
+                let b = act.dual_matrix(kk.view(), sw2, sb2, Dual::Ntk);
+                for i in 0..3 {
+                    for j in 0..3 {
+                        let (x, y) = m.pair(i, j, sw2 * kk[[i, j]] + sb2);
+                        assert!(
+                            (x - a[[i, j]]).abs() < 1e-14,
+                            "{act} nngp {i},{j}: {x} vs {}",
+                            a[[i, j]]
+                        );
+                        assert!(
+                            (y - b[[i, j]]).abs() < 1e-14,
+                            "{act} ntk {i},{j}: {y} vs {}",
+                            b[[i, j]]
+                        );
+                    }
+                }
+            }
+        }
+    }
+}
