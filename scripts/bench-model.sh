@@ -6,13 +6,15 @@
 #      benches of `benches/core.rs` built from BASE (default: the commit before the
 #      model, 06f752b) and from the working tree, run alternately, twice each.
 # Usage: scripts/bench-model.sh [BASE]
+#   MODEL_FILTER=REGEX limits the model bench to matching groups (default: all of them;
+#   groups not rerun keep their last results in target/criterion-model).
 set -euo pipefail
 cd "$(dirname "$0")/.."
 root=$(pwd)
 base=${1:-06f752b}
 uptime
 export CRITERION_HOME="$root/target/criterion-model"
-cargo bench --bench model -- --noplot >/dev/null
+cargo bench --bench model -- --noplot ${MODEL_FILTER:+"$MODEL_FILTER"} >/dev/null 2>&1
 python3 - "$CRITERION_HOME" <<'PY'
 import json, os, sys
 home = sys.argv[1]

@@ -36,7 +36,10 @@
 //!
 //! [`Network`] holds one such network; [`Network::ntk`] gives its empirical NTK term by
 //! term and [`Network::gd_step`] takes a full-batch gradient-descent step on
-//! `L = 1/2 sum_i (u_i - y_i)^2` (gradients from the same backward pass).
+//! `L = 1/2 sum_i (u_i - y_i)^2` (gradients from the same backward pass). The forward and
+//! backward passes share one [`Plan`] per call, each node visiting only its own
+//! non-zero in-edges (in edge order): the traversal costs `O(nodes + edges)` besides
+//! the one GEMM per linear edge.
 //!
 //! ```
 //! use archconv::{Dag, Inputs, Lift, empirical_ntk::empirical_ntk, kernel::ntk::NtkVariant};
@@ -68,6 +71,7 @@ use crate::kernel::ntk::Ntk;
 use crate::kernel::{Inputs, KernelError};
 use crate::linalg::gemm;
 use crate::model::{EdgeParams, LiftParams};
+use crate::plan::Plan;
 use ndarray::{Array1, Array2, ArrayView2, Zip};
 use rand::SeedableRng;
 use rand_distr::{Distribution, StandardNormal};
@@ -238,16 +242,19 @@ impl Network {
             .edges()
             .iter()
             .enumerate()
-            .map(|(ei, e)| (e.op == Op::Linear).then(|| gaussian(m, m, seed, 1 + ei as u64)))
+            .map(|(ei, e)| match e.op {
+                Op::Linear => Some(gaussian(m, m, seed, 1 + ei as u64)),
+                Op::Skip | Op::Zero => None,
+            })
             .collect();
         let bias = |stream: u64| gaussian(m, 1, seed, stream).column(0).to_owned();
         let b = dag
             .edges()
             .iter()
             .enumerate()
-            .map(|(ei, e)| {
-                (e.op == Op::Linear && e.params().sb2() > 0.0)
-                    .then(|| bias(BIAS_STREAM + 1 + ei as u64))
+            .map(|(ei, e)| match e.op {
+                Op::Linear => (e.params().sb2() > 0.0).then(|| bias(BIAS_STREAM + 1 + ei as u64)),
+                Op::Skip | Op::Zero => None,
             })
             .collect();
         let b0 = (lift.variances().1 > 0.0).then(|| bias(BIAS_STREAM));
@@ -274,7 +281,9 @@ impl Network {
         &self.lift
     }
 
-    fn forward(&self, xn: &Array2<f64>) -> Forward {
+    /// Forward pass over `plan` (the plan of `self.dag`): node `t` sums its in-edges in
+    /// edge order.
+    fn forward(&self, plan: &Plan<'_>, xn: &Array2<f64>) -> Forward {
         let (n, m) = (xn.nrows(), self.m);
         let sm = (m as f64).sqrt();
         let mut z0 = gemm(&self.w0, false, &xn.t().to_owned()) / (self.d as f64).sqrt();
@@ -303,13 +312,8 @@ impl Network {
                 continue;
             }
             let mut acc = Array2::<f64>::zeros((m, n));
-            for (ei, e) in self
-                .dag
-                .edges()
-                .iter()
-                .enumerate()
-                .filter(|(_, e)| e.to == t)
-            {
+            for &ei in plan.in_edges(t) {
+                let e = plan.edge(ei);
                 match e.op {
                     Op::Skip => acc += &feats[e.from],
                     Op::Linear => {
@@ -329,6 +333,7 @@ impl Network {
                         }
                         z[ei] = Some(ze);
                     }
+                    // Not in the plan's in-edges.
                     Op::Zero => {}
                 }
             }
@@ -337,7 +342,9 @@ impl Network {
         Forward { z0, feats, z }
     }
 
-    fn backward(&self, fw: &Forward) -> Backward {
+    /// Backward pass over `plan` (the one `fw` was computed with), nodes in reverse
+    /// order, each sending its signal back through its own in-edges.
+    fn backward(&self, plan: &Plan<'_>, fw: &Forward) -> Backward {
         let (m, n) = (self.m, fw.z0.ncols());
         let sm = (m as f64).sqrt();
         let nodes = self.dag.num_nodes();
@@ -350,17 +357,13 @@ impl Network {
         let mut g: Vec<Option<Array2<f64>>> = vec![None; edges];
         let mut gb: Vec<Option<Array2<f64>>> = vec![None; edges];
         for t in (0..nodes).rev() {
-            for (ei, e) in self
-                .dag
-                .edges()
-                .iter()
-                .enumerate()
-                .filter(|(_, e)| e.to == t)
-            {
+            for &ei in plan.in_edges(t) {
+                let e = plan.edge(ei);
                 match e.op {
                     Op::Skip => {
-                        let dt = delta[t].clone();
-                        delta[e.from] += &dt;
+                        // `e.from < t`: the source's signal lies below the target's.
+                        let (below, from_t) = delta.split_at_mut(t);
+                        below[e.from] += &from_t[0];
                     }
                     Op::Linear => {
                         let ze = fw.z[ei].as_ref().expect("forward");
@@ -379,6 +382,7 @@ impl Network {
                         delta[e.from] += &back;
                         g[ei] = Some(ge);
                     }
+                    // Not in the plan's in-edges.
                     Op::Zero => {}
                 }
             }
@@ -422,7 +426,7 @@ impl Network {
     /// Outputs `u_i = v . X^H_i / sqrt(m)`.
     pub fn outputs(&self, x: ArrayView2<'_, f64>) -> Result<Array1<f64>, EmpiricalError> {
         let xn = self.prepare(x)?;
-        let fw = self.forward(&xn);
+        let fw = self.forward(&Plan::of(&self.dag), &xn);
         Ok(fw.feats[self.dag.output()].t().dot(&self.v) / (self.m as f64).sqrt())
     }
 
@@ -430,8 +434,9 @@ impl Network {
     /// weights and bias, the lift term the lift's weights and bias.
     pub fn ntk(&self, x: ArrayView2<'_, f64>) -> Result<Ntk, EmpiricalError> {
         let xn = self.prepare(x)?;
-        let fw = self.forward(&xn);
-        let bw = self.backward(&fw);
+        let plan = Plan::of(&self.dag);
+        let fw = self.forward(&plan, &xn);
+        let bw = self.backward(&plan, &fw);
         let h = self.dag.output();
         let readout = gram(&fw.feats[h], &fw.feats[h]);
         let mut edges = Vec::new();
@@ -480,8 +485,9 @@ impl Network {
                 got: y.len(),
             });
         }
-        let fw = self.forward(&xn);
-        let bw = self.backward(&fw);
+        let plan = Plan::of(&self.dag);
+        let fw = self.forward(&plan, &xn);
+        let bw = self.backward(&plan, &fw);
         let sm = (self.m as f64).sqrt();
         let h = self.dag.output();
         let u = fw.feats[h].t().dot(&self.v) / sm;

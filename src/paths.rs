@@ -50,7 +50,7 @@
 //! assert_eq!(huge.effective_depth(), Some(70.0)); // 1 + 138 / 2
 //! ```
 
-use crate::dag::{Dag, Op};
+use crate::dag::Dag;
 use num_bigint::BigUint;
 use num_traits::{ToPrimitive, Zero};
 use serde::Serialize;
@@ -556,7 +556,7 @@ impl DepthHistograms {
         let mut cells: u64 = 0;
         for t in 0..n {
             for e in dag.in_edges(t) {
-                let shift = usize::from(e.op == Op::Linear);
+                let Some(shift) = e.op.depth() else { continue };
                 if let Some((lo, hi)) = ext[e.from] {
                     let (lo, hi) = (lo + shift, hi + shift);
                     ext[t] = Some(match ext[t] {
@@ -587,7 +587,7 @@ impl DepthHistograms {
                 if e.from == t || ext[e.from].is_none() {
                     continue;
                 }
-                let shift = usize::from(e.op == Op::Linear);
+                let Some(shift) = e.op.depth() else { continue };
                 // e.from < t: split the table to borrow the source and the target.
                 let (before, after) = hist.split_at_mut(t);
                 let (src_lo, src) = &before[e.from];
@@ -1046,10 +1046,10 @@ fn output_histogram(dag: &Dag) -> Result<Vec<Count>, PathError> {
     let edges = dag.edges();
     for e in edges {
         let src = info[e.from];
-        if e.op == Op::Zero || !src.reached() {
+        let Some(shift) = e.op.depth() else { continue };
+        if !src.reached() {
             continue;
         }
-        let shift = usize::from(e.op == Op::Linear);
         let dst = &mut info[e.to];
         if dst.reached() {
             (dst.lo, dst.hi) = (dst.lo.min(src.lo + shift), dst.hi.max(src.hi + shift));
@@ -1076,7 +1076,7 @@ fn output_histogram(dag: &Dag) -> Result<Vec<Count>, PathError> {
             })
             .collect();
         for e in edges {
-            if e.op != Op::Zero && info[e.from].reached() {
+            if !e.op.is_absent() && info[e.from].reached() {
                 l[e.to] = log2_add(l[e.to], l[e.from]);
             }
         }
@@ -1148,7 +1148,7 @@ fn output_histogram(dag: &Dag) -> Result<Vec<Count>, PathError> {
             let preds = || {
                 incoming
                     .iter()
-                    .filter(|e| e.op != Op::Zero && info[e.from].reached())
+                    .filter(|e| !e.op.is_absent() && info[e.from].reached())
                     .map(|e| (e, hist[e.from].as_ref().expect("a live predecessor")))
             };
             // P_t = sum of the predecessors' counts, exactly.
@@ -1166,7 +1166,7 @@ fn output_histogram(dag: &Dag) -> Result<Vec<Count>, PathError> {
             let mut words = vec![0; (cells + 1) * stride];
             words[cells * stride..].copy_from_slice(&scratch);
             for (e, src) in preds() {
-                let offset = src.lo + usize::from(e.op == Op::Linear) - x.lo;
+                let offset = src.lo + e.op.depth().expect("a present edge") - x.lo;
                 add_cells(&mut words, stride, src.counts(), src.stride, offset);
             }
             hist[t] = Some(LiveHistogram {
@@ -1177,7 +1177,7 @@ fn output_histogram(dag: &Dag) -> Result<Vec<Count>, PathError> {
         }
         // Free the predecessors whose last successor this was.
         for e in incoming {
-            if e.op == Op::Zero || !info[e.from].reached() {
+            if e.op.is_absent() || !info[e.from].reached() {
                 continue;
             }
             let s = &mut info[e.from];
@@ -1295,7 +1295,7 @@ pub fn enumerate_paths(dag: &Dag) -> impl Iterator<Item = Path> + '_ {
     let out = dag.output();
     let mut by_source: Vec<Vec<usize>> = vec![Vec::new(); dag.num_nodes()];
     for (i, e) in dag.edges().iter().enumerate() {
-        if e.op != Op::Zero {
+        if !e.op.is_absent() {
             by_source[e.from].push(i);
         }
     }
@@ -1307,8 +1307,8 @@ pub fn enumerate_paths(dag: &Dag) -> impl Iterator<Item = Path> + '_ {
             if node == out {
                 let depth = edges
                     .iter()
-                    .filter(|&&i| dag.edges()[i].op == Op::Linear)
-                    .count();
+                    .filter_map(|&i| dag.edges()[i].op.depth())
+                    .sum();
                 return Some(Path { edges, depth });
             }
             for &i in by_source[node].iter().rev() {

@@ -51,7 +51,7 @@ impl<'a> Plan<'a> {
                 Op::Skip | Op::Zero => None,
             };
             edge_pid.push(pid);
-            if e.op != Op::Zero {
+            if !e.op.is_absent() {
                 in_edges[e.to].push(i);
                 out_edges[e.from].push(i);
                 last_reader[e.from] =

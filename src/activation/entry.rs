@@ -9,7 +9,7 @@
 //! diagonal is the 1-D expectation `E[f(u)^2]`, zero variances follow the zero-variance
 //! rule, and the point means `E[phi(u)]` come with it.
 
-use super::matrix::{groups, tables_pay_off};
+use super::matrix::{closed_row, groups, tables_pay_off};
 use super::quadrature;
 use super::rule::{self, fast_acos, fun, How, Point, Rule};
 use super::table::Table;
@@ -219,6 +219,125 @@ impl EntryMap {
     }
 }
 
+/// Rows of a closed-form dual matrix `F(K)` ([`Activation::dual_matrix`]) computed on
+/// demand, for a consumer that reads the map once and would otherwise store all `N x N`
+/// of it. Row `i` holds the same entries as the matrix's row (up to the mirror: the
+/// matrix computes its lower triangle and copies it, a row reads `K`'s row `i`); the
+/// diagonal is the 1-D expectation and zero variances follow the zero-variance rule.
+pub(crate) struct ClosedRows<'a> {
+    act: Activation,
+    k: ndarray::ArrayView2<'a, f64>,
+    sw2: f64,
+    sb2: f64,
+    which: Dual,
+    var: Vec<f64>,
+    pts: Vec<Point>,
+    cols: [Vec<f64>; 3],
+    diag: Vec<f64>,
+    /// `zero_variance(var_j)` per point, when some variance is zero.
+    zero: Option<Vec<f64>>,
+}
+
+impl<'a> ClosedRows<'a> {
+    /// The row map of `act`'s `which` dual on `Sigma = sw2 K + sb2`; `None` when the
+    /// activation has no closed form (its maps need tables or quadrature) or a variance is
+    /// not finite.
+    pub(crate) fn new(
+        act: &Activation,
+        k: ndarray::ArrayView2<'a, f64>,
+        sw2: f64,
+        sb2: f64,
+        which: Dual,
+    ) -> Option<ClosedRows<'a>> {
+        with_rule!(act, r => ClosedRows::build(r, act, k, sw2, sb2, which))
+    }
+
+    fn build<R: Rule>(
+        r: &R,
+        act: &Activation,
+        k: ndarray::ArrayView2<'a, f64>,
+        sw2: f64,
+        sb2: f64,
+        which: Dual,
+    ) -> Option<ClosedRows<'a>> {
+        if !R::CLOSED {
+            return None;
+        }
+        let var: Vec<f64> = k.diag().iter().map(|&x| (sw2 * x + sb2).max(0.0)).collect();
+        if var.iter().any(|v| !v.is_finite()) {
+            return None;
+        }
+        let pts: Vec<Point> = var
+            .iter()
+            .map(|&s| r.point(if s > 0.0 { s } else { 1.0 }))
+            .collect();
+        let cols = std::array::from_fn(|c| pts.iter().map(|q| q[c]).collect());
+        let diag = var
+            .iter()
+            .map(|&s| rule::diag_of(r, which, s, How::Auto))
+            .collect();
+        let zero = var.contains(&0.0).then(|| {
+            var.iter()
+                .map(|&s| rule::zero_variance(r, which, s, How::Auto))
+                .collect()
+        });
+        Some(ClosedRows {
+            act: act.clone(),
+            k,
+            sw2,
+            sb2,
+            which,
+            var,
+            pts,
+            cols,
+            diag,
+            zero,
+        })
+    }
+
+    /// Writes row `i` of the map into `o` (length `N`).
+    pub(crate) fn row(&self, i: usize, o: &mut [f64]) {
+        with_rule!(&self.act, r => self.row_with(r, i, o))
+    }
+
+    fn row_with<R: Rule>(&self, r: &R, i: usize, o: &mut [f64]) {
+        let row = self.k.row(i);
+        let copied;
+        let kr = match row.as_slice() {
+            Some(s) => s,
+            None => {
+                copied = row.to_vec();
+                &copied
+            }
+        };
+        let [c0, c1, c2] = &self.cols;
+        closed_row(
+            r,
+            o,
+            kr,
+            c0,
+            c1,
+            c2,
+            self.pts[i],
+            self.sw2,
+            self.sb2,
+            self.which,
+        );
+        if let Some(z) = &self.zero {
+            if self.var[i] == 0.0 {
+                o.copy_from_slice(z);
+            } else {
+                for (j, oj) in o.iter_mut().enumerate() {
+                    if self.var[j] == 0.0 {
+                        *oj = z[i];
+                    }
+                }
+            }
+        }
+        o[i] = self.diag[i];
+    }
+}
+
 impl Activation {
     /// Whether `phi(c x) = c phi(x)` for all `c > 0` (ReLU, ABReLU/leaky ReLU, Abs,
     /// identity). Kernels of such networks can be kept in scaled form past f64's range
@@ -242,6 +361,47 @@ fn homogeneous_of<R: Rule>(_: &R) -> bool {
 mod tests {
     use super::*;
     use ndarray::array;
+
+    /// `ClosedRows` gives `dual_matrix`'s rows (zero-variance points included) for every
+    /// closed form, and refuses quadrature activations.
+    #[test]
+    fn closed_rows_match_dual_matrix() {
+        let k = array![
+            [1.0, 0.5, -0.2, 0.0],
+            [0.5, 2.0, 0.3, 0.0],
+            [-0.2, 0.3, 0.7, 0.0],
+            [0.0, 0.0, 0.0, 0.0]
+        ];
+        for act in [
+            Activation::Relu,
+            Activation::AbRelu { a: 0.1, b: 0.9 },
+            Activation::Abs,
+            Activation::Erf,
+            Activation::Gelu,
+            Activation::Identity,
+        ] {
+            for (sw2, sb2) in [(2.0, 0.0), (1.3, 0.2)] {
+                for which in [Dual::Nngp, Dual::Ntk] {
+                    let m = act.dual_matrix(k.view(), sw2, sb2, which);
+                    let rows = ClosedRows::new(&act, k.view(), sw2, sb2, which).unwrap();
+                    let mut o = vec![0.0; 4];
+                    for i in 0..4 {
+                        rows.row(i, &mut o);
+                        for j in 0..4 {
+                            let d = (o[j] - m[[i, j]]).abs();
+                            assert!(
+                                d <= 1e-15 * (1.0 + m[[i, j]].abs()),
+                                "{act} {i},{j}: {} vs {}",
+                                o[j],
+                                m[[i, j]]
+                            );
+                        }
+                    }
+                }
+            }
+        }
+        assert!(ClosedRows::new(&Activation::Tanh, k.view(), 1.0, 0.0, Dual::Nngp).is_none());
+    }
 
     /// Every route of `EntryMap` equals `dual_matrix`'s entries (closed forms, tables for
     /// normalised points, per-entry quadrature for distinct variances).

@@ -176,7 +176,7 @@ fn for_rows(
 
 crate::simd::avx2_dispatch! {
     /// `o[j] = closed(p_i, p_j, sw2 k[j] + sb2)` for one row (`j < i`).
-    fn closed_row[R: Rule](
+    pub(super) fn closed_row[R: Rule](
         r: &R,
         o: &mut [f64],
         kr: &[f64],

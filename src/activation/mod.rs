@@ -245,6 +245,7 @@ macro_rules! with_rule {
 
 // After `with_rule!`, which it uses.
 mod entry;
+pub(crate) use entry::ClosedRows;
 pub use entry::EntryMap;
 
 /// One accepted form of a specification string: `name` or `name(p1,p2,...)`.

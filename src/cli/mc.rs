@@ -227,7 +227,7 @@ pub fn run(a: Args) -> CliResult {
 /// distinct setting with its edge count (`erf(sw2=1, sb2=0.1) x 3, relu(sw2=2, sb2=0) x 1`).
 fn network_settings(dag: &Dag) -> String {
     let mut seen: Vec<(String, usize)> = Vec::new();
-    for e in dag.edges().iter().filter(|e| e.op == archconv::Op::Linear) {
+    for e in dag.edges().iter().filter(|e| e.op.is_parameterized()) {
         let p = e.params().to_string();
         match seen.iter_mut().find(|(q, _)| *q == p) {
             Some((_, c)) => *c += 1,

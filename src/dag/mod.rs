@@ -20,73 +20,14 @@
 //! ```
 
 pub mod format;
+mod op;
 pub mod random;
+
+pub use op::Op;
 
 use crate::model::EdgeParams;
 use serde::{Deserialize, Serialize};
 use std::fmt;
-
-/// Kernel class of an edge operation (PAPER.md section 1, table).
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize, PartialOrd, Ord)]
-#[serde(rename_all = "lowercase")]
-pub enum Op {
-    /// The edge is absent (`none` in the benchmarks). Kept in the edge list only so
-    /// drawings can show it in light grey; ignored by every computation.
-    Zero,
-    /// Identity, non-parameterized (`skip_connect`; pooling maps here too).
-    Skip,
-    /// `relu(W x)`, `W` iid `N(0, 2/m)`: parameterized (convolutions map here).
-    Linear,
-}
-
-impl Op {
-    /// Maps an operation name to its class.
-    ///
-    /// | class | names |
-    /// |---|---|
-    /// | Zero | `none`, `zero`, `0` |
-    /// | Skip | `skip`, `skip_connect`, `identity`, `avg_pool_3x3`, `max_pool_3x3`, `concat` (DARTS cell output), `1` |
-    /// | Linear | `linear`, `nor_conv_1x1`, `nor_conv_3x3`, `sep_conv_3x3`, `sep_conv_5x5`, `dil_conv_3x3`, `dil_conv_5x5`, `conv_1x1`, `conv_3x3`, `conv_7x1_1x7`, `2` |
-    ///
-    /// ```
-    /// use archconv::Op;
-    /// assert_eq!(Op::from_name("avg_pool_3x3"), Some(Op::Skip));
-    /// assert_eq!(Op::from_name("sep_conv_5x5"), Some(Op::Linear));
-    /// assert_eq!(Op::from_name("relu"), None);
-    /// ```
-    pub fn from_name(name: &str) -> Option<Op> {
-        Some(match name {
-            "none" | "zero" | "0" => Op::Zero,
-            "skip" | "skip_connect" | "identity" | "avg_pool_3x3" | "max_pool_3x3" | "concat"
-            | "1" => Op::Skip,
-            "linear" | "nor_conv_1x1" | "nor_conv_3x3" | "sep_conv_3x3" | "sep_conv_5x5"
-            | "dil_conv_3x3" | "dil_conv_5x5" | "conv_1x1" | "conv_3x3" | "conv_7x1_1x7" | "2" => {
-                Op::Linear
-            }
-            _ => return None,
-        })
-    }
-
-    /// The canonical lower-case name of the class (`zero`, `skip`, `linear`).
-    pub fn name(self) -> &'static str {
-        match self {
-            Op::Zero => "zero",
-            Op::Skip => "skip",
-            Op::Linear => "linear",
-        }
-    }
-
-    /// Whether the op carries weights (counts towards a path's depth `d_p`).
-    pub fn is_parameterized(self) -> bool {
-        self == Op::Linear
-    }
-}
-
-impl fmt::Display for Op {
-    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        f.write_str(self.name())
-    }
-}
 
 /// One edge `from -> to` with its op class, when parsed from a benchmark format the
 /// original operation name (used for labels and round-trips), and for a linear edge
@@ -291,7 +232,7 @@ impl Dag {
         if let Some((index, e)) = edges
             .iter()
             .enumerate()
-            .find(|(_, e)| e.params.is_some() && e.op != Op::Linear)
+            .find(|(_, e)| e.params.is_some() && !e.op.is_parameterized())
         {
             return Err(DagError::ParamsOnNonParameterized {
                 index,
@@ -318,7 +259,7 @@ impl Dag {
         }
         if let Some(e) = edges
             .iter()
-            .find(|e| e.op != Op::Zero && inputs.contains(&e.to))
+            .find(|e| !e.op.is_absent() && inputs.contains(&e.to))
         {
             return Err(DagError::InputHasIncoming {
                 node: e.to,
@@ -384,7 +325,7 @@ impl Dag {
     pub fn in_edges(&self, t: usize) -> impl Iterator<Item = &Edge> + '_ {
         let lo = self.edges.partition_point(|e| e.to < t);
         let hi = self.edges.partition_point(|e| e.to <= t);
-        self.edges[lo..hi].iter().filter(|e| e.op != Op::Zero)
+        self.edges[lo..hi].iter().filter(|e| !e.op.is_absent())
     }
 
     /// Outgoing non-zero edges of node `s`, by target (`O(log E)` to find them).
@@ -394,7 +335,7 @@ impl Dag {
         self.by_source[lo..hi]
             .iter()
             .map(|&i| &self.edges[i])
-            .filter(|e| e.op != Op::Zero)
+            .filter(|e| !e.op.is_absent())
     }
 
     /// The same DAG with `params` on every linear edge that has none of its own (the
@@ -407,7 +348,7 @@ impl Dag {
     /// assert!(dag.edges().iter().filter(|e| e.op == archconv::Op::Linear).all(|e| e.params() == &p));
     /// ```
     pub fn with_default_params(mut self, params: &EdgeParams) -> Dag {
-        for e in self.edges.iter_mut().filter(|e| e.op == Op::Linear) {
+        for e in self.edges.iter_mut().filter(|e| e.op.is_parameterized()) {
             if e.params.is_none() {
                 e.params = Some(params.clone());
             }
@@ -417,7 +358,7 @@ impl Dag {
 
     /// The same DAG with `params` on every linear edge (replacing their own).
     pub fn with_all_params(mut self, params: &EdgeParams) -> Dag {
-        for e in self.edges.iter_mut().filter(|e| e.op == Op::Linear) {
+        for e in self.edges.iter_mut().filter(|e| e.op.is_parameterized()) {
             e.params = Some(params.clone());
         }
         self
@@ -427,7 +368,7 @@ impl Dag {
     pub fn is_paper_relu(&self) -> bool {
         self.edges
             .iter()
-            .filter(|e| e.op == Op::Linear)
+            .filter(|e| e.op.is_parameterized())
             .all(|e| e.params().is_paper_relu())
     }
 

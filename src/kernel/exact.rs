@@ -113,7 +113,7 @@ type MapKey = (usize, usize);
 
 struct Traversal<'a> {
     dag: &'a Dag,
-    plan: Plan<'a>,
+    plan: &'a Plan<'a>,
     states: Vec<NodeState>,
     /// `F_e(K^s)` per (source node, parameter set), shared by the linear edges leaving `s`
     /// with the same parameters.
@@ -225,12 +225,45 @@ pub(crate) fn fused(
     fused_with_maps(n, &[], dense, rank1, products)
 }
 
-/// [`fused`] plus terms `c f(K)` whose ReLU map is computed row by row in the same pass
-/// instead of being stored ([`relu::FRows`]): a map read by one node only costs no
-/// `N x N` write and read.
+/// An edge map computed row by row: the paper's arc-cosine map ([`relu::FRows`]) or any
+/// closed-form activation's ([`crate::activation::ClosedRows`]).
+pub(crate) enum RowMap<'a> {
+    /// The paper's ReLU edge.
+    Relu(relu::FRows<'a>),
+    /// Another closed-form edge.
+    Closed(crate::activation::ClosedRows<'a>),
+}
+
+impl<'a> RowMap<'a> {
+    /// The row map of `params`' NNGP map on `k`, if it can be computed row by row.
+    fn of(params: &crate::model::EdgeParams, k: ndarray::ArrayView2<'a, f64>) -> Option<Self> {
+        if params.is_paper_relu() {
+            return Some(RowMap::Relu(relu::FRows::new(k)));
+        }
+        crate::activation::ClosedRows::new(
+            params.activation(),
+            k,
+            params.sw2(),
+            params.sb2(),
+            crate::activation::Dual::Nngp,
+        )
+        .map(RowMap::Closed)
+    }
+
+    fn row(&self, i: usize, o: &mut [f64]) {
+        match self {
+            RowMap::Relu(f) => f.row(i, o),
+            RowMap::Closed(f) => f.row(i, o),
+        }
+    }
+}
+
+/// [`fused`] plus terms `c F_e(K)` whose map is computed row by row in the same pass
+/// instead of being stored ([`RowMap`]): a map read by one node only costs no `N x N`
+/// write and read.
 pub(crate) fn fused_with_maps(
     n: usize,
-    maps: &[(f64, &relu::FRows<'_>)],
+    maps: &[(f64, &RowMap<'_>)],
     dense: &[(f64, &Array2<f64>)],
     rank1: &[(f64, &Array1<f64>, &Array1<f64>)],
     products: &[(&Array2<f64>, &Array2<f64>)],
@@ -287,11 +320,13 @@ pub(crate) fn fused_with_maps(
     out
 }
 
+/// The recursion over `plan`'s DAG (module docs): every node's state.
 pub(crate) fn recursion(
-    dag: &Dag,
+    plan: &Plan<'_>,
     inp: &Inputs,
     rule: Rule,
 ) -> Result<Vec<NodeState>, KernelError> {
+    let dag = plan.dag();
     let n = inp.len();
     let out = dag.output();
     if let Ok(h) = DepthHistograms::of(dag) {
@@ -301,7 +336,7 @@ pub(crate) fn recursion(
     }
     let mut tr = Traversal {
         dag,
-        plan: Plan::of(dag),
+        plan,
         states: Vec::with_capacity(dag.num_nodes()),
         fcache: HashMap::new(),
         cross: HashMap::new(),
@@ -344,11 +379,12 @@ pub(crate) fn recursion(
             match (op, pid) {
                 (Op::Linear, Some(pid)) => {
                     let key = (s, pid);
-                    // Streamed row by row only for the paper's ReLU (its rows are cheap
-                    // to recompute); every other map is stored.
+                    // Streamed row by row when one node reads it and it has a closed
+                    // form (its rows are cheap to recompute); otherwise stored.
                     if first_use[&key] != last_use[&key]
                         || edges.len() == 1
-                        || !tr.plan.params(pid).is_paper_relu()
+                        || !tr.plan.params(pid).activation().is_closed_form()
+                        || tr.states[s].gram.diag().iter().any(|v| !v.is_finite())
                     {
                         tr.ensure_f(key);
                     }
@@ -385,12 +421,15 @@ pub(crate) fn recursion(
             continue;
         }
         let gram = {
-            let rows: Vec<(f64, relu::FRows<'_>)> = linear_sources
+            let rows: Vec<(f64, RowMap<'_>)> = linear_sources
                 .iter()
                 .filter(|(key, _)| !tr.fcache.contains_key(key))
-                .map(|(&(s, _), &c)| (c, relu::FRows::new(tr.states[s].gram.view())))
+                .map(|(&(s, pid), &c)| {
+                    let map = RowMap::of(tr.plan.params(pid), tr.states[s].gram.view());
+                    (c, map.expect("only row maps are left out of the cache"))
+                })
                 .collect();
-            let maps: Vec<(f64, &relu::FRows<'_>)> = rows.iter().map(|(c, f)| (*c, f)).collect();
+            let maps: Vec<(f64, &RowMap<'_>)> = rows.iter().map(|(c, f)| (*c, f)).collect();
             let mut dense: Vec<(f64, &Array2<f64>)> = Vec::new();
             for (&key, &c) in &linear_sources {
                 if tr.fcache.contains_key(&key) {

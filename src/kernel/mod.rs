@@ -555,12 +555,13 @@ impl Inputs {
         // Node states plus the recursion's working copies (measured: about twice the
         // states at their peak).
         self.check_states(dag, kind.name(), 2)?;
+        let plan = crate::plan::Plan::of(dag);
         let nodes = match kind {
-            KernelKind::PathSum => pathsum::path_sum(dag, self)?,
+            KernelKind::PathSum => pathsum::path_sum(&plan, self)?,
             KernelKind::IndependentBranch => {
-                exact::recursion(dag, self, exact::Rule::IndependentBranch)?
+                exact::recursion(&plan, self, exact::Rule::IndependentBranch)?
             }
-            KernelKind::Exact => exact::recursion(dag, self, exact::Rule::Exact)?,
+            KernelKind::Exact => exact::recursion(&plan, self, exact::Rule::Exact)?,
         };
         Ok(Kernel { kind, nodes })
     }

@@ -45,6 +45,7 @@
 use super::exact::{fused, recursion, Rule};
 use super::{Inputs, KernelError, Lift};
 use crate::dag::{Dag, Edge, Op};
+use crate::plan::Plan;
 use ndarray::{Array1, Array2, Zip};
 use std::collections::{BTreeMap, HashMap};
 
@@ -149,7 +150,7 @@ fn add_combo(acc: &mut Combo, other: &Combo, scale: f64) {
 }
 
 struct Backward<'a> {
-    dag: &'a Dag,
+    plan: &'a Plan<'a>,
     /// `Q^{a,b}` for `a < b`, symbolically.
     cross: HashMap<(usize, usize), Combo>,
 }
@@ -165,12 +166,7 @@ impl Backward<'_> {
             return q.clone();
         }
         let mut acc = Combo::new();
-        let outs: Vec<usize> = self
-            .dag
-            .out_edges(a)
-            .filter(|e| e.op == Op::Skip)
-            .map(|e| e.to)
-            .collect();
+        let outs: Vec<usize> = skip_targets(self.plan, a);
         for t in outs {
             let q = self.q(t, b);
             add_combo(&mut acc, &q, 1.0);
@@ -178,6 +174,20 @@ impl Backward<'_> {
         self.cross.insert((a, b), acc.clone());
         acc
     }
+}
+
+/// Targets of node `a`'s skip edges (with multiplicity), in edge order.
+fn skip_targets(plan: &Plan<'_>, a: usize) -> Vec<usize> {
+    plan.out_edges(a)
+        .iter()
+        .filter_map(|&i| {
+            let e = plan.edge(i);
+            match e.op {
+                Op::Skip => Some(e.to),
+                Op::Linear | Op::Zero => None,
+            }
+        })
+        .collect()
 }
 
 /// `a * b * c` elementwise (any of `b` may be absent), rows in parallel.
@@ -210,17 +220,17 @@ fn product3(a: &Array2<f64>, b: Option<&Array2<f64>>, c: &Array2<f64>) -> Array2
 impl Inputs {
     /// The lift's own NTK factor `Theta^0` (what multiplies `P^lift`): dense
     /// `K^0 = sw2 K_data + sb2`; stem `(K_data + sb2/sw2) * Fd_lift(K_data)`.
-    pub(crate) fn lift_ntk_term(&self) -> Array2<f64> {
+    pub(crate) fn lift_ntk_term(&self) -> std::borrow::Cow<'_, Array2<f64>> {
         let kd = self.data_gram();
         match self.lift_params().stem_params() {
-            None => self.k0().clone(),
+            None => std::borrow::Cow::Borrowed(self.k0()),
             Some(sp) => {
                 let fd = sp.ntk_map(kd.view());
-                if sp.sb2() == 0.0 {
+                std::borrow::Cow::Owned(if sp.sb2() == 0.0 {
                     ndarray::Zip::from(kd).and(&fd).map_collect(|&a, &b| a * b)
                 } else {
                     sp.ntk_param_factor(kd.view(), &fd)
-                }
+                })
             }
         }
     }
@@ -229,24 +239,20 @@ impl Inputs {
     pub fn ntk(&self, dag: &Dag, rule: Rule) -> Result<Ntk, KernelError> {
         // Forward states, the backward P^a per node and caches (estimate checked first).
         self.check_states(dag, "NTK", 4)?;
-        let forward = recursion(dag, self, rule)?;
+        let plan = Plan::of(dag);
+        let forward = recursion(&plan, self, rule)?;
         let n = self.len();
         let h = dag.output();
         let mut bw = Backward {
-            dag,
+            plan: &plan,
             cross: HashMap::new(),
         };
-        let plan = crate::plan::Plan::of(dag);
         let mut p: Vec<Option<Array2<f64>>> = vec![None; dag.num_nodes()];
         // Fd_e(K^s) per (source, parameter set).
         let mut fdot_cache: HashMap<(usize, usize), Array2<f64>> = HashMap::new();
         let ones = Array1::<f64>::ones(n);
         for a in (0..dag.num_nodes()).rev() {
-            let skips: Vec<usize> = dag
-                .out_edges(a)
-                .filter(|e| e.op == Op::Skip)
-                .map(|e| e.to)
-                .collect();
+            let skips: Vec<usize> = skip_targets(&plan, a);
             let linears: Vec<(usize, usize)> = plan
                 .out_edges(a)
                 .iter()

@@ -22,16 +22,17 @@
 //! ```
 
 use super::{Inputs, KernelError, NodeState};
-use crate::dag::{Dag, Op};
+use crate::dag::Op;
 use crate::paths::{DepthHistograms, PathError};
+use crate::plan::Plan;
 use ndarray::{Array1, Array2};
 
-pub(crate) fn path_sum(dag: &Dag, inp: &Inputs) -> Result<Vec<NodeState>, KernelError> {
+pub(crate) fn path_sum(plan: &Plan<'_>, inp: &Inputs) -> Result<Vec<NodeState>, KernelError> {
+    let dag = plan.dag();
     let n = inp.len();
     let out = dag.output();
     // Eq. 12 composes one edge map d times: every linear edge must compute the same map
     // (a path through different maps would need its own composition, per path).
-    let plan = crate::plan::Plan::of(dag);
     if let [first, second, ..] = plan.distinct_params() {
         let (_, edge) = dag
             .edges()
@@ -89,7 +90,8 @@ pub(crate) fn path_sum(dag: &Dag, inp: &Inputs) -> Result<Vec<NodeState>, Kernel
             inp.mu0().clone()
         } else {
             let mut mu = Array1::<f64>::zeros(n);
-            for e in dag.in_edges(t) {
+            for &i in plan.in_edges(t) {
+                let e = plan.edge(i);
                 match e.op {
                     Op::Skip => mu += &states[e.from].mean,
                     Op::Linear => mu += &params.mean(&states[e.from].gram),

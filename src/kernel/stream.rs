@@ -657,7 +657,7 @@ impl Inputs {
         )?;
         let dg = diagonals(&plan, &st, self, rule)?;
         let theta0 = match ntk {
-            Some(NtkVariant::Full) => Some(self.lift_ntk_term()),
+            Some(NtkVariant::Full) => Some(self.lift_ntk_term().into_owned()),
             _ => None,
         };
         let lift = LiftTiles {

@@ -43,9 +43,10 @@ use super::features::{finish_gram, gram_chunk_rows, root_factor, Features, Parti
 use super::rng::{bias_tag, edge_tag, fill_normal, stream, Domain, LIFT_TAG};
 use super::{McError, McInputs, Precision, Sampler};
 use crate::activation::Activation;
-use crate::dag::{Dag, Op};
+use crate::dag::Op;
 use crate::kernel::NodeState;
 use crate::model::{EdgeParams, LiftParams};
+use crate::plan::Plan;
 use faer::linalg::matmul::triangular::{self, BlockStructure};
 use faer::{Accum, Mat, MatMut, MatRef, Par};
 use rayon::prelude::*;
@@ -444,19 +445,25 @@ fn with_scratch<T: Real, R>(len: usize, f: impl FnOnce(&mut [T]) -> R) -> R {
     r
 }
 
-/// Which node features the traversal keeps and until when: `last_use[s]` is the last node
-/// that reads node `s` (itself when none does) and `read[s]` whether any later edge reads
-/// its features (a skip edge, or any edge in the explicit sampler). Shared with the memory
-/// estimate, which replays the same liveness.
-pub(crate) fn liveness(dag: &Dag, sampler: Sampler) -> (Vec<usize>, Vec<bool>) {
-    let nodes = dag.num_nodes();
-    let mut last_use: Vec<usize> = (0..nodes).collect();
-    let mut read = vec![false; nodes];
-    for e in dag.edges().iter().filter(|e| e.op != Op::Zero) {
-        last_use[e.from] = last_use[e.from].max(e.to);
-        read[e.from] |= e.op == Op::Skip || sampler == Sampler::Explicit;
-    }
-    (last_use, read)
+/// The last node that reads node `s` through an edge ([`Plan::last_reader`]), itself when
+/// none does: the traversal drops `s`'s features and operand once that node is built.
+pub(crate) fn last_use(plan: &Plan<'_>, s: usize) -> usize {
+    plan.last_reader(s).unwrap_or(s)
+}
+
+/// Whether a later edge reads node `s`'s features, so that the traversal stores them: a
+/// skip edge, or any edge in the explicit sampler (the conditional sampler's linear edges
+/// read only the source's Gram). `O(out-degree)`; shared with the memory estimates,
+/// which replay the same liveness.
+pub(crate) fn reads_features(plan: &Plan<'_>, s: usize, sampler: Sampler) -> bool {
+    plan.out_edges(s).iter().any(|&i| match plan.edge(i).op {
+        Op::Zero => false,
+        Op::Skip => true,
+        Op::Linear => match sampler {
+            Sampler::Explicit => true,
+            Sampler::Conditional => false,
+        },
+    })
 }
 
 /// Checks a node state for NaN or infinity.
@@ -468,10 +475,11 @@ fn check_state(st: &NodeState, node: usize, seed: u64) -> Result<(), McError> {
     }
 }
 
-/// One finite-width network: every node's empirical Gram and mean (CPU). Assumes
-/// validated arguments (width > 0, memory checked).
+/// One finite-width network of `plan`'s DAG: every node's empirical Gram and mean (CPU).
+/// Assumes validated arguments (width > 0, memory checked). The plan is built once per
+/// run and shared by its networks.
 pub(crate) fn simulate(
-    dag: &Dag,
+    plan: &Plan<'_>,
     inp: &McInputs,
     m: usize,
     sampler: Sampler,
@@ -479,32 +487,37 @@ pub(crate) fn simulate(
     seed: u64,
 ) -> Result<Vec<NodeState>, McError> {
     match precision {
-        Precision::F32 => simulate_in::<f32>(dag, inp, m, sampler, seed),
-        Precision::F64 => simulate_in::<f64>(dag, inp, m, sampler, seed),
+        Precision::F32 => simulate_in::<f32>(plan, inp, m, sampler, seed),
+        Precision::F64 => simulate_in::<f64>(plan, inp, m, sampler, seed),
     }
 }
 
+/// The traversal: nodes in topological order, each reading only its own in-edges
+/// ([`Plan::in_edges`], in edge order, so the sums and the edge tags are fixed), and each
+/// node's features and operand dropped once its last reader is built
+/// ([`Plan::last_reader`]): `O(nodes + edges)` besides the products.
 fn simulate_in<T: Real>(
-    dag: &Dag,
+    plan: &Plan<'_>,
     inp: &McInputs,
     m: usize,
     sampler: Sampler,
     seed: u64,
 ) -> Result<Vec<NodeState>, McError> {
+    let dag = plan.dag();
     let nodes = dag.num_nodes();
     let n = inp.len();
     let (rows, domain) = match sampler {
         Sampler::Explicit => (EXPLICIT_ROWS, Domain::Explicit),
         Sampler::Conditional => (CONDITIONAL_ROWS, Domain::Conditional),
     };
-    // Last node that reads each node's features (itself when nothing does), and whether
-    // anything reads them at all.
-    let (last_use, read) = liveness(dag, sampler);
     let mut feats: Vec<Option<Arc<Features<T>>>> = vec![None; nodes];
     let mut prepared: Vec<Option<Operand<T>>> = (0..nodes).map(|_| None).collect();
     let mut states: Vec<NodeState> = Vec::with_capacity(nodes);
     let mut lifted: Option<(Option<Arc<Features<T>>>, NodeState)> = None;
-    let any_input_read = (0..nodes).any(|t| dag.is_input(t) && read[t]);
+    let any_input_read = dag
+        .inputs()
+        .iter()
+        .any(|&s| reads_features(plan, s, sampler));
     for t in 0..nodes {
         if dag.is_input(t) {
             if lifted.is_none() {
@@ -522,8 +535,14 @@ fn simulate_in<T: Real>(
             feats[t] = x0.clone();
             states.push(st.clone());
         } else {
-            for e in dag.edges().iter() {
-                if e.to != t || e.op != Op::Linear || prepared[e.from].is_some() {
+            for &i in plan.in_edges(t) {
+                let e = plan.edge(i);
+                // A linear edge's operand, once per source node.
+                let linear = match e.op {
+                    Op::Linear => true,
+                    Op::Skip | Op::Zero => false,
+                };
+                if !linear || prepared[e.from].is_some() {
                     continue;
                 }
                 prepared[e.from] = Some(match sampler {
@@ -542,36 +561,45 @@ fn simulate_in<T: Real>(
                     }
                 });
             }
-            let inputs: Vec<Input<'_, T>> = dag
-                .edges()
+            let inputs: Vec<Input<'_, T>> = plan
+                .in_edges(t)
                 .iter()
-                .enumerate()
-                .filter(|(_, e)| e.to == t && e.op != Op::Zero)
-                .map(|(index, e)| match e.op {
-                    Op::Skip => Input::Skip(
-                        feats[e.from]
-                            .as_deref()
-                            .expect("skip sources are stored until their last use"),
-                    ),
-                    Op::Linear => Input::Linear {
-                        op: prepared[e.from].as_ref().expect("set above"),
-                        tag: edge_tag(index),
-                        map: EdgeMap::of_edge(e.params()),
-                    },
-                    Op::Zero => unreachable!("zero edges are filtered out above"),
+                .filter_map(|&i| {
+                    let e = plan.edge(i);
+                    match e.op {
+                        // The plan lists no absent edges; nothing to add if it did.
+                        Op::Zero => None,
+                        Op::Skip => Some(Input::Skip(
+                            feats[e.from]
+                                .as_deref()
+                                .expect("skip sources are stored until their last use"),
+                        )),
+                        Op::Linear => Some(Input::Linear {
+                            op: prepared[e.from].as_ref().expect("set above"),
+                            tag: edge_tag(i),
+                            map: EdgeMap::of_edge(e.params()),
+                        }),
+                    }
                 })
                 .collect();
-            let (st, x) = build_node(m, n, &inputs, rows, read[t], seed, domain);
+            let store = reads_features(plan, t, sampler);
+            let (st, x) = build_node(m, n, &inputs, rows, store, seed, domain);
             drop(inputs);
             check_state(&st, t, seed)?;
             states.push(st);
             feats[t] = x.map(Arc::new);
         }
-        for s in 0..=t {
-            if last_use[s] <= t {
-                feats[s] = None;
-                prepared[s] = None;
-            }
+        // Node t was the last reader of these sources (or reads nothing itself and nothing
+        // reads it): their features and operands go.
+        let done = plan
+            .in_edges(t)
+            .iter()
+            .map(|&i| plan.edge(i).from)
+            .chain(std::iter::once(t))
+            .filter(|&s| last_use(plan, s) == t);
+        for s in done {
+            feats[s] = None;
+            prepared[s] = None;
         }
     }
     Ok(states)

@@ -1,9 +1,10 @@
 //! Memory estimates, made before anything large is allocated.
 
-use super::cpu::{liveness, CONDITIONAL_ROWS, EXPLICIT_ROWS};
+use super::cpu::{last_use, reads_features, CONDITIONAL_ROWS, EXPLICIT_ROWS};
 use super::features::gram_chunk_rows;
 use super::{McError, Precision, Sampler};
 use crate::dag::Dag;
+use crate::plan::Plan;
 
 /// Bytes one CPU network sample needs at its peak (features alive at once, block scratch
 /// of every worker thread, Gram partials, node states), `None` on `u64` overflow.
@@ -29,15 +30,29 @@ pub fn network_bytes(
     precision: Precision,
     threads: usize,
 ) -> Option<u64> {
+    network_bytes_of(&Plan::of(dag), n, d, m, sampler, precision, threads)
+}
+
+/// [`network_bytes`] from the DAG's plan, built once by the caller: `O(nodes + edges)`.
+pub(crate) fn network_bytes_of(
+    plan: &Plan<'_>,
+    n: usize,
+    d: usize,
+    m: usize,
+    sampler: Sampler,
+    precision: Precision,
+    threads: usize,
+) -> Option<u64> {
+    let dag = plan.dag();
     let nodes = dag.num_nodes();
-    let (last_use, read) = liveness(dag, sampler);
-    // Node s (stored, not an input) is alive while t is in (s, last_use[s]]: count the
+    // Node s (stored, not an input) is alive while t is in (s, last_use(s)]: count the
     // live nodes at every t with a difference array, O(nodes) instead of O(nodes^2).
     let mut delta = vec![0i64; nodes + 2];
     for s in 0..nodes {
-        if !dag.is_input(s) && read[s] && last_use[s] > s {
+        let last = last_use(plan, s);
+        if !dag.is_input(s) && last > s && reads_features(plan, s, sampler) {
             delta[s + 1] += 1;
-            delta[last_use[s] + 1] -= 1;
+            delta[last + 1] -= 1;
         }
     }
     let mut peak_live = 1u64; // the lift

@@ -88,6 +88,7 @@ use crate::dag::Dag;
 use crate::kernel::{Inputs, Kernel, KernelError, KernelKind, Lift, NodeState};
 use crate::model::LiftParams;
 use crate::paths::DepthHistograms;
+use crate::plan::Plan;
 use ndarray::{Array1, Array2, ArrayView2, Axis};
 use rayon::prelude::*;
 use serde::Serialize;
@@ -550,8 +551,9 @@ pub fn sample_network(
     }
     check_path(dag)?;
     let limit = memory_limit.unwrap_or_else(crate::budget::limit);
-    let per = memory::network_bytes(
-        dag,
+    let plan = Plan::of(dag);
+    let per = memory::network_bytes_of(
+        &plan,
         inputs.len(),
         inputs.dim(),
         width,
@@ -560,7 +562,7 @@ pub fn sample_network(
         rayon::current_num_threads(),
     );
     memory::plan_concurrency(per, Some(0), limit, 1, 1, width, inputs.len())?;
-    cpu::simulate(dag, inputs, width, sampler, precision, network_seed)
+    cpu::simulate(&plan, inputs, width, sampler, precision, network_seed)
 }
 
 /// Per-entry statistics of one node across networks.
@@ -732,12 +734,13 @@ pub(crate) fn run_with(
     let (n, d, m) = (inputs.len(), inputs.dim(), params.width);
     let limit = params.memory_limit.unwrap_or_else(crate::budget::limit);
     let threads = rayon::current_num_threads();
+    // One traversal plan for the estimate and every network of the run.
+    let plan = Plan::of(dag);
+    let (sampler, precision) = (params.sampler, params.precision);
     let per = match params.backend {
-        Backend::Cpu => {
-            memory::network_bytes(dag, n, d, m, params.sampler, params.precision, threads)
-        }
+        Backend::Cpu => memory::network_bytes_of(&plan, n, d, m, sampler, precision, threads),
         // GPU networks run one at a time; host memory holds the node states only.
-        Backend::Cuda => memory::network_bytes(dag, n, d, 1, params.sampler, params.precision, 1),
+        Backend::Cuda => memory::network_bytes_of(&plan, n, d, 1, sampler, precision, 1),
     };
     let fixed = memory::run_bytes(dag, n, d);
     let concurrency = match params.backend {
@@ -778,13 +781,13 @@ pub(crate) fn run_with(
                 (states, Some(g.last_network()))
             }
             None => (
-                cpu::simulate(dag, inputs, m, params.sampler, params.precision, seed)?,
+                cpu::simulate(&plan, inputs, m, sampler, precision, seed)?,
                 None,
             ),
         };
         #[cfg(not(feature = "cuda"))]
         let (states, usage): (_, Option<GpuUsage>) = (
-            cpu::simulate(dag, inputs, m, params.sampler, params.precision, seed)?,
+            cpu::simulate(&plan, inputs, m, sampler, precision, seed)?,
             None,
         );
         let secs = start.elapsed().as_secs_f64();

@@ -385,7 +385,11 @@ fn draw_edge_line<DB: DrawingBackend>(
 ) -> Result<(), PlotError> {
     let (color, width) = style_of(op);
     let style = ShapeStyle::from(&color).stroke_width(width);
-    if op == Op::Skip {
+    let dashed = match op {
+        Op::Skip => true,
+        Op::Zero | Op::Linear => false,
+    };
+    if dashed {
         area.draw(&plotters::element::DashedPathElement::new(pts, 7, 5, style))
             .map_err(drawing("dag"))
     } else {
@@ -422,7 +426,7 @@ pub fn draw_dag<DB: DrawingBackend>(
     // Removed edges first so the others draw over them.
     let edges = dag.edges();
     let mut order: Vec<usize> = (0..edges.len()).collect();
-    order.sort_by_key(|&i| edges[i].op != Op::Zero);
+    order.sort_by_key(|&i| !edges[i].op.is_absent());
     for &i in &order {
         let pts = lay.curves[i].iter().map(|&p| px(p)).collect();
         draw_edge_line(area, pts, edges[i].op)?;
@@ -439,7 +443,7 @@ pub fn draw_dag<DB: DrawingBackend>(
     for &i in &order {
         let l = &lay.labels[i];
         let (color, _) = style_of(edges[i].op);
-        let color = if edges[i].op == Op::Zero {
+        let color = if edges[i].op.is_absent() {
             RGBColor(150, 150, 150)
         } else {
             color

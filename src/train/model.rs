@@ -1,13 +1,16 @@
 //! The authors' DAG-MLP: stem `Linear(d, m) + ReLU` -> DAG of `Linear(m, m) + ReLU` /
 //! identity / absent edges (nodes sum their inputs) -> readout `Linear(m, classes)`;
 //! generalised to any activation and variances per edge and for the stem (PAPER.md
-//! section 9, [`crate::model`]). Forward and backward passes on faer GEMMs.
+//! section 9, [`crate::model`]). Forward and backward passes on faer GEMMs; each
+//! traverses the DAG through one [`Plan`], so a node visits only its own non-zero
+//! in-edges (in edge order) and the traversal costs `O(nodes + edges)` besides the GEMMs.
 
 use super::gemm::{gemm, Scalar, Tr};
 use super::TrainError;
 use crate::activation::Activation;
 use crate::dag::{Dag, Op};
 use crate::model::LiftParams;
+use crate::plan::Plan;
 use ndarray::{Array1, Array2, ArrayView2, Axis, Zip};
 use rand::SeedableRng;
 use rand_distr::{Distribution, StandardNormal};
@@ -285,13 +288,14 @@ impl<T: Scalar> DagMlp<T> {
                 });
             }
         }
-        // Reachability from the input nodes.
+        // Reachability from the input nodes (through non-zero edges).
+        let plan = Plan::of(dag);
         let mut reach = vec![false; dag.num_nodes()];
         for &i in dag.inputs() {
             reach[i] = true;
         }
         for t in 0..dag.num_nodes() {
-            if dag.in_edges(t).any(|e| e.op != Op::Zero && reach[e.from]) {
+            if plan.in_edges(t).iter().any(|&i| reach[plan.edge(i).from]) {
                 reach[t] = true;
             }
         }
@@ -306,19 +310,20 @@ impl<T: Scalar> DagMlp<T> {
         let mut acts = vec![stem.stem_params().map(|p| p.activation().clone())];
         let mut edge_layer = Vec::with_capacity(dag.edges().len());
         for e in dag.edges() {
-            if e.op == Op::Linear {
-                let p = e.params();
-                edge_layer.push(Some(layers.len()));
-                layers.push(Dense::init(
-                    width,
-                    width,
-                    p.sw2(),
-                    p.sb2(),
-                    layer_seed(layers.len()),
-                ));
-                acts.push(Some(p.activation().clone()));
-            } else {
-                edge_layer.push(None);
+            match e.op {
+                Op::Linear => {
+                    let p = e.params();
+                    edge_layer.push(Some(layers.len()));
+                    layers.push(Dense::init(
+                        width,
+                        width,
+                        p.sw2(),
+                        p.sb2(),
+                        layer_seed(layers.len()),
+                    ));
+                    acts.push(Some(p.activation().clone()));
+                }
+                Op::Skip | Op::Zero => edge_layer.push(None),
             }
         }
         layers.push(Dense::kaiming(classes, width, layer_seed(layers.len())));
@@ -374,8 +379,9 @@ impl<T: Scalar> DagMlp<T> {
     pub fn layer_names(&self) -> Vec<String> {
         let mut v = vec!["stem".to_string()];
         for e in self.dag.edges() {
-            if e.op == Op::Linear {
-                v.push(format!("edge {}->{}", e.from, e.to));
+            match e.op {
+                Op::Linear => v.push(format!("edge {}->{}", e.from, e.to)),
+                Op::Skip | Op::Zero => {}
             }
         }
         v.push("readout".into());
@@ -415,7 +421,8 @@ impl<T: Scalar> DagMlp<T> {
         Ok(())
     }
 
-    /// Forward pass keeping activations. `x` is `batch x d`, row-major.
+    /// Forward pass keeping activations. `x` is `batch x d`, row-major. Node `t` sums its
+    /// non-zero in-edges in edge order ([`Plan::in_edges`]).
     pub fn forward(&self, x: ArrayView2<'_, T>) -> Result<Forward<T>, TrainError> {
         self.check_input(&x)?;
         let x = x.as_standard_layout();
@@ -432,6 +439,7 @@ impl<T: Scalar> DagMlp<T> {
             false,
         );
         let stem_pre = bias_act(&mut x0, &stem.b, self.acts[0].as_ref());
+        let plan = Plan::of(&self.dag);
         let n = self.dag.num_nodes();
         let mut nodes: Vec<Array2<T>> = Vec::with_capacity(n);
         let mut edge_out: Vec<Option<Array2<T>>> = vec![None; self.dag.edges().len()];
@@ -442,11 +450,10 @@ impl<T: Scalar> DagMlp<T> {
                 continue;
             }
             let mut acc = Array2::<T>::zeros((bsz, m));
-            for (ei, e) in self.dag.edges().iter().enumerate() {
-                if e.to != t {
-                    continue;
-                }
+            for &ei in plan.in_edges(t) {
+                let e = plan.edge(ei);
                 match e.op {
+                    // Not in the plan's in-edges.
                     Op::Zero => {}
                     Op::Skip => add_assign(&mut acc, &nodes[e.from]),
                     Op::Linear => {
@@ -519,7 +526,8 @@ impl<T: Scalar> DagMlp<T> {
     /// activations of input `x` and `dlogits = dLoss/dlogits`. Same order as
     /// [`DagMlp::layers`]. ReLU'(0) = 0 (PyTorch's convention).
     ///
-    /// Reverse topological order: `dX^H = dlogits W_r`; for a skip edge `s -> t`,
+    /// Reverse topological order, each node through its own in-edges ([`Plan::in_edges`],
+    /// in edge order): `dX^H = dlogits W_r`; for a skip edge `s -> t`,
     /// `dX^s += dX^t`; for a linear edge, `dZ = dX^t * phi_e'(Z_e)` (ReLU:
     /// `dX^t * 1[out > 0]`), `dW_e = dZ^T X^s`,
     /// `db_e = 1^T dZ`, `dX^s += dZ W_e`; finally the stem from the sum of the input
@@ -535,6 +543,7 @@ impl<T: Scalar> DagMlp<T> {
         let dlogits = dlogits.as_standard_layout();
         let bsz = x.nrows();
         let m = self.width;
+        let plan = Plan::of(&self.dag);
         let n = self.dag.num_nodes();
         let mut grads: Vec<Dense<T>> = self
             .layers
@@ -568,11 +577,10 @@ impl<T: Scalar> DagMlp<T> {
                 continue;
             }
             let Some(dt) = dnode[t].take() else { continue };
-            for (ei, e) in self.dag.edges().iter().enumerate() {
-                if e.to != t {
-                    continue;
-                }
+            for &ei in plan.in_edges(t) {
+                let e = plan.edge(ei);
                 match e.op {
+                    // Not in the plan's in-edges.
                     Op::Zero => {}
                     Op::Skip => match &mut dnode[e.from] {
                         Some(ds) => add_assign(ds, &dt),

@@ -5,7 +5,7 @@ use super::gemm::Scalar;
 use super::loss::{loss_and_grad, Loss};
 use super::model::DagMlp;
 use super::TrainError;
-use crate::dag::Dag;
+use crate::dag::{Dag, Op};
 use crate::data::Dataset;
 use crate::model::LiftParams;
 use ndarray::Array2;
@@ -272,7 +272,7 @@ fn check_memory<T: Scalar>(
 ) -> Result<(), TrainError> {
     let m = cfg.width as u64;
     let (d, c) = (train.dim() as u64, train.classes as u64);
-    let edges = dag.count(crate::dag::Op::Linear) as u64;
+    let edges = dag.count(Op::Linear) as u64;
     let batch = match cfg.optimizer {
         Optimizer::Sgd { batch } => batch.min(train.len()),
         Optimizer::FullBatch => train.len(),
@@ -292,7 +292,10 @@ fn check_memory<T: Scalar>(
     let kept = dag
         .edges()
         .iter()
-        .filter(|e| e.op == crate::dag::Op::Linear && keeps_pre(e.params().activation()))
+        .filter(|e| match e.op {
+            Op::Linear => keeps_pre(e.params().activation()),
+            Op::Skip | Op::Zero => false,
+        })
         .count()
         + usize::from(
             stem.stem_params()

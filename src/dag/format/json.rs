@@ -167,7 +167,7 @@ pub fn from_json(text: &str) -> Result<Dag, ParseError> {
         let keep_name = !matches!(name.as_str(), "zero" | "skip" | "linear");
         // Network-level settings apply to linear edges; an edge's own settings must be
         // on a linear edge (checked by the DAG, naming the edge).
-        let params = if own.is_set() || (op == Op::Linear && network.is_set()) {
+        let params = if own.is_set() || (op.is_parameterized() && network.is_set()) {
             let near = text.find(&format!("\"{name}\"")).unwrap_or(0);
             Some(own.over(&network).resolve(text, near)?)
         } else {

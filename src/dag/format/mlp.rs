@@ -65,9 +65,9 @@ impl MlpCode {
         }
         let h = dag.output();
         let mut ops: Vec<Vec<Op>> = (1..=h).map(|t| vec![Op::Zero; t]).collect();
-        for e in dag.edges().iter().filter(|e| e.op != Op::Zero) {
+        for e in dag.edges().iter().filter(|e| !e.op.is_absent()) {
             let slot = &mut ops[e.to - 1][e.from];
-            if *slot != Op::Zero {
+            if !slot.is_absent() {
                 return None;
             }
             *slot = e.op;

@@ -37,13 +37,14 @@ mod root;
 
 pub use device::KERNEL_NAMES;
 
-use super::cpu::{liveness, EdgeMap};
+use super::cpu::{last_use, reads_features, EdgeMap};
 use super::rng::{bias_tag, edge_tag, Domain, LIFT_TAG};
 use super::{GpuUsage, McError, McInputs, McParams, Precision, Sampler};
 use crate::activation::Activation;
 use crate::dag::{Dag, Op};
 use crate::kernel::NodeState;
 use crate::model::LiftParams;
+use crate::plan::Plan;
 use cudarc::curand::CudaRng;
 use cudarc::driver::{CudaContext, CudaSlice};
 use device::{cuda_err, fill_normal, Buf, Device, Scalar, BLAS_DIM_MAX};
@@ -212,13 +213,14 @@ pub fn probe_report(
     let (ctx, info) = open()?;
     let dev = Device::new(ctx)?;
     let usable = usable_bytes(&dev)?;
+    let plan = Plan::of(dag);
     let mut fits = Vec::new();
     for &n in points {
         let lwork = potrf_lwork(&dev, n, precision)?;
         let ok = |m: usize| {
             check_dims(&[("width m", m), ("number of points N", n)]).is_ok()
                 && admit(
-                    device_bytes(dag, n, d, m, sampler, precision, lwork),
+                    device_bytes_of(&plan, n, d, m, sampler, precision, lwork),
                     usable,
                     m,
                     n,
@@ -274,33 +276,16 @@ fn potrf_lwork(dev: &Device, n: usize, precision: Precision) -> Result<usize, Mc
     }
 }
 
-/// The network plan both the sampler and its memory estimate follow: which node features
-/// are stored (`read`: a skip edge, or any edge in the explicit sampler, reads them), which
-/// nodes need a root (a linear edge leaves them, conditional sampler), and the last node
-/// that reads each (`last_use`).
-struct Plan {
-    last_use: Vec<usize>,
-    read: Vec<bool>,
-    needs_root: Vec<bool>,
-}
-
-impl Plan {
-    fn of(dag: &Dag, sampler: Sampler) -> Plan {
-        let (last_use, read) = liveness(dag, sampler);
-        let mut needs_root = vec![false; dag.num_nodes()];
-        if sampler == Sampler::Conditional {
-            for e in dag.edges() {
-                match e.op {
-                    Op::Linear => needs_root[e.from] = true,
-                    Op::Skip | Op::Zero => {}
-                }
-            }
-        }
-        Plan {
-            last_use,
-            read,
-            needs_root,
-        }
+/// Whether node `s` needs a square root of its Gram: the conditional sampler draws every
+/// linear edge leaving it from that root. `O(out-degree)`; the sampler and its memory
+/// estimate share it, as they share [`reads_features`] and [`last_use`] with the CPU.
+fn needs_root(plan: &Plan<'_>, s: usize, sampler: Sampler) -> bool {
+    match sampler {
+        Sampler::Explicit => false,
+        Sampler::Conditional => plan.out_edges(s).iter().any(|&i| match plan.edge(i).op {
+            Op::Linear => true,
+            Op::Skip | Op::Zero => false,
+        }),
     }
 }
 
@@ -342,7 +327,19 @@ pub fn device_bytes(
     precision: Precision,
     lwork: usize,
 ) -> Option<u64> {
-    let plan = Plan::of(dag, sampler);
+    device_bytes_of(&Plan::of(dag), n, d, m, sampler, precision, lwork)
+}
+
+/// [`device_bytes`] from the DAG's plan, built once by the caller: `O(nodes + edges)`.
+fn device_bytes_of(
+    plan: &Plan<'_>,
+    n: usize,
+    d: usize,
+    m: usize,
+    sampler: Sampler,
+    precision: Precision,
+    lwork: usize,
+) -> Option<u64> {
     let e = precision.bytes();
     let (n64, d64, m64) = (n as u64, d as u64, m as u64);
     let mn = m64.checked_mul(n64)?;
@@ -367,14 +364,32 @@ pub fn device_bytes(
         .checked_add(nn)?
         .checked_add(lwork as u64)?
         .checked_add(n64)?;
-    let nodes = dag.num_nodes();
+    let nodes = plan.dag().num_nodes();
+    // Node s's features (roots) are held at node t while s < t <= last_use(s): count them
+    // at every t with difference arrays, O(nodes) instead of O(nodes^2).
+    let mut dfeats = vec![0i64; nodes + 1];
+    let mut droots = vec![0i64; nodes + 1];
+    for s in 0..nodes {
+        let last = last_use(plan, s);
+        if last > s {
+            for (delta, keep) in [
+                (&mut dfeats, reads_features(plan, s, sampler)),
+                (&mut droots, needs_root(plan, s, sampler)),
+            ] {
+                if keep {
+                    delta[s + 1] += 1;
+                    delta[last + 1] -= 1;
+                }
+            }
+        }
+    }
+    let (mut live_feats, mut live_roots) = (0i64, 0i64);
     let mut peak = 0u64;
     for t in 0..nodes {
-        let live = |keep: &dyn Fn(usize) -> bool| {
-            (0..t).filter(|&s| keep(s) && plan.last_use[s] >= t).count() as u64
-        };
-        let feats = live(&|s| plan.read[s]) + 1;
-        let roots = live(&|s| plan.needs_root[s]) + 1;
+        live_feats += dfeats[t];
+        live_roots += droots[t];
+        let feats = live_feats as u64 + 1;
+        let roots = live_roots as u64 + 1;
         let here = feats.checked_mul(mn)?.checked_add(roots.checked_mul(nn)?)?;
         peak = peak.max(here);
     }
@@ -385,11 +400,12 @@ pub fn device_bytes(
         .checked_add(64)
 }
 
-/// A GPU sampler bound to one DAG, input set and options; networks run one at a time.
-pub struct GpuSampler {
+/// A GPU sampler bound to one DAG (borrowed for its life), input set and options; networks
+/// run one at a time.
+pub struct GpuSampler<'a> {
     dev: Mutex<Device>,
-    dag: Dag,
-    plan: Plan,
+    /// The DAG's traversal plan, built once for the sampler and all its networks.
+    plan: Plan<'a>,
     n: usize,
     d: usize,
     m: usize,
@@ -408,7 +424,7 @@ pub struct GpuSampler {
     lift_f64: Option<(Buf<f64>, usize)>,
 }
 
-impl std::fmt::Debug for GpuSampler {
+impl std::fmt::Debug for GpuSampler<'_> {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
         f.debug_struct("GpuSampler")
             .field("m", &self.m)
@@ -428,22 +444,26 @@ struct Lifted<T: Scalar> {
 
 /// Picks the lift slot of the element type in use.
 trait LiftSlot: Scalar {
-    fn slot(s: &GpuSampler) -> Option<&(Buf<Self>, usize)>;
+    fn slot<'s>(s: &'s GpuSampler<'_>) -> Option<&'s (Buf<Self>, usize)>;
 }
 impl LiftSlot for f32 {
-    fn slot(s: &GpuSampler) -> Option<&(Buf<f32>, usize)> {
+    fn slot<'s>(s: &'s GpuSampler<'_>) -> Option<&'s (Buf<f32>, usize)> {
         s.lift_f32.as_ref()
     }
 }
 impl LiftSlot for f64 {
-    fn slot(s: &GpuSampler) -> Option<&(Buf<f64>, usize)> {
+    fn slot<'s>(s: &'s GpuSampler<'_>) -> Option<&'s (Buf<f64>, usize)> {
         s.lift_f64.as_ref()
     }
 }
 
-impl GpuSampler {
+impl<'a> GpuSampler<'a> {
     /// Probes the GPU, compiles the kernels and checks device memory for the run.
-    pub fn new(dag: &Dag, inputs: &McInputs, params: &McParams) -> Result<GpuSampler, McError> {
+    pub fn new(
+        dag: &'a Dag,
+        inputs: &McInputs,
+        params: &McParams,
+    ) -> Result<GpuSampler<'a>, McError> {
         let (n, d, m) = (inputs.len(), inputs.dim(), params.width);
         check_dims(&[
             ("width m", m),
@@ -457,8 +477,9 @@ impl GpuSampler {
             Sampler::Conditional => potrf_lwork(&dev, n, params.precision)?,
             Sampler::Explicit => 0,
         };
+        let plan = Plan::of(dag);
         let estimated_bytes = admit(
-            device_bytes(dag, n, d, m, params.sampler, params.precision, lwork),
+            device_bytes_of(&plan, n, d, m, params.sampler, params.precision, lwork),
             usable_bytes(&dev)?,
             m,
             n,
@@ -485,8 +506,7 @@ impl GpuSampler {
         }
         Ok(GpuSampler {
             dev: Mutex::new(dev),
-            plan: Plan::of(dag, params.sampler),
-            dag: dag.clone(),
+            plan,
             n,
             d,
             m,
@@ -613,17 +633,24 @@ impl GpuSampler {
             (Sampler::Conditional, true) => Some(RootScratch::<T>::new(dev, n, self.lwork)?),
             _ => None,
         };
-        let nodes = self.dag.num_nodes();
+        let dag = plan.dag();
+        let nodes = dag.num_nodes();
         let mut feats: Vec<Option<Arc<Buf<T>>>> = (0..nodes).map(|_| None).collect();
         let mut factors: Vec<Option<DeviceRoot<T>>> = (0..nodes).map(|_| None).collect();
         let mut states: Vec<NodeState> = Vec::with_capacity(nodes);
         let mut lifted: Option<Lifted<T>> = None;
         let mut lift_roots: Vec<Option<Arc<DeviceRoot<T>>>> = (0..nodes).map(|_| None).collect();
-        let inputs: Vec<usize> = (0..nodes).filter(|&s| self.dag.is_input(s)).collect();
-        let lift_read = inputs.iter().any(|&s| plan.read[s]);
-        let lift_needs_root = inputs.iter().any(|&s| plan.needs_root[s]);
+        let inputs = dag.inputs();
+        let lift_read = inputs
+            .iter()
+            .any(|&s| reads_features(plan, s, self.sampler));
+        let lift_needs_root = inputs.iter().any(|&s| needs_root(plan, s, self.sampler));
+        // The node after which no input node is read any more.
+        let lift_last = inputs.iter().map(|&s| last_use(plan, s)).max();
         for t in 0..nodes {
-            if self.dag.is_input(t) {
+            let read = reads_features(plan, t, self.sampler);
+            let root = needs_root(plan, t, self.sampler);
+            if dag.is_input(t) {
                 if lifted.is_none() {
                     // Z0 = E0 F0^T (conditional) or W0 x^T / sqrt(d) (explicit).
                     match self.sampler {
@@ -671,19 +698,17 @@ impl GpuSampler {
                     });
                 }
                 let l = lifted.as_ref().expect("set above");
-                if plan.read[t] {
+                if read {
                     feats[t] = l.x0.clone();
                 }
-                if plan.needs_root[t] {
+                if root {
                     lift_roots[t] = l.root.clone();
                 }
                 states.push(l.state.clone());
             } else {
                 let mut acc = dev.alloc::<T>(len)?;
-                for (index, ed) in self.dag.edges().iter().enumerate() {
-                    if ed.to != t {
-                        continue;
-                    }
+                for &index in plan.in_edges(t) {
+                    let ed = plan.edge(index);
                     match ed.op {
                         Op::Zero => {}
                         Op::Skip => {
@@ -738,7 +763,7 @@ impl GpuSampler {
                     }
                 }
                 let s = self.gram_mean(dev, &acc, &mut g, &mut mu)?;
-                if plan.needs_root[t] {
+                if root {
                     factors[t] = Some(root::factor(
                         dev,
                         scratch.as_mut(),
@@ -750,21 +775,27 @@ impl GpuSampler {
                     )?);
                 }
                 states.push(s);
-                if plan.read[t] {
+                if read {
                     feats[t] = Some(Arc::new(acc));
                 }
             }
-            for s in 0..=t {
-                if plan.last_use[s] <= t {
-                    feats[s] = None;
-                    factors[s] = None;
-                    lift_roots[s] = None;
-                }
+            // Node t was the last reader of these sources (or reads nothing itself and
+            // nothing reads it): their features and roots go.
+            let done = plan
+                .in_edges(t)
+                .iter()
+                .map(|&i| plan.edge(i).from)
+                .chain(std::iter::once(t))
+                .filter(|&s| last_use(plan, s) == t);
+            for s in done {
+                feats[s] = None;
+                factors[s] = None;
+                lift_roots[s] = None;
             }
             // Once every input node has been read for the last time, the lift's features
             // and root go too (the per-node copies above are the only other holders).
             if let Some(l) = lifted.as_mut() {
-                if inputs.iter().all(|&s| s <= t && plan.last_use[s] <= t) {
+                if lift_last.is_some_and(|last| last <= t) {
                     l.x0 = None;
                     l.root = None;
                 }
@@ -919,7 +950,11 @@ fn check_activations(dag: &Dag, lift: &LiftParams) -> Result<(), McError> {
         }
     }
     for (i, e) in dag.edges().iter().enumerate() {
-        if e.op == Op::Linear && gpu_activation(e.params().activation()).is_none() {
+        let linear = match e.op {
+            Op::Linear => true,
+            Op::Skip | Op::Zero => false,
+        };
+        if linear && gpu_activation(e.params().activation()).is_none() {
             return Err(McError::UnsupportedActivation {
                 activation: e.params().activation().to_string(),
                 edge: Some(i),
