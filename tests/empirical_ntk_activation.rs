@@ -7,7 +7,7 @@
 mod common;
 
 use archconv::activation::Activation;
-use archconv::empirical_ntk::{empirical_ntk, Network};
+use archconv::empirical_ntk::empirical_ntk;
 use archconv::kernel::exact::Rule;
 use archconv::kernel::ntk::NtkVariant;
 use archconv::model::{EdgeParams, LiftParams};
@@ -118,33 +118,8 @@ fn gradient_step_with_biases_decreases_the_loss_by_r_theta_r() {
     // gd_step forgot or mis-scaled changes d1 by O(sb2 / sw2) relative, far outside the
     // tolerance. Tolerance: twice the a-posteriori first-order estimate |D(eta) -
     // D(2 eta)| plus the rounding of two forward passes (gamma_K, K = width x nodes).
-    let x = Inputs::gaussian(5, 4, 8);
-    let y = ndarray::Array1::from(vec![1.0, -1.0, 0.5, 0.0, 2.0]);
-    let width = 64;
+    // The step and its tolerance: common::width::assert_gd_step_decreases_the_loss_by_r_theta_r.
     for (name, dag, lift) in cases() {
-        let fresh = || Network::new(&dag, 4, lift.clone(), width, 3).unwrap();
-        let net = fresh();
-        let theta = net.ntk(x.view()).unwrap().theta(NtkVariant::Full);
-        let r = &net.outputs(x.view()).unwrap() - &y;
-        let predicted = r.dot(&theta.dot(&r));
-        let step = |h: f64| {
-            let mut net = fresh();
-            let l0 = net.gd_step(x.view(), &y, h).unwrap();
-            let r1 = &net.outputs(x.view()).unwrap() - &y;
-            (l0, 0.5 * r1.dot(&r1))
-        };
-        let eta = 1e-7;
-        let (l0, l1) = step(eta);
-        let (_, l2) = step(2.0 * eta);
-        let d1 = (l0 - l1) / eta;
-        let d2 = (l0 - l2) / (2.0 * eta);
-        let k = (width * dag.num_nodes()) as f64;
-        let rounding = 2.0 * k * (f64::EPSILON / 2.0) * l0 / eta;
-        let tol = 2.0 * (d1 - d2).abs() + rounding;
-        assert!(
-            (d1 - predicted).abs() <= tol,
-            "{name}: {d1} vs {predicted} (second-order estimate {}, tolerance {tol:e})",
-            d1 - d2
-        );
+        common::width::assert_gd_step_decreases_the_loss_by_r_theta_r(name, &dag, &lift, 64);
     }
 }

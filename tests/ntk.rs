@@ -145,35 +145,13 @@ fn gradient_step_decreases_the_loss_by_r_theta_r() {
     // error at most gamma_K ~ K u with K = width x nodes (dot-product length times
     // depth), and the difference is divided by eta. A wrong NTK (a missing edge term is
     // a relative error of order 1/edges) fails by orders of magnitude.
-    use archconv::empirical_ntk::Network;
-    let x = Inputs::gaussian(5, 4, 8);
-    let y = ndarray::Array1::from(vec![1.0, -1.0, 0.5, 0.0, 2.0]);
-    let (width, dag) = (64, skip_diamond());
+    let dag = skip_diamond();
     for lift in [Lift::Dense, Lift::ReluStem] {
-        let fresh = || Network::new(&dag, 4, lift, width, 3).unwrap();
-        let net = fresh();
-        let theta = net.ntk(x.view()).unwrap().theta(NtkVariant::Full);
-        let r = &net.outputs(x.view()).unwrap() - &y;
-        let predicted = r.dot(&theta.dot(&r));
-        // Loss before and after one step of size h, from the same initial network.
-        let step = |h: f64| {
-            let mut net = fresh();
-            let l0 = net.gd_step(x.view(), &y, h).unwrap();
-            let r1 = &net.outputs(x.view()).unwrap() - &y;
-            (l0, 0.5 * r1.dot(&r1))
-        };
-        let eta = 1e-7;
-        let (l0, l1) = step(eta);
-        let (_, l2) = step(2.0 * eta);
-        let d1 = (l0 - l1) / eta;
-        let d2 = (l0 - l2) / (2.0 * eta);
-        let k = (width * dag.num_nodes()) as f64;
-        let rounding = 2.0 * k * (f64::EPSILON / 2.0) * l0 / eta;
-        let tol = 2.0 * (d1 - d2).abs() + rounding;
-        assert!(
-            (d1 - predicted).abs() <= tol,
-            "{lift}: {d1} vs {predicted} (second-order estimate {}, tolerance {tol:e})",
-            d1 - d2
+        common::width::assert_gd_step_decreases_the_loss_by_r_theta_r(
+            &lift.to_string(),
+            &dag,
+            &lift.into(),
+            64,
         );
     }
 }

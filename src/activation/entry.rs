@@ -9,7 +9,7 @@
 //! diagonal is the 1-D expectation `E[f(u)^2]`, zero variances follow the zero-variance
 //! rule, and the point means `E[phi(u)]` come with it.
 
-use super::matrix::{closed_row, groups, tables_pay_off};
+use super::matrix::{closed_row, group_tables, groups, tables_pay_off};
 use super::quadrature;
 use super::rule::{self, fast_acos, fun, How, Point, Rule};
 use super::table::Table;
@@ -72,34 +72,11 @@ impl EntryMap {
         } else if tables_pay_off(&var) {
             let g = groups(&var);
             let d = g.rep.len();
-            let build = |which: Dual| -> Vec<Table> {
-                let f = |x: f64| fun(r, which, x);
-                let dg: Vec<f64> = g
-                    .rep
-                    .iter()
-                    .map(|&s| rule::diag_of(r, which, s, How::Quadrature))
-                    .collect();
-                let mirror = r.parity().map(|p| match which {
-                    Dual::Nngp => p,
-                    Dual::Ntk => -p,
-                });
-                (0..d)
-                    .flat_map(|a| (a..d).map(move |b| (a, b)))
-                    .map(|(a, b)| {
-                        let (sa, sb) = (g.rep[a].sqrt(), g.rep[b].sqrt());
-                        Table::build(
-                            |t| quadrature::expect_pair(f, f, sa, sb, t.cos(), t.sin()),
-                            (dg[a] * dg[b]).sqrt(),
-                            mirror,
-                        )
-                    })
-                    .collect()
-            };
             Route::Tables {
                 group: g.of.clone(),
                 d,
-                nngp: build(Dual::Nngp),
-                ntk: build(Dual::Ntk),
+                nngp: group_tables(r, &g, Dual::Nngp),
+                ntk: group_tables(r, &g, Dual::Ntk),
             }
         } else {
             Route::Direct

@@ -320,16 +320,9 @@ crate::simd::avx2_dispatch! {
     }
 }
 
-fn tables_lower<R: Rule>(
-    r: &R,
-    k: ArrayView2<'_, f64>,
-    sw2: f64,
-    sb2: f64,
-    pts: &Points,
-    which: Dual,
-    out: &mut Array2<f64>,
-) {
-    let g = groups(&pts.var);
+/// One table in `theta` per pair `a <= b` of variance groups (row-major upper triangle:
+/// pair `(a, b)` at `a d - a (a + 1) / 2 + b`), built in parallel by quadrature.
+pub(super) fn group_tables<R: Rule>(r: &R, g: &Groups, which: Dual) -> Vec<Table> {
     let d = g.rep.len();
     let f = |x: f64| fun(r, which, x);
     let diag: Vec<f64> = g
@@ -343,7 +336,7 @@ fn tables_lower<R: Rule>(
         Dual::Ntk => -p,
     });
     let pairs: Vec<(usize, usize)> = (0..d).flat_map(|a| (a..d).map(move |b| (a, b))).collect();
-    let tables: Vec<Table> = pairs
+    pairs
         .par_iter()
         .map(|&(a, b)| {
             let (sa, sb) = (g.rep[a].sqrt(), g.rep[b].sqrt());
@@ -354,7 +347,21 @@ fn tables_lower<R: Rule>(
                 mirror,
             )
         })
-        .collect();
+        .collect()
+}
+
+fn tables_lower<R: Rule>(
+    r: &R,
+    k: ArrayView2<'_, f64>,
+    sw2: f64,
+    sb2: f64,
+    pts: &Points,
+    which: Dual,
+    out: &mut Array2<f64>,
+) {
+    let g = groups(&pts.var);
+    let d = g.rep.len();
+    let tables = group_tables(r, &g, which);
     let table = |a: usize, b: usize| {
         let (a, b) = if a <= b { (a, b) } else { (b, a) };
         // Index of (a, b) in the row-major upper triangle of the d x d group pairs.

@@ -451,6 +451,16 @@ pub(crate) fn last_use(plan: &Plan<'_>, s: usize) -> usize {
     plan.last_reader(s).unwrap_or(s)
 }
 
+/// The nodes whose features the traversal drops once node `t` is built: the sources of
+/// `t`'s in-edges whose last reader `t` is, and `t` itself when nothing reads it.
+pub(crate) fn released_at<'p>(plan: &'p Plan<'_>, t: usize) -> impl Iterator<Item = usize> + 'p {
+    plan.in_edges(t)
+        .iter()
+        .map(|&i| plan.edge(i).from)
+        .chain(std::iter::once(t))
+        .filter(move |&s| last_use(plan, s) == t)
+}
+
 /// Whether a later edge reads node `s`'s features, so that the traversal stores them: a
 /// skip edge, or any edge in the explicit sampler (the conditional sampler's linear edges
 /// read only the source's Gram). `O(out-degree)`; shared with the memory estimates,
@@ -589,15 +599,7 @@ fn simulate_in<T: Real>(
             states.push(st);
             feats[t] = x.map(Arc::new);
         }
-        // Node t was the last reader of these sources (or reads nothing itself and nothing
-        // reads it): their features and operands go.
-        let done = plan
-            .in_edges(t)
-            .iter()
-            .map(|&i| plan.edge(i).from)
-            .chain(std::iter::once(t))
-            .filter(|&s| last_use(plan, s) == t);
-        for s in done {
+        for s in released_at(plan, t) {
             feats[s] = None;
             prepared[s] = None;
         }

@@ -120,3 +120,47 @@ pub fn assert_every_term_shrinks(what: &str, terms: &[Vec<f64>]) {
         assert!(last[k] < 0.5 * first[k], "{what}: term {k}: {terms:?}");
     }
 }
+
+/// One gradient-descent step of an empirical-NTK network against its own NTK:
+/// `dL = -eta r^T Theta r + O(eta^2)` (`r` the residual). With `D(h) = (L(0) - L(h)) / h`
+/// along the step, Taylor gives `D(h) = P - (h / 2) c + O(h^2)` (`P = r^T Theta r`, `c`
+/// the curvature along the gradient), so the first-order error of `D(eta)` is estimated by
+/// `D(eta) - D(2 eta)` (it doubles with the step). Tolerance: twice that, plus the rounding
+/// of the two forward passes (each loss has relative error at most `gamma_K ~ K u`,
+/// `K = width x nodes`, divided by `eta`). A missing edge term is a relative error of
+/// order `1 / edges`, orders of magnitude outside.
+pub fn assert_gd_step_decreases_the_loss_by_r_theta_r(
+    what: &str,
+    dag: &archconv::Dag,
+    lift: &archconv::model::LiftParams,
+    width: usize,
+) {
+    use archconv::empirical_ntk::Network;
+    let x = archconv::Inputs::gaussian(5, 4, 8);
+    let y = ndarray::Array1::from(vec![1.0, -1.0, 0.5, 0.0, 2.0]);
+    let fresh = || Network::new(dag, 4, lift.clone(), width, 3).unwrap();
+    let net = fresh();
+    let theta = net.ntk(x.view()).unwrap().theta(NtkVariant::Full);
+    let r = &net.outputs(x.view()).unwrap() - &y;
+    let predicted = r.dot(&theta.dot(&r));
+    // Loss before and after one step of size h, from the same initial network.
+    let step = |h: f64| {
+        let mut net = fresh();
+        let l0 = net.gd_step(x.view(), &y, h).unwrap();
+        let r1 = &net.outputs(x.view()).unwrap() - &y;
+        (l0, 0.5 * r1.dot(&r1))
+    };
+    let eta = 1e-7;
+    let (l0, l1) = step(eta);
+    let (_, l2) = step(2.0 * eta);
+    let d1 = (l0 - l1) / eta;
+    let d2 = (l0 - l2) / (2.0 * eta);
+    let k = (width * dag.num_nodes()) as f64;
+    let rounding = 2.0 * k * (f64::EPSILON / 2.0) * l0 / eta;
+    let tol = 2.0 * (d1 - d2).abs() + rounding;
+    assert!(
+        (d1 - predicted).abs() <= tol,
+        "{what}: {d1} vs {predicted} (second-order estimate {}, tolerance {tol:e})",
+        d1 - d2
+    );
+}

@@ -779,15 +779,7 @@ impl<'a> GpuSampler<'a> {
                     feats[t] = Some(Arc::new(acc));
                 }
             }
-            // Node t was the last reader of these sources (or reads nothing itself and
-            // nothing reads it): their features and roots go.
-            let done = plan
-                .in_edges(t)
-                .iter()
-                .map(|&i| plan.edge(i).from)
-                .chain(std::iter::once(t))
-                .filter(|&s| last_use(plan, s) == t);
-            for s in done {
+            for s in super::cpu::released_at(plan, t) {
                 feats[s] = None;
                 factors[s] = None;
                 lift_roots[s] = None;
