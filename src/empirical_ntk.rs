@@ -65,13 +65,13 @@
 //! ```
 
 use crate::activation::Activation;
-use crate::dag::{Dag, Op};
+use crate::dag::{Dag, Role};
 use crate::kernel::exact::Rule;
 use crate::kernel::ntk::Ntk;
 use crate::kernel::{Inputs, KernelError};
 use crate::linalg::gemm;
 use crate::model::{EdgeParams, LiftParams};
-use crate::plan::Plan;
+use crate::plan::{Plan, Step};
 use ndarray::{Array1, Array2, ArrayView2, Zip};
 use rand::SeedableRng;
 use rand_distr::{Distribution, StandardNormal};
@@ -242,9 +242,9 @@ impl Network {
             .edges()
             .iter()
             .enumerate()
-            .map(|(ei, e)| match e.op {
-                Op::Linear => Some(gaussian(m, m, seed, 1 + ei as u64)),
-                Op::Skip | Op::Zero => None,
+            .map(|(ei, e)| match e.role() {
+                Role::Layer { .. } => Some(gaussian(m, m, seed, 1 + ei as u64)),
+                Role::Identity { .. } | Role::Absent => None,
             })
             .collect();
         let bias = |stream: u64| gaussian(m, 1, seed, stream).column(0).to_owned();
@@ -252,9 +252,11 @@ impl Network {
             .edges()
             .iter()
             .enumerate()
-            .map(|(ei, e)| match e.op {
-                Op::Linear => (e.params().sb2() > 0.0).then(|| bias(BIAS_STREAM + 1 + ei as u64)),
-                Op::Skip | Op::Zero => None,
+            .map(|(ei, e)| match e.role() {
+                Role::Layer { params, .. } => {
+                    (params.sb2() > 0.0).then(|| bias(BIAS_STREAM + 1 + ei as u64))
+                }
+                Role::Identity { .. } | Role::Absent => None,
             })
             .collect();
         let b0 = (lift.variances().1 > 0.0).then(|| bias(BIAS_STREAM));
@@ -313,13 +315,12 @@ impl Network {
             }
             let mut acc = Array2::<f64>::zeros((m, n));
             for &ei in plan.in_edges(t) {
-                let e = plan.edge(ei);
-                match e.op {
-                    Op::Skip => acc += &feats[e.from],
-                    Op::Linear => {
+                match plan.step(ei) {
+                    Step::Identity { from } => acc += &feats[from],
+                    Step::Layer { from, pid } => {
                         let w = self.w[ei].as_ref().expect("linear edge weight");
-                        let mut ze = gemm(w, false, &feats[e.from]) / sm;
-                        let p = e.params();
+                        let mut ze = gemm(w, false, &feats[from]) / sm;
+                        let p = plan.params(pid);
                         if p.is_paper_relu() {
                             Zip::from(&mut acc)
                                 .and(&ze)
@@ -333,8 +334,6 @@ impl Network {
                         }
                         z[ei] = Some(ze);
                     }
-                    // Not in the plan's in-edges.
-                    Op::Zero => {}
                 }
             }
             feats.push(acc);
@@ -358,16 +357,15 @@ impl Network {
         let mut gb: Vec<Option<Array2<f64>>> = vec![None; edges];
         for t in (0..nodes).rev() {
             for &ei in plan.in_edges(t) {
-                let e = plan.edge(ei);
-                match e.op {
-                    Op::Skip => {
-                        // `e.from < t`: the source's signal lies below the target's.
+                match plan.step(ei) {
+                    Step::Identity { from } => {
+                        // `from < t`: the source's signal lies below the target's.
                         let (below, from_t) = delta.split_at_mut(t);
-                        below[e.from] += &from_t[0];
+                        below[from] += &from_t[0];
                     }
-                    Op::Linear => {
+                    Step::Layer { from, pid } => {
                         let ze = fw.z[ei].as_ref().expect("forward");
-                        let p: &EdgeParams = e.params();
+                        let p: &EdgeParams = plan.params(pid);
                         let ge = if p.is_paper_relu() {
                             let mut ge = delta[t].clone();
                             relu_grad_mask(&mut ge, ze);
@@ -379,11 +377,9 @@ impl Network {
                             ge
                         };
                         let back = gemm(self.w[ei].as_ref().expect("weight"), true, &ge) / sm;
-                        delta[e.from] += &back;
+                        delta[from] += &back;
                         g[ei] = Some(ge);
                     }
-                    // Not in the plan's in-edges.
-                    Op::Zero => {}
                 }
             }
         }

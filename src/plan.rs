@@ -15,8 +15,48 @@
 //! assert_eq!(plan.in_edges(3).len(), 3);
 //! ```
 
-use crate::dag::{Dag, Edge, Op};
+use crate::dag::{Dag, Edge, Role};
 use crate::model::EdgeParams;
+
+/// A present edge as the plan's consumers see it: its [`Role`], with a layer's parameter
+/// set given by its id among the DAG's distinct ones. Consumers `match` on it with no
+/// wildcard arm (absent edges are in no node's in- or out-edges, so there is no
+/// `Absent` step); a new [`Role`] makes [`Plan::step`] and then each of them fail to
+/// compile until it is handled.
+///
+/// ```
+/// use archconv::{Dag, plan::{Plan, Step}};
+/// let dag = Dag::dag3();
+/// let plan = Plan::of(&dag);
+/// let steps: Vec<Step> = plan.in_edges(3).iter().map(|&i| plan.step(i)).collect();
+/// assert!(steps.contains(&Step::Identity { from: 0 }));
+/// assert!(steps.contains(&Step::Layer { from: 2, pid: 0 }));
+/// ```
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
+pub enum Step {
+    /// [`Role::Identity`]: `X^t += X^s`.
+    Identity {
+        /// The source node.
+        from: usize,
+    },
+    /// [`Role::Layer`]: `X^t += phi(sqrt(sw2/m) W X^s + sqrt(sb2) b)`, parameters
+    /// [`Plan::params`]`(pid)`.
+    Layer {
+        /// The source node.
+        from: usize,
+        /// The parameter-set id.
+        pid: usize,
+    },
+}
+
+impl Step {
+    /// The source node.
+    pub fn from(self) -> usize {
+        match self {
+            Step::Identity { from } | Step::Layer { from, .. } => from,
+        }
+    }
+}
 
 /// The traversal plan of a [`Dag`] (module docs).
 #[derive(Debug, Clone)]
@@ -40,18 +80,16 @@ impl<'a> Plan<'a> {
         let mut out_edges = vec![Vec::new(); n];
         let mut last_reader = vec![None; n];
         for (i, e) in dag.edges().iter().enumerate() {
-            let pid = match e.op {
-                Op::Linear => {
-                    let p = e.params();
-                    Some(*ids.entry(p).or_insert_with(|| {
-                        params.push(p.clone());
-                        params.len() - 1
-                    }))
-                }
-                Op::Skip | Op::Zero => None,
+            let role = e.role();
+            let pid = match role {
+                Role::Layer { params: p, .. } => Some(*ids.entry(p).or_insert_with(|| {
+                    params.push(p.clone());
+                    params.len() - 1
+                })),
+                Role::Identity { .. } | Role::Absent => None,
             };
             edge_pid.push(pid);
-            if !e.op.is_absent() {
+            if role != Role::Absent {
                 in_edges[e.to].push(i);
                 out_edges[e.from].push(i);
                 last_reader[e.from] =
@@ -86,6 +124,22 @@ impl<'a> Plan<'a> {
     /// Indices of node `s`'s non-zero outgoing edges (by target).
     pub fn out_edges(&self, s: usize) -> &[usize] {
         &self.out_edges[s]
+    }
+
+    /// Edge `i`'s [`Step`] (it must be a present edge: one listed by [`Plan::in_edges`]).
+    ///
+    /// # Panics
+    /// On an absent edge, which no in- or out-edge list holds.
+    pub fn step(&self, i: usize) -> Step {
+        let e = self.edge(i);
+        match e.role() {
+            Role::Identity { from } => Step::Identity { from },
+            Role::Layer { from, .. } => Step::Layer {
+                from,
+                pid: self.edge_pid[i].expect("every layer edge has a parameter set"),
+            },
+            Role::Absent => panic!("edge {i} is absent: no plan list holds it"),
+        }
     }
 
     /// The parameter-set id of linear edge `i` (`None` for skip and zero edges).

@@ -23,7 +23,7 @@ pub mod format;
 mod op;
 pub mod random;
 
-pub use op::Op;
+pub use op::{Op, Role};
 
 use crate::model::EdgeParams;
 use serde::{Deserialize, Serialize};

@@ -41,9 +41,9 @@
 //! ```
 
 use super::{relu, Inputs, KernelError, NodeState};
-use crate::dag::{Dag, Op};
+use crate::dag::Dag;
 use crate::paths::DepthHistograms;
-use crate::plan::Plan;
+use crate::plan::{Plan, Step};
 use ndarray::{Array1, Array2};
 use std::collections::{BTreeMap, HashMap};
 
@@ -126,10 +126,11 @@ struct Traversal<'a> {
 impl Traversal<'_> {
     /// `a_e`: the mean of a linear edge's output (`pid` its parameters), or the source's
     /// mean for a skip edge (`pid = None`).
-    fn edge_mean(&self, s: usize, pid: Option<usize>) -> Array1<f64> {
-        match pid {
-            Some(p) => self.plan.params(p).mean(&self.states[s].gram),
-            None => self.states[s].mean.clone(),
+    /// The mean an edge passes on: `mu^s` through the identity, `a_e(K^s)` from a layer.
+    fn edge_mean(&self, step: Step) -> Array1<f64> {
+        match step {
+            Step::Layer { from, pid } => self.plan.params(pid).mean(&self.states[from].gram),
+            Step::Identity { from } => self.states[from].mean.clone(),
         }
     }
 
@@ -183,29 +184,22 @@ impl Traversal<'_> {
             return s.clone();
         }
         let mut s = Combo::default();
-        let edges: Vec<(usize, Op, Option<usize>)> = self
+        let steps: Vec<Step> = self
             .plan
             .in_edges(a)
             .iter()
-            .map(|&i| {
-                (
-                    self.plan.edge(i).from,
-                    self.plan.edge(i).op,
-                    self.plan.pid(i),
-                )
-            })
+            .map(|&i| self.plan.step(i))
             .collect();
-        for (src, op, pid) in edges {
-            match op {
-                Op::Skip => {
-                    let c = self.cross_gram(src, b);
+        for step in steps {
+            match step {
+                Step::Identity { from } => {
+                    let c = self.cross_gram(from, b);
                     s.add(&c);
                 }
-                Op::Linear => {
-                    let ae = self.edge_mean(src, pid);
+                Step::Layer { .. } => {
+                    let ae = self.edge_mean(step);
                     merge(&mut s.right, b, &ae);
                 }
-                Op::Zero => {}
             }
         }
         self.cross.insert((a, b), s.clone());
@@ -362,22 +356,22 @@ pub(crate) fn recursion(
             });
             continue;
         }
-        let edges: Vec<(usize, Op, Option<usize>)> = tr
+        let edges: Vec<Step> = tr
             .plan
             .in_edges(t)
             .iter()
-            .map(|&i| (tr.plan.edge(i).from, tr.plan.edge(i).op, tr.plan.pid(i)))
+            .map(|&i| tr.plan.step(i))
             .collect();
         let mut mu = Array1::<f64>::zeros(n);
         let mut skip_sum = Array1::<f64>::zeros(n);
         let mut linear_means = Vec::new();
         let mut linear_sources: BTreeMap<MapKey, f64> = BTreeMap::new();
         let mut skips = Vec::new();
-        for &(s, op, pid) in &edges {
-            let a = tr.edge_mean(s, pid);
+        for &step in &edges {
+            let a = tr.edge_mean(step);
             mu += &a;
-            match (op, pid) {
-                (Op::Linear, Some(pid)) => {
+            match step {
+                Step::Layer { from: s, pid } => {
                     let key = (s, pid);
                     // Streamed row by row when one node reads it and it has a closed
                     // form (its rows are cheap to recompute); otherwise stored.
@@ -391,14 +385,10 @@ pub(crate) fn recursion(
                     *linear_sources.entry(key).or_insert(0.0) += 1.0;
                     linear_means.push(a);
                 }
-                (Op::Linear, None) => {
-                    unreachable!("the plan gives every linear edge a parameter set")
-                }
-                (Op::Skip, _) => {
+                Step::Identity { from: s } => {
                     skip_sum += &a;
                     skips.push(s);
                 }
-                (Op::Zero, _) => {}
             }
         }
         // Skip part: sum over ordered skip pairs of S^{s,s'} (branch rule: diagonal only).
@@ -414,7 +404,7 @@ pub(crate) fn recursion(
             }
         }
         // A single linear edge: K^t = f(K^s) exactly (mu^t = a_e, no pair terms).
-        if let [(s, Op::Linear, Some(pid))] = edges[..] {
+        if let [Step::Layer { from: s, pid }] = edges[..] {
             let gram = tr.take_f((s, pid), t);
             tr.states.push(NodeState { gram, mean: mu });
             tr.fcache.retain(|key, _| last_use[key] > t);

@@ -44,8 +44,8 @@
 
 use super::exact::{fused, recursion, Rule};
 use super::{Inputs, KernelError, Lift};
-use crate::dag::{Dag, Edge, Op};
-use crate::plan::Plan;
+use crate::dag::{Dag, Edge};
+use crate::plan::{Plan, Step};
 use ndarray::{Array1, Array2, Zip};
 use std::collections::{BTreeMap, HashMap};
 
@@ -180,12 +180,9 @@ impl Backward<'_> {
 fn skip_targets(plan: &Plan<'_>, a: usize) -> Vec<usize> {
     plan.out_edges(a)
         .iter()
-        .filter_map(|&i| {
-            let e = plan.edge(i);
-            match e.op {
-                Op::Skip => Some(e.to),
-                Op::Linear | Op::Zero => None,
-            }
+        .filter_map(|&i| match plan.step(i) {
+            Step::Identity { .. } => Some(plan.edge(i).to),
+            Step::Layer { .. } => None,
         })
         .collect()
 }
@@ -256,7 +253,10 @@ impl Inputs {
             let linears: Vec<(usize, usize)> = plan
                 .out_edges(a)
                 .iter()
-                .filter_map(|&i| plan.pid(i).map(|pid| (plan.edge(i).to, pid)))
+                .filter_map(|&i| match plan.step(i) {
+                    Step::Layer { pid, .. } => Some((plan.edge(i).to, pid)),
+                    Step::Identity { .. } => None,
+                })
                 .collect();
             let mut combo = Combo::new();
             for (i, &t) in skips.iter().enumerate() {

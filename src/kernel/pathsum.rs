@@ -22,9 +22,9 @@
 //! ```
 
 use super::{Inputs, KernelError, NodeState};
-use crate::dag::Op;
+
 use crate::paths::{DepthHistograms, PathError};
-use crate::plan::Plan;
+use crate::plan::{Plan, Step};
 use ndarray::{Array1, Array2};
 
 pub(crate) fn path_sum(plan: &Plan<'_>, inp: &Inputs) -> Result<Vec<NodeState>, KernelError> {
@@ -91,11 +91,9 @@ pub(crate) fn path_sum(plan: &Plan<'_>, inp: &Inputs) -> Result<Vec<NodeState>, 
         } else {
             let mut mu = Array1::<f64>::zeros(n);
             for &i in plan.in_edges(t) {
-                let e = plan.edge(i);
-                match e.op {
-                    Op::Skip => mu += &states[e.from].mean,
-                    Op::Linear => mu += &params.mean(&states[e.from].gram),
-                    Op::Zero => {}
+                match plan.step(i) {
+                    Step::Identity { from } => mu += &states[from].mean,
+                    Step::Layer { from, .. } => mu += &params.mean(&states[from].gram),
                 }
             }
             mu

@@ -57,8 +57,8 @@ use super::exact::Rule;
 use super::ntk::NtkVariant;
 use super::{Inputs, KernelError};
 use crate::activation::EntryMap;
-use crate::dag::{Dag, Op};
-use crate::plan::Plan;
+use crate::dag::Dag;
+use crate::plan::{Plan, Step};
 use ndarray::{Array1, Array2};
 use rayon::prelude::*;
 use std::collections::BTreeMap;
@@ -215,21 +215,18 @@ impl Structure {
             }
             let mut g: BTreeMap<usize, f64> = BTreeMap::new();
             for &i in plan.in_edges(t) {
-                let e = plan.edge(i);
-                match (e.op, plan.pid(i)) {
-                    (Op::Linear, Some(pid)) => {
-                        need[e.from] = true;
-                        let id = *map_id.entry((e.from, pid)).or_insert_with(|| {
-                            maps.push(MapKey { src: e.from, pid });
-                            maps_of[e.from].push(maps.len() - 1);
+                match plan.step(i) {
+                    Step::Layer { from, pid } => {
+                        need[from] = true;
+                        let id = *map_id.entry((from, pid)).or_insert_with(|| {
+                            maps.push(MapKey { src: from, pid });
+                            maps_of[from].push(maps.len() - 1);
                             maps.len() - 1
                         });
                         *g.entry(id).or_insert(0.0) += 1.0;
                     }
-                    (Op::Linear, None) => {
-                        unreachable!("the plan gives every linear edge a parameter set")
-                    }
-                    (Op::Skip, _) | (Op::Zero, _) => {}
+                    // Identity edges are folded into the skip-path coefficients below.
+                    Step::Identity { .. } => {}
                 }
             }
             map_targets.resize(maps.len(), Vec::new());
@@ -253,13 +250,13 @@ impl Structure {
                     reach_entries += 1;
                 }
                 for &i in plan.out_edges(v) {
-                    let e = plan.edge(i);
-                    match e.op {
-                        Op::Skip if !dag.is_input(e.to) => {
-                            let w = front.entry(e.to).or_insert(f64::NEG_INFINITY);
+                    let to = plan.edge(i).to;
+                    match plan.step(i) {
+                        Step::Identity { .. } if !dag.is_input(to) => {
+                            let w = front.entry(to).or_insert(f64::NEG_INFINITY);
                             *w = log_add(*w, lp);
                         }
-                        Op::Skip | Op::Linear | Op::Zero => {}
+                        Step::Identity { .. } | Step::Layer { .. } => {}
                     }
                 }
             }

@@ -43,10 +43,9 @@ use super::features::{finish_gram, gram_chunk_rows, root_factor, Features, Parti
 use super::rng::{bias_tag, edge_tag, fill_normal, stream, Domain, LIFT_TAG};
 use super::{McError, McInputs, Precision, Sampler};
 use crate::activation::Activation;
-use crate::dag::Op;
 use crate::kernel::NodeState;
 use crate::model::{EdgeParams, LiftParams};
-use crate::plan::Plan;
+use crate::plan::{Plan, Step};
 use faer::linalg::matmul::triangular::{self, BlockStructure};
 use faer::{Accum, Mat, MatMut, MatRef, Par};
 use rayon::prelude::*;
@@ -466,10 +465,9 @@ pub(crate) fn released_at<'p>(plan: &'p Plan<'_>, t: usize) -> impl Iterator<Ite
 /// read only the source's Gram). `O(out-degree)`; shared with the memory estimates,
 /// which replay the same liveness.
 pub(crate) fn reads_features(plan: &Plan<'_>, s: usize, sampler: Sampler) -> bool {
-    plan.out_edges(s).iter().any(|&i| match plan.edge(i).op {
-        Op::Zero => false,
-        Op::Skip => true,
-        Op::Linear => match sampler {
+    plan.out_edges(s).iter().any(|&i| match plan.step(i) {
+        Step::Identity { .. } => true,
+        Step::Layer { .. } => match sampler {
             Sampler::Explicit => true,
             Sampler::Conditional => false,
         },
@@ -546,27 +544,26 @@ fn simulate_in<T: Real>(
             states.push(st.clone());
         } else {
             for &i in plan.in_edges(t) {
-                let e = plan.edge(i);
-                // A linear edge's operand, once per source node.
-                let linear = match e.op {
-                    Op::Linear => true,
-                    Op::Skip | Op::Zero => false,
+                // A layer's operand, once per source node.
+                let from = match plan.step(i) {
+                    Step::Layer { from, .. } => from,
+                    Step::Identity { .. } => continue,
                 };
-                if !linear || prepared[e.from].is_some() {
+                if prepared[from].is_some() {
                     continue;
                 }
-                prepared[e.from] = Some(match sampler {
+                prepared[from] = Some(match sampler {
                     Sampler::Explicit => Operand {
                         k: m,
                         rhs: Rhs::Features(Arc::clone(
-                            feats[e.from].as_ref().expect("read features are stored"),
+                            feats[from].as_ref().expect("read features are stored"),
                         )),
                         alpha: T::of(1.0 / (m as f64).sqrt()),
                         upper: false,
                     },
                     Sampler::Conditional => {
-                        let f = root_factor(&states[e.from].gram, T::EPS)
-                            .ok_or(McError::Factorization { node: e.from, seed })?;
+                        let f = root_factor(&states[from].gram, T::EPS)
+                            .ok_or(McError::Factorization { node: from, seed })?;
                         factor_operand(&f.f, f.lower)
                     }
                 });
@@ -574,22 +571,17 @@ fn simulate_in<T: Real>(
             let inputs: Vec<Input<'_, T>> = plan
                 .in_edges(t)
                 .iter()
-                .filter_map(|&i| {
-                    let e = plan.edge(i);
-                    match e.op {
-                        // The plan lists no absent edges; nothing to add if it did.
-                        Op::Zero => None,
-                        Op::Skip => Some(Input::Skip(
-                            feats[e.from]
-                                .as_deref()
-                                .expect("skip sources are stored until their last use"),
-                        )),
-                        Op::Linear => Some(Input::Linear {
-                            op: prepared[e.from].as_ref().expect("set above"),
-                            tag: edge_tag(i),
-                            map: EdgeMap::of_edge(e.params()),
-                        }),
-                    }
+                .map(|&i| match plan.step(i) {
+                    Step::Identity { from } => Input::Skip(
+                        feats[from]
+                            .as_deref()
+                            .expect("skip sources are stored until their last use"),
+                    ),
+                    Step::Layer { from, pid } => Input::Linear {
+                        op: prepared[from].as_ref().expect("set above"),
+                        tag: edge_tag(i),
+                        map: EdgeMap::of_edge(plan.params(pid)),
+                    },
                 })
                 .collect();
             let store = reads_features(plan, t, sampler);

@@ -8,9 +8,9 @@
 use super::gemm::{gemm, Scalar, Tr};
 use super::TrainError;
 use crate::activation::Activation;
-use crate::dag::{Dag, Op};
+use crate::dag::{Dag, Role};
 use crate::model::LiftParams;
-use crate::plan::Plan;
+use crate::plan::{Plan, Step};
 use ndarray::{Array1, Array2, ArrayView2, Axis, Zip};
 use rand::SeedableRng;
 use rand_distr::{Distribution, StandardNormal};
@@ -310,9 +310,8 @@ impl<T: Scalar> DagMlp<T> {
         let mut acts = vec![stem.stem_params().map(|p| p.activation().clone())];
         let mut edge_layer = Vec::with_capacity(dag.edges().len());
         for e in dag.edges() {
-            match e.op {
-                Op::Linear => {
-                    let p = e.params();
+            match e.role() {
+                Role::Layer { params: p, .. } => {
                     edge_layer.push(Some(layers.len()));
                     layers.push(Dense::init(
                         width,
@@ -323,7 +322,7 @@ impl<T: Scalar> DagMlp<T> {
                     ));
                     acts.push(Some(p.activation().clone()));
                 }
-                Op::Skip | Op::Zero => edge_layer.push(None),
+                Role::Identity { .. } | Role::Absent => edge_layer.push(None),
             }
         }
         layers.push(Dense::kaiming(classes, width, layer_seed(layers.len())));
@@ -379,9 +378,9 @@ impl<T: Scalar> DagMlp<T> {
     pub fn layer_names(&self) -> Vec<String> {
         let mut v = vec!["stem".to_string()];
         for e in self.dag.edges() {
-            match e.op {
-                Op::Linear => v.push(format!("edge {}->{}", e.from, e.to)),
-                Op::Skip | Op::Zero => {}
+            match e.role() {
+                Role::Layer { .. } => v.push(format!("edge {}->{}", e.from, e.to)),
+                Role::Identity { .. } | Role::Absent => {}
             }
         }
         v.push("readout".into());
@@ -451,18 +450,15 @@ impl<T: Scalar> DagMlp<T> {
             }
             let mut acc = Array2::<T>::zeros((bsz, m));
             for &ei in plan.in_edges(t) {
-                let e = plan.edge(ei);
-                match e.op {
-                    // Not in the plan's in-edges.
-                    Op::Zero => {}
-                    Op::Skip => add_assign(&mut acc, &nodes[e.from]),
-                    Op::Linear => {
+                match plan.step(ei) {
+                    Step::Identity { from } => add_assign(&mut acc, &nodes[from]),
+                    Step::Layer { from, .. } => {
                         let li = self.edge_layer[ei].expect("linear edge has a layer");
                         let l = &self.layers[li];
                         let mut z = Array2::<T>::zeros((bsz, m));
                         gemm(
                             &mut z.view_mut(),
-                            nodes[e.from].view(),
+                            nodes[from].view(),
                             Tr::N,
                             l.w.view(),
                             Tr::T,
@@ -578,15 +574,12 @@ impl<T: Scalar> DagMlp<T> {
             }
             let Some(dt) = dnode[t].take() else { continue };
             for &ei in plan.in_edges(t) {
-                let e = plan.edge(ei);
-                match e.op {
-                    // Not in the plan's in-edges.
-                    Op::Zero => {}
-                    Op::Skip => match &mut dnode[e.from] {
+                match plan.step(ei) {
+                    Step::Identity { from } => match &mut dnode[from] {
                         Some(ds) => add_assign(ds, &dt),
                         slot @ None => *slot = Some(dt.clone()),
                     },
-                    Op::Linear => {
+                    Step::Layer { from, .. } => {
                         let li = self.edge_layer[ei].expect("linear edge has a layer");
                         let out = fwd.edge_out[ei]
                             .as_ref()
@@ -602,12 +595,12 @@ impl<T: Scalar> DagMlp<T> {
                             &mut grads[li].w.view_mut(),
                             dz.view(),
                             Tr::T,
-                            fwd.nodes[e.from].view(),
+                            fwd.nodes[from].view(),
                             Tr::N,
                             true,
                         );
                         grads[li].b += &col_sum(&dz);
-                        let slot = dnode[e.from].get_or_insert_with(|| Array2::zeros((bsz, m)));
+                        let slot = dnode[from].get_or_insert_with(|| Array2::zeros((bsz, m)));
                         gemm(
                             &mut slot.view_mut(),
                             dz.view(),

@@ -5,7 +5,7 @@ use super::gemm::Scalar;
 use super::loss::{loss_and_grad, Loss};
 use super::model::DagMlp;
 use super::TrainError;
-use crate::dag::{Dag, Op};
+use crate::dag::{Dag, Role};
 use crate::data::Dataset;
 use crate::model::LiftParams;
 use ndarray::Array2;
@@ -272,7 +272,11 @@ fn check_memory<T: Scalar>(
 ) -> Result<(), TrainError> {
     let m = cfg.width as u64;
     let (d, c) = (train.dim() as u64, train.classes as u64);
-    let edges = dag.count(Op::Linear) as u64;
+    let edges = dag
+        .edges()
+        .iter()
+        .filter(|e| e.op.is_parameterized())
+        .count() as u64;
     let batch = match cfg.optimizer {
         Optimizer::Sgd { batch } => batch.min(train.len()),
         Optimizer::FullBatch => train.len(),
@@ -292,9 +296,9 @@ fn check_memory<T: Scalar>(
     let kept = dag
         .edges()
         .iter()
-        .filter(|e| match e.op {
-            Op::Linear => keeps_pre(e.params().activation()),
-            Op::Skip | Op::Zero => false,
+        .filter(|e| match e.role() {
+            Role::Layer { params, .. } => keeps_pre(params.activation()),
+            Role::Identity { .. } | Role::Absent => false,
         })
         .count()
         + usize::from(

@@ -41,10 +41,10 @@ use super::cpu::{last_use, reads_features, EdgeMap};
 use super::rng::{bias_tag, edge_tag, Domain, LIFT_TAG};
 use super::{GpuUsage, McError, McInputs, McParams, Precision, Sampler};
 use crate::activation::Activation;
-use crate::dag::{Dag, Op};
+use crate::dag::{Dag, Role};
 use crate::kernel::NodeState;
 use crate::model::LiftParams;
-use crate::plan::Plan;
+use crate::plan::{Plan, Step};
 use cudarc::curand::CudaRng;
 use cudarc::driver::{CudaContext, CudaSlice};
 use device::{cuda_err, fill_normal, Buf, Device, Scalar, BLAS_DIM_MAX};
@@ -282,9 +282,9 @@ fn potrf_lwork(dev: &Device, n: usize, precision: Precision) -> Result<usize, Mc
 fn needs_root(plan: &Plan<'_>, s: usize, sampler: Sampler) -> bool {
     match sampler {
         Sampler::Explicit => false,
-        Sampler::Conditional => plan.out_edges(s).iter().any(|&i| match plan.edge(i).op {
-            Op::Linear => true,
-            Op::Skip | Op::Zero => false,
+        Sampler::Conditional => plan.out_edges(s).iter().any(|&i| match plan.step(i) {
+            Step::Layer { .. } => true,
+            Step::Identity { .. } => false,
         }),
     }
 }
@@ -708,28 +708,23 @@ impl<'a> GpuSampler<'a> {
             } else {
                 let mut acc = dev.alloc::<T>(len)?;
                 for &index in plan.in_edges(t) {
-                    let ed = plan.edge(index);
-                    match ed.op {
-                        Op::Zero => {}
-                        Op::Skip => {
-                            let src = feats[ed.from].as_ref().ok_or(McError::Cuda {
+                    match plan.step(index) {
+                        Step::Identity { from } => {
+                            let src = feats[from].as_ref().ok_or(McError::Cuda {
                                 during: "reading a skip edge's source",
-                                message: format!("features of node {} were not kept", ed.from),
+                                message: format!("features of node {from} were not kept"),
                             })?;
                             dev.add(&mut acc, src, len)?;
                         }
-                        Op::Linear => {
+                        Step::Layer { from, pid } => {
                             let tag = edge_tag(index);
                             match self.sampler {
                                 Sampler::Conditional => {
-                                    let f = match (&factors[ed.from], &lift_roots[ed.from]) {
+                                    let f = match (&factors[from], &lift_roots[from]) {
                                         (Some(f), _) => f,
                                         (None, Some(f)) => f.as_ref(),
                                         (None, None) => {
-                                            return Err(McError::Factorization {
-                                                node: ed.from,
-                                                seed,
-                                            })
+                                            return Err(McError::Factorization { node: from, seed })
                                         }
                                     };
                                     self.conditional_product(
@@ -737,12 +732,9 @@ impl<'a> GpuSampler<'a> {
                                     )?;
                                 }
                                 Sampler::Explicit => {
-                                    let src = feats[ed.from].as_ref().ok_or(McError::Cuda {
+                                    let src = feats[from].as_ref().ok_or(McError::Cuda {
                                         during: "reading a linear edge's source",
-                                        message: format!(
-                                            "features of node {} were not kept",
-                                            ed.from
-                                        ),
+                                        message: format!("features of node {from} were not kept"),
                                     })?;
                                     self.explicit_product(
                                         dev,
@@ -757,7 +749,7 @@ impl<'a> GpuSampler<'a> {
                                     )?;
                                 }
                             }
-                            let map = EdgeMap::of_edge(ed.params());
+                            let map = EdgeMap::of_edge(plan.params(pid));
                             self.apply_map(dev, &mut rng, &mut bias, &mut acc, &z, map, seed, tag)?;
                         }
                     }
@@ -942,13 +934,13 @@ fn check_activations(dag: &Dag, lift: &LiftParams) -> Result<(), McError> {
         }
     }
     for (i, e) in dag.edges().iter().enumerate() {
-        let linear = match e.op {
-            Op::Linear => true,
-            Op::Skip | Op::Zero => false,
+        let params = match e.role() {
+            Role::Layer { params, .. } => params,
+            Role::Identity { .. } | Role::Absent => continue,
         };
-        if linear && gpu_activation(e.params().activation()).is_none() {
+        if gpu_activation(params.activation()).is_none() {
             return Err(McError::UnsupportedActivation {
-                activation: e.params().activation().to_string(),
+                activation: params.activation().to_string(),
                 edge: Some(i),
             });
         }
