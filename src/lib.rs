@@ -49,7 +49,7 @@ pub mod train;
 
 pub use analysis::{analyze, Analysis, AnalyzeOptions};
 pub use dag::{Dag, DagError, Edge, Op};
-pub use kernel::{Inputs, Kernel, KernelKind, Lift};
+pub use kernel::{Inputs, Kernel, KernelFn, KernelKind, Lift};
 pub use paths::{PathStats, Undefined};
 pub use plot::{Figure, PlotError};
 pub use spectrum::SpectrumSummary;

@@ -8,7 +8,6 @@
 //! the same tables on both sides).
 
 use archconv::activation::Activation;
-use archconv::dag::random::WattsStrogatz;
 use archconv::kernel::exact::Rule;
 use archconv::kernel::ntk::NtkVariant;
 use archconv::kernel::{Inputs, KernelError, KernelKind};
@@ -16,6 +15,9 @@ use archconv::model::{EdgeParams, LiftParams};
 use archconv::{Dag, Edge, Op};
 use ndarray::Array2;
 use std::sync::{Mutex, MutexGuard};
+
+mod common;
+use common::dags::dags;
 
 /// The memory cap is process-wide: every test holds this lock, and the budget test
 /// restores the default before releasing it.
@@ -33,63 +35,6 @@ fn max_abs_diff(a: &Array2<f64>, b: &Array2<f64>) -> f64 {
 
 fn scale(a: &Array2<f64>) -> f64 {
     a.diag().iter().fold(0.0f64, |m, &v| m.max(v.abs()))
-}
-
-/// DAGs with skip pairs, multi-edges, several inputs and unreachable parts.
-fn dags() -> Vec<(String, Dag)> {
-    let mut v: Vec<(String, Dag)> = Dag::paper_dags()
-        .into_iter()
-        .map(|(n, d)| (n.to_string(), d))
-        .collect();
-    for seed in 0..3 {
-        let ws = WattsStrogatz::new(14, 4, 0.5)
-            .unwrap()
-            .with_seed(seed)
-            .with_skip_fraction(0.35)
-            .unwrap();
-        v.push((ws.to_string(), ws.dag().unwrap()));
-    }
-    let e = |a, b, op| Edge::new(a, b, op);
-    // Two skip branches leaving one node, a parallel linear pair, a skip into a node
-    // that also has a linear edge from the same source.
-    v.push((
-        "skip-pairs".into(),
-        Dag::new(
-            6,
-            vec![
-                e(0, 1, Op::Linear),
-                e(1, 2, Op::Skip),
-                e(1, 3, Op::Skip),
-                e(2, 4, Op::Skip),
-                e(3, 4, Op::Skip),
-                e(1, 4, Op::Linear),
-                e(1, 4, Op::Linear),
-                e(4, 5, Op::Linear),
-                e(2, 5, Op::Skip),
-                e(0, 5, Op::Skip),
-            ],
-        )
-        .unwrap(),
-    ));
-    // Two inputs (as DARTS cells), joined by skips and linear edges.
-    v.push((
-        "two-inputs".into(),
-        Dag::with_inputs(
-            5,
-            vec![
-                e(0, 2, Op::Skip),
-                e(1, 2, Op::Skip),
-                e(1, 3, Op::Linear),
-                e(2, 3, Op::Skip),
-                e(2, 4, Op::Linear),
-                e(3, 4, Op::Skip),
-                e(0, 4, Op::Skip),
-            ],
-            vec![0, 1],
-        )
-        .unwrap(),
-    ));
-    v
 }
 
 fn check(inp: &Inputs, dag: &Dag, what: &str) {

@@ -34,6 +34,7 @@
 //! ```
 
 pub mod exact;
+pub mod function;
 pub mod ntk;
 pub mod pathsum;
 pub mod relu;
@@ -41,6 +42,7 @@ pub mod stream;
 
 use crate::dag::Dag;
 use crate::model::LiftParams;
+pub use function::{CrossState, KernelFn};
 use ndarray::{Array1, Array2, ArrayView2};
 use rand::SeedableRng;
 use rand_distr::{Distribution, StandardNormal};
@@ -221,6 +223,28 @@ pub enum KernelError {
     NonFiniteKernel {
         /// The node.
         node: usize,
+    },
+    /// Two point sets of different dimensions.
+    #[error("the two point sets have different dimensions: x1 has {d1} columns, x2 has {d2}")]
+    DimensionMismatch {
+        /// Columns of `x1`.
+        d1: usize,
+        /// Columns of `x2`.
+        d2: usize,
+    },
+    /// An NTK was asked of a rule that defines none.
+    #[error("the {rule} rule defines no NTK; use the exact or independent-branch rule")]
+    NoNtkRule {
+        /// The rule's name.
+        rule: &'static str,
+    },
+    /// A kernel asked for unscaled is past f64's range.
+    #[error("node {node}'s kernel is about 10^{log10_scale:.0}, past f64's range; Inputs::output_kernel keeps it in scaled form")]
+    OutOfRange {
+        /// The node.
+        node: usize,
+        /// Base-10 logarithm of its scale.
+        log10_scale: f64,
     },
     /// The DAG has no path from an input to the output, so its output Gram is zero.
     #[error("the DAG has no path from its input to node {node}; its kernel is identically zero")]

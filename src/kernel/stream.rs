@@ -118,12 +118,26 @@ impl ScaledGram {
     }
 }
 
+/// Which entries of the output kernel a streamed pass computes.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub(crate) enum Region {
+    /// The whole symmetric `N x N` matrix.
+    Square,
+    /// Rows `[0, split)` against columns `[split, N)`: the cross block of two point sets
+    /// stacked into one input (diagonals and means still cover all `N` points).
+    Cross {
+        /// The first point set's size.
+        split: usize,
+    },
+}
+
 /// The output node's kernels from [`Inputs::output_kernel`].
 #[derive(Debug, Clone)]
 pub struct OutputKernel {
     rule: Rule,
     nngp: ScaledGram,
     mean: Array1<f64>,
+    diag: Array1<f64>,
     ntk: Option<ScaledGram>,
     tile_rows: usize,
     peak_bytes: u64,
@@ -143,6 +157,12 @@ impl OutputKernel {
     /// The output mean `mu^H / e^(log_scale / 2)` (same scale as [`OutputKernel::nngp`]).
     pub fn mean(&self) -> &Array1<f64> {
         &self.mean
+    }
+
+    /// The output NNGP's diagonal `K^H_ii` over every point (same scale as
+    /// [`OutputKernel::nngp`]), from the first pass: `O(N)` per node.
+    pub fn diag(&self) -> &Array1<f64> {
+        &self.diag
     }
 
     /// The NTK, in the NNGP's scale, if it was asked for.
@@ -328,6 +348,8 @@ struct ReadyMap {
 struct Diagonals {
     lambda: Vec<f64>,
     mean: Vec<Option<Vec<f64>>>,
+    /// Scaled diagonals `K^t_ii / e^lambda_t` of the needed nodes.
+    diag: Vec<Option<Vec<f64>>>,
     maps: Vec<Option<ReadyMap>>,
 }
 
@@ -401,6 +423,7 @@ fn diagonals(
     );
     let mut lambda = vec![0.0; nn];
     let mut mean: Vec<Option<Vec<f64>>> = vec![None; nn];
+    let mut diag: Vec<Option<Vec<f64>>> = vec![None; nn];
     let mut maps: Vec<Option<ReadyMap>> = (0..st.maps.len()).map(|_| None).collect();
     for t in 0..nn {
         if !st.groups[t].is_empty() {
@@ -467,8 +490,14 @@ fn diagonals(
             });
         }
         mean[t] = Some(mu);
+        diag[t] = Some(k);
     }
-    Ok(Diagonals { lambda, mean, maps })
+    Ok(Diagonals {
+        lambda,
+        mean,
+        diag,
+        maps,
+    })
 }
 
 /// Input-level matrices a tile slices from.
@@ -479,7 +508,7 @@ struct LiftTiles<'a> {
     theta0: Option<Array2<f64>>,
 }
 
-/// One block of output rows `[i0, i1)`, columns `[i0, N)`: `(K rows, Theta rows)`.
+/// One block of output rows `[i0, i1)`, columns `[c0, N)`: `(K rows, Theta rows)`.
 #[allow(clippy::too_many_arguments)]
 fn tile(
     st: &Structure,
@@ -489,14 +518,14 @@ fn tile(
     ntk: bool,
     out: usize,
     n: usize,
-    i0: usize,
-    i1: usize,
+    (i0, i1): (usize, usize),
+    c0: usize,
 ) -> (Vec<f64>, Vec<f64>) {
     let exact = rule == Rule::Exact;
-    let w = n - i0;
+    let w = n - c0;
     let len = (i1 - i0) * w;
     let idx: Vec<(usize, usize)> = (i0..i1)
-        .flat_map(|i| (i0..n).map(move |j| (i, j)))
+        .flat_map(|i| (c0..n).map(move |j| (i, j)))
         .collect();
     let nn = st.need.len();
     let mut acc_k: Vec<Option<Vec<f64>>> = vec![None; nn];
@@ -617,6 +646,18 @@ impl Inputs {
         rule: Rule,
         ntk: Option<NtkVariant>,
     ) -> Result<OutputKernel, KernelError> {
+        self.streamed(dag, rule, ntk, Region::Square)
+    }
+
+    /// The streamed output kernel over `region` (module docs): the whole symmetric
+    /// matrix, or the block of rows `[0, split)` against columns `[split, N)`.
+    pub(crate) fn streamed(
+        &self,
+        dag: &Dag,
+        rule: Rule,
+        ntk: Option<NtkVariant>,
+        region: Region,
+    ) -> Result<OutputKernel, KernelError> {
         let n = self.len();
         let nn = dag.num_nodes() as u64;
         let plan = Plan::of(dag);
@@ -631,22 +672,26 @@ impl Inputs {
         // input-level matrices and the outputs.
         let per_point = 8 * (2 + 6) as u64;
         let fixed = (nn * n as u64 * per_point).saturating_add(4 * (n as u64) * (n as u64) * 8);
+        let (row_end, width) = match region {
+            Region::Square => (n, n),
+            Region::Cross { split } => (split, n - split),
+        };
         let tiles_per_row = if with_ntk { 2 } else { 1 } * (st.peak_tiles as u64);
         let threads = rayon::current_num_threads().max(1) as u64;
         let bytes_for = |rows: usize| {
-            let len = (rows * n) as u64;
+            let len = (rows * width) as u64;
             len.checked_mul(8 * tiles_per_row)
                 .and_then(|b| b.checked_mul(threads))
                 .and_then(|b| b.checked_add(fixed))
         };
-        let mut rows = (TILE_ENTRIES / n).clamp(1, n);
+        let mut rows = (TILE_ENTRIES / width.max(1)).clamp(1, row_end.max(1));
         while rows > 1 && bytes_for(rows).is_none_or(|b| b > limit) {
             rows /= 2;
         }
         let estimate = bytes_for(rows);
         crate::budget::check(
             format!(
-                "the streamed {} kernel of {nn} nodes at N = {n} ({} tiles of {rows} x {n} alive at the peak, per thread)",
+                "the streamed {} kernel of {nn} nodes at N = {n} ({} tiles of {rows} x {width} alive at the peak, per thread)",
                 if with_ntk { "NNGP and NTK" } else { "NNGP" },
                 tiles_per_row
             ),
@@ -662,29 +707,48 @@ impl Inputs {
             mu0: self.mu0(),
             theta0,
         };
-        let blocks: Vec<(usize, usize)> = (0..n)
+        let blocks: Vec<(usize, usize)> = (0..row_end)
             .step_by(rows)
-            .map(|i0| (i0, (i0 + rows).min(n)))
+            .map(|i0| (i0, (i0 + rows).min(row_end)))
             .collect();
+        let c0_of = |i0: usize| match region {
+            Region::Square => i0,
+            Region::Cross { split } => split,
+        };
         let parts: Vec<(usize, usize, Vec<f64>, Vec<f64>)> = blocks
             .par_iter()
             .map(|&(i0, i1)| {
-                let (k, t) = tile(&st, &dg, &lift, rule, with_ntk, out, n, i0, i1);
+                let (k, t) = tile(&st, &dg, &lift, rule, with_ntk, out, n, (i0, i1), c0_of(i0));
                 (i0, i1, k, t)
             })
             .collect();
-        let mut k = Array2::<f64>::zeros((n, n));
-        let mut th = with_ntk.then(|| Array2::<f64>::zeros((n, n)));
+        let mut k = Array2::<f64>::zeros((row_end, width));
+        let mut th = with_ntk.then(|| Array2::<f64>::zeros((row_end, width)));
         for (i0, i1, kp, tp) in parts {
-            let w = n - i0;
+            let c0 = c0_of(i0);
+            let w = n - c0;
             for i in i0..i1 {
-                for j in i..n {
-                    let q = (i - i0) * w + (j - i0);
-                    k[[i, j]] = kp[q];
-                    k[[j, i]] = kp[q];
-                    if let Some(th) = th.as_mut() {
-                        th[[i, j]] = tp[q];
-                        th[[j, i]] = tp[q];
+                let j0 = match region {
+                    Region::Square => i,
+                    Region::Cross { .. } => c0,
+                };
+                for j in j0..n {
+                    let q = (i - i0) * w + (j - c0);
+                    match region {
+                        Region::Square => {
+                            k[[i, j]] = kp[q];
+                            k[[j, i]] = kp[q];
+                            if let Some(th) = th.as_mut() {
+                                th[[i, j]] = tp[q];
+                                th[[j, i]] = tp[q];
+                            }
+                        }
+                        Region::Cross { split } => {
+                            k[[i, j - split]] = kp[q];
+                            if let Some(th) = th.as_mut() {
+                                th[[i, j - split]] = tp[q];
+                            }
+                        }
                     }
                 }
             }
@@ -706,6 +770,7 @@ impl Inputs {
             rule,
             nngp: ScaledGram::new(lam, k),
             mean: Array1::from(dg.mean[out].clone().expect("output needed")),
+            diag: Array1::from(dg.diag[out].clone().expect("output needed")),
             ntk,
             tile_rows: rows,
             peak_bytes: estimate.unwrap_or(0),

@@ -4,6 +4,7 @@
 
 use ndarray::Array2;
 
+pub mod dags;
 pub mod width;
 
 /// Unit roundoff of f64.
