@@ -39,6 +39,7 @@ pub mod nas;
 pub mod paths;
 pub mod plan;
 pub mod plot;
+pub mod predict;
 pub mod report;
 pub mod reproduce;
 mod simd;

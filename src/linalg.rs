@@ -90,6 +90,31 @@ pub(crate) fn sym_eigenvalues(k: ArrayView2<'_, f64>) -> Option<Vec<f64>> {
     }
 }
 
+/// Eigenvalues (ascending) and eigenvectors (columns) of a symmetric matrix; `None` when
+/// it is not square, has a non-finite entry or the solver fails.
+pub(crate) fn sym_eigen(k: ArrayView2<'_, f64>) -> Option<(Vec<f64>, Array2<f64>)> {
+    if k.iter().any(|v| !v.is_finite()) {
+        return None;
+    }
+    #[cfg(feature = "lapack")]
+    {
+        use ndarray_linalg::{Eigh, UPLO};
+        let (w, v) = k.to_owned().eigh(UPLO::Lower).ok()?;
+        Some((w.to_vec(), v))
+    }
+    #[cfg(not(feature = "lapack"))]
+    {
+        let ks = k.as_standard_layout();
+        let kv = ks.view();
+        let m = as_faer(&kv)?;
+        let evd = m.self_adjoint_eigen(faer::Side::Lower).ok()?;
+        let n = k.nrows();
+        let s = evd.S();
+        let w: Vec<f64> = (0..n).map(|i| s[i]).collect();
+        Some((w, to_ndarray(evd.U())))
+    }
+}
+
 /// The tridiagonal form `T = Q^T K Q` of a symmetric matrix (faer's blocked Householder
 /// reduction): diagonal `d` and sub-diagonal `e` (`e.len() = N - 1`). `None` when `K`
 /// is not square or has a non-finite entry.

@@ -225,4 +225,21 @@ fn bad_inputs_are_typed_errors() {
     let a = Inputs::gaussian(1, 3, 5);
     let b = Inputs::gaussian(1, 3, 6);
     assert_eq!(kf.nngp(a.view(), Some(b.view())).unwrap().dim(), (1, 1));
+    // And one point alone: its diagonal is that of any set holding it.
+    let ab = ndarray::concatenate![Axis(0), a, b];
+    let d = kf.nngp_diag(ab.view()).unwrap();
+    let one = kf.nngp_diag(a.view()).unwrap();
+    assert!(
+        (one[0] - d[0]).abs() <= 1e-13 * d[0],
+        "{} vs {}",
+        one[0],
+        d[0]
+    );
+    let t1 = kf.ntk(a.view(), None, NtkVariant::Full).unwrap();
+    let t2 = kf.ntk(ab.view(), None, NtkVariant::Full).unwrap();
+    assert!((t1[[0, 0]] - t2[[0, 0]]).abs() <= 1e-12 * t2[[0, 0]]);
+    let e = kf
+        .nngp(Array2::<f64>::zeros((0, 3)).view(), None)
+        .unwrap_err();
+    assert!(matches!(e, KernelError::TooFewPoints { n: 0 }), "{e}");
 }

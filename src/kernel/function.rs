@@ -163,6 +163,10 @@ impl KernelFn {
         x1: ArrayView2<'_, f64>,
         x2: Option<ArrayView2<'_, f64>>,
     ) -> Result<Array2<f64>, KernelError> {
+        if x2.is_none() && x1.nrows() == 1 {
+            // One point: its 1 x 1 kernel is the cross block with itself.
+            return self.nngp(x1, Some(x1));
+        }
         let (inp, split) = self.inputs(x1, x2)?;
         match (split, self.rule()) {
             (None, _) => Ok(inp.kernel(&self.dag, self.kind)?.into_output_gram()),
@@ -191,6 +195,9 @@ impl KernelFn {
         let rule = self.rule().ok_or(KernelError::NoNtkRule {
             rule: self.kind.name(),
         })?;
+        if x2.is_none() && x1.nrows() == 1 {
+            return self.ntk(x1, Some(x1), variant);
+        }
         let (inp, split) = self.inputs(x1, x2)?;
         match split {
             None => Ok(inp.ntk(&self.dag, rule)?.theta(variant)),
@@ -206,6 +213,9 @@ impl KernelFn {
     ///
     /// Errors: as [`KernelFn::nngp`].
     pub fn nngp_diag(&self, x: ArrayView2<'_, f64>) -> Result<Array1<f64>, KernelError> {
+        if x.nrows() == 1 {
+            return Ok(self.nngp(x, None)?.diag().to_owned());
+        }
         let (inp, _) = self.inputs(x, None)?;
         match self.rule() {
             Some(rule) => {
