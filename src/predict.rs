@@ -153,6 +153,10 @@ pub enum Time {
         /// The number of steps `k`.
         steps: u64,
     },
+    /// The limit `t -> infinity` of gradient flow: kernel regression with the
+    /// pseudo-inverse, `Theta_* Theta^+ y` (eigenvalues below `N eps lambda_max` are
+    /// null directions, which never move).
+    Converged,
 }
 
 impl Time {
@@ -167,20 +171,30 @@ impl Time {
         match self {
             Time::Flow(t) => bad("the time t", t),
             Time::Steps { lr, .. } => bad("the learning rate", lr),
+            Time::Converged => Ok(()),
         }
     }
 
-    /// The residual's factor `g(lambda)`: `e^{-lambda t}` or `(1 - eta lambda)^k`.
-    fn decay(self, lambda: f64) -> f64 {
+    /// The residual's factor `g(lambda)`: `e^{-lambda t}` or `(1 - eta lambda)^k`
+    /// (`null`: `lambda` is a null direction).
+    fn decay(self, lambda: f64, null: bool) -> f64 {
         match self {
             Time::Flow(t) => (-lambda * t).exp(),
             Time::Steps { lr, steps } => powu(1.0 - lr * lambda, steps),
+            Time::Converged => f64::from(u8::from(null)),
         }
     }
 
     /// `(1 - g(lambda)) / lambda`, at its limit for `lambda -> 0`.
-    fn gain(self, lambda: f64) -> f64 {
+    fn gain(self, lambda: f64, null: bool) -> f64 {
         match self {
+            Time::Converged => {
+                if null {
+                    0.0
+                } else {
+                    1.0 / lambda
+                }
+            }
             Time::Flow(t) => {
                 let x = lambda * t;
                 if x.abs() < 1e-300 {
@@ -216,6 +230,8 @@ fn powu(b: f64, k: u64) -> f64 {
 #[derive(Debug, Clone)]
 pub struct NtkDynamics {
     lambda: Vec<f64>,
+    /// Eigenvalues at or below this are null directions (`N eps lambda_max`).
+    null_tol: f64,
     q: Array2<f64>,
     /// `Q^T y`.
     qty: Array2<f64>,
@@ -244,6 +260,7 @@ impl NtkDynamics {
         let qty = crate::linalg::gemm(&q, true, y);
         Ok(NtkDynamics {
             lambda,
+            null_tol: tol,
             q,
             qty,
             y: y.clone(),
@@ -268,10 +285,10 @@ impl NtkDynamics {
     }
 
     /// `Q diag(w) Q^T y` for per-eigenvalue weights `w`.
-    fn apply(&self, w: impl Fn(f64) -> f64) -> Array2<f64> {
+    fn apply(&self, w: impl Fn(f64, bool) -> f64) -> Array2<f64> {
         let mut s = self.qty.clone();
         for (mut row, &l) in s.axis_iter_mut(Axis(0)).zip(&self.lambda) {
-            let f = w(l);
+            let f = w(l, l <= self.null_tol);
             row.mapv_inplace(|v| v * f);
         }
         crate::linalg::gemm(&self.q, false, &s)
@@ -280,7 +297,7 @@ impl NtkDynamics {
     /// The mean prediction on the training set, `y - Q g Q^T y`.
     pub fn train_mean(&self, time: Time) -> Result<Array2<f64>, PredictError> {
         time.check()?;
-        Ok(&self.y - &self.apply(|l| time.decay(l)))
+        Ok(&self.y - &self.apply(|l, null| time.decay(l, null)))
     }
 
     /// The mean prediction on test points, `Theta_{*,train} Q diag((1 - g) / lambda) Q^T y`,
@@ -297,7 +314,7 @@ impl NtkDynamics {
             usize::MAX,
             self.lambda.len(),
         )?;
-        let a = self.apply(|l| time.gain(l));
+        let a = self.apply(|l, null| time.gain(l, null));
         Ok(theta_test_train.dot(&a))
     }
 
@@ -306,7 +323,7 @@ impl NtkDynamics {
         time.check()?;
         let mut total = 0.0;
         for (row, &l) in self.qty.axis_iter(Axis(0)).zip(&self.lambda) {
-            let g = time.decay(l);
+            let g = time.decay(l, l <= self.null_tol);
             total += g * g * row.iter().map(|v| v * v).sum::<f64>();
         }
         Ok(0.5 * total)
@@ -327,7 +344,7 @@ impl NtkDynamics {
         let kq = crate::linalg::gemm(nngp_train, false, &self.q);
         let mut var = 0.0;
         for (k, &l) in self.lambda.iter().enumerate() {
-            let g = time.decay(l);
+            let g = time.decay(l, l <= self.null_tol);
             let qkq: f64 = self.q.column(k).dot(&kq.column(k));
             var += g * g * qkq;
         }

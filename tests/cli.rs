@@ -180,3 +180,79 @@ fn bad_network_settings_are_refused_naming_the_flag() {
         assert!(!err.contains("panicked"), "{err}");
     }
 }
+
+/// `archconv predict` on the seeded synthetic set (no data needed): its converged NTK
+/// prediction is kernel regression, recomputed here from the library's kernels with
+/// nalgebra's LU (an independent solve), and gradient descent past `2 / lambda_max`
+/// diverges.
+#[test]
+fn predict_reports_kernel_regression_and_the_stable_learning_rate() {
+    use archconv::kernel::{ntk::NtkVariant, KernelFn, KernelKind, Lift};
+    let args = [
+        "predict",
+        "2_21_112",
+        "--dataset",
+        "synthetic",
+        "--train-n",
+        "120",
+        "--test-n",
+        "60",
+        "--json",
+    ];
+    let (ok, out, err) = archconv(&args);
+    assert!(ok, "{err}");
+    let v: serde_json::Value = serde_json::from_str(&out).unwrap();
+    assert_eq!(v["n_train"], 120);
+    assert_eq!(v["rule"], "exact");
+    let d = archconv::data::Dataset::synthetic(2500, 64, 10, 12345);
+    let (tr, te) = (d.slice(0..120), d.slice(2000..2060));
+    let kf = KernelFn::new(&archconv::Dag::dag3(), Lift::Dense, KernelKind::Exact);
+    let (x, xt) = (tr.x_f64(), te.x_f64());
+    let th = kf.ntk(x.view(), None, NtkVariant::Full).unwrap();
+    let tt = kf.ntk(xt.view(), Some(x.view()), NtkVariant::Full).unwrap();
+    let a = nalgebra::DMatrix::from_fn(120, 120, |i, j| th[[i, j]]);
+    let y = nalgebra::DMatrix::from_fn(120, 10, |i, c| f64::from(u8::from(tr.y[i] as usize == c)));
+    let alpha = a.lu().solve(&y).unwrap();
+    let correct = (0..60)
+        .filter(|&i| {
+            let f: Vec<f64> = (0..10)
+                .map(|c| (0..120).map(|j| tt[[i, j]] * alpha[(j, c)]).sum())
+                .collect();
+            let best = (0..10).fold(0, |b, c| if f[c] > f[b] { c } else { b });
+            best == te.y[i] as usize
+        })
+        .count();
+    let acc = v["ntk"]["converged"]["test_accuracy"].as_f64().unwrap();
+    assert!(
+        (acc - correct as f64 / 60.0).abs() < 1e-12,
+        "{acc} vs {correct}/60"
+    );
+    // The curve's training loss falls from ||y||^2 / 2 = 60.
+    let curve = v["ntk"]["curve"].as_array().unwrap();
+    // (Q^T y summed again: rounding of a sum of 120 squares.)
+    let l0 = curve[0]["train_loss"].as_f64().unwrap();
+    assert!((l0 - 60.0).abs() <= 1e-12 * 60.0, "{l0}");
+    assert!(curve.last().unwrap()["train_loss"].as_f64().unwrap() < 1.0);
+    // Gradient descent just past 2 / lambda_max diverges; just below it converges.
+    let lr_max = v["ntk"]["max_stable_lr"].as_f64().unwrap();
+    for (f, diverges) in [(1.02, true), (0.98, false)] {
+        let lr = format!("{}", f * lr_max);
+        let mut gd: Vec<&str> = args.to_vec();
+        gd.extend(["--lr", &lr, "--steps", "0,5000"]);
+        let (ok, out, err) = archconv(&gd);
+        assert!(ok, "{err}");
+        let v: serde_json::Value = serde_json::from_str(&out).unwrap();
+        let end = v["ntk"]["curve"][1]["train_loss"].as_f64().unwrap();
+        assert_eq!(end > 60.0, diverges, "lr {f} x lr_max: loss {end}");
+    }
+    // The path-sum rule has no NTK part; bad noise is refused.
+    let mut ps: Vec<&str> = args.to_vec();
+    ps.extend(["--rule", "path-sum"]);
+    let (ok, out, err) = archconv(&ps);
+    assert!(ok, "{err}");
+    assert!(!out.contains("\"ntk\""), "{out}");
+    let mut bad: Vec<&str> = args.to_vec();
+    bad.extend(["--noise", "-1"]);
+    let (ok, _, err) = archconv(&bad);
+    assert!(!ok && err.contains("noise variance"), "{err}");
+}

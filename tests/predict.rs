@@ -133,6 +133,12 @@ fn the_long_time_test_prediction_is_kernel_regression() {
         "{:e} > {tol:e}",
         fro(&(&late - &want))
     );
+    let conv = dy.test_mean(&s.theta_test, Time::Converged).unwrap();
+    assert!(
+        fro(&(&conv - &want)) <= tol,
+        "converged: {:e}",
+        fro(&(&conv - &want))
+    );
     // On the training set the prediction then interpolates.
     let train = dy.train_mean(Time::Flow(800.0 / lmin)).unwrap();
     assert!(fro(&(&train - &s.y)) <= 1e-12 * fro(&s.y));

@@ -1,10 +1,12 @@
 //! Subcommands, one file each.
 
 mod analyze;
+mod dataset;
 mod inputs;
 mod mc;
 mod nas;
 mod network;
+mod predict;
 mod reproduce;
 mod space;
 mod train;
@@ -39,6 +41,9 @@ enum Command {
     Reproduce(reproduce::Args),
     /// Train DAG-MLPs (Fig. 4) over seeds, or run the Fig. 4 / convergence-rate studies.
     Train(train::Args),
+    /// Infinite-width predictions on a labelled dataset: NNGP posterior, NTK mean
+    /// prediction along gradient flow or descent, 2 / lambda_max.
+    Predict(predict::Args),
 }
 
 pub type CliResult = Result<(), Box<dyn std::error::Error>>;
@@ -96,6 +101,7 @@ pub fn run() -> CliResult {
         Command::Mc(a) => mc::run(a),
         Command::Reproduce(a) => reproduce::run(a),
         Command::Train(a) => train::run(a),
+        Command::Predict(a) => predict::run(a),
     }
 }
 

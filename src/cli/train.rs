@@ -3,22 +3,13 @@
 
 use super::CliResult;
 use archconv::activation::Activation;
-use archconv::data::{self, Dataset, Split};
+use archconv::data::{self, Dataset};
 use archconv::model::LiftParams;
 use archconv::train::fig4::{self, curve, Fig4Budget};
 use archconv::train::rate::{self, RateBudget};
 use archconv::train::{train_with_stem, Event, History, Loss, Optimizer, TrainConfig};
 use clap::ValueEnum;
 use indicatif::{ProgressBar, ProgressStyle};
-use std::path::PathBuf;
-
-#[derive(Clone, Copy, Debug, ValueEnum)]
-enum DatasetArg {
-    Mnist,
-    Cifar10,
-    Digits,
-    Synthetic,
-}
 
 #[derive(Clone, Copy, Debug, ValueEnum)]
 enum LossArg {
@@ -60,12 +51,9 @@ pub struct Args {
     /// Bias variance of the stem: b0 ~ N(0, sb2) (default 0, zero biases).
     #[arg(long, allow_negative_numbers = true)]
     lift_sb2: Option<f64>,
-    /// Dataset.
-    #[arg(long, value_enum, default_value_t = DatasetArg::Mnist)]
-    dataset: DatasetArg,
-    /// Data directory (default: $ARCHCONV_DATA).
-    #[arg(long)]
-    data: Option<PathBuf>,
+    /// Dataset, data directory and subset sizes.
+    #[command(flatten)]
+    set: super::dataset::DatasetArgs,
     /// Width m.
     #[arg(long, default_value_t = 1024)]
     width: usize,
@@ -84,12 +72,6 @@ pub struct Args {
     /// Loss.
     #[arg(long, value_enum, default_value_t = LossArg::Ce)]
     loss: LossArg,
-    /// Use only the first N training examples.
-    #[arg(long)]
-    train_n: Option<usize>,
-    /// Use only the first N test examples (0: no test set).
-    #[arg(long)]
-    test_n: Option<usize>,
     /// The paper's Fig. 4 setting: width 1024, SGD batch 128, lr 1e-5, cross-entropy
     /// (overrides --width, --batch, --lr, --loss).
     #[arg(long)]
@@ -133,65 +115,8 @@ impl Args {
     }
 }
 
-fn load(a: &Args) -> Result<(Dataset, Option<Dataset>), Box<dyn std::error::Error>> {
-    let dir = data::data_dir(a.data.as_deref());
-    let need = || {
-        dir.clone().ok_or(
-            "no data directory: pass --data DIR or set ARCHCONV_DATA (or use --dataset synthetic)",
-        )
-    };
-    let (mut tr, te) = match a.dataset {
-        DatasetArg::Mnist => {
-            let d = need()?;
-            let (m, s) = data::MNIST_NORMALIZE;
-            let mut tr = data::load_mnist(&d, Split::Train)?;
-            let mut te = data::load_mnist(&d, Split::Test)?;
-            tr.standardize(&m, &s);
-            te.standardize(&m, &s);
-            (tr, Some(te))
-        }
-        DatasetArg::Cifar10 => {
-            let d = need()?;
-            let (m, s) = data::CIFAR_NORMALIZE;
-            let mut tr = data::load_cifar10(&d, Split::Train)?;
-            tr.standardize(&m, &s);
-            let te = match data::load_cifar10(&d, Split::Test) {
-                Ok(mut t) => {
-                    t.standardize(&m, &s);
-                    Some(t)
-                }
-                Err(e) => {
-                    eprintln!("note: no CIFAR-10 test batch ({e}); training without a test set");
-                    None
-                }
-            };
-            (tr, te)
-        }
-        DatasetArg::Digits => {
-            let d = data::load_digits(&need()?)?;
-            // sklearn digits has no split: last 297 of 1797 as test.
-            let cut = d.len().saturating_sub(297);
-            (d.slice(0..cut), Some(d.slice(cut..d.len())))
-        }
-        DatasetArg::Synthetic => {
-            let d = Dataset::synthetic(2500, 64, 10, 12345);
-            (d.slice(0..2000), Some(d.slice(2000..2500)))
-        }
-    };
-    if let Some(n) = a.train_n {
-        tr = tr.head(n);
-    }
-    let te = match (te, a.test_n) {
-        (_, Some(0)) => None,
-        (Some(t), Some(n)) => Some(t.head(n)),
-        (t, None) => t,
-        (None, Some(_)) => None,
-    };
-    Ok((tr, te))
-}
-
 pub fn run(mut a: Args) -> CliResult {
-    let dir = data::data_dir(a.data.as_deref());
+    let dir = data::data_dir(a.set.data.as_deref());
     if (a.fig4.is_some() || a.rate.is_some()) && a.network_is_set() {
         return Err(
             "--activation, --sw2, --sb2, --stem-activation, --lift-sw2 and --lift-sb2 \
@@ -239,7 +164,7 @@ pub fn run(mut a: Args) -> CliResult {
     )?;
     let dag = a.network.apply(super::read_dag(&a.dag)?)?;
     let stem = a.stem()?;
-    let (tr, te) = load(&a)?;
+    let (tr, te) = a.set.load()?;
     let optimizer = if a.batch == 0 {
         Optimizer::FullBatch
     } else {
