@@ -32,6 +32,15 @@ fn kernels(c: &mut Criterion) {
                 b.iter(|| black_box(inp.kernel(&Dag::dag3(), kind).unwrap()))
             });
         }
+        // Issue 14: the same exact NNGP streamed tile by tile (output node only).
+        g.bench_with_input(BenchmarkId::new("exact-streamed", n), &n, |b, _| {
+            b.iter(|| {
+                black_box(
+                    inp.output_kernel(&Dag::dag3(), archconv::kernel::exact::Rule::Exact, None)
+                        .unwrap(),
+                )
+            })
+        });
         // Issue 8: the exact NTK (forward NNGP + backward Grams + edge terms).
         g.bench_with_input(BenchmarkId::new("ntk-exact", n), &n, |b, _| {
             b.iter(|| {

@@ -43,6 +43,9 @@ pub struct EntryMap {
     act: Activation,
     var: Vec<f64>,
     inv: Vec<f64>,
+    /// `sqrt(var)` for the plain ReLU with finite variances: its NNGP rows take the
+    /// vectorised `h` of the paper's map ([`crate::kernel::relu::h`]).
+    relu_sd: Option<Vec<f64>>,
     diag: Vec<(f64, f64)>,
     mean: Vec<f64>,
     route: Route,
@@ -107,10 +110,13 @@ impl EntryMap {
                 }
             })
             .collect();
+        let relu_sd = (matches!(act, Activation::Relu) && var.iter().all(|v| v.is_finite()))
+            .then(|| var.iter().map(|&s| s.sqrt()).collect());
         EntryMap {
             act: act.clone(),
             var,
             inv,
+            relu_sd,
             diag,
             mean,
             route,
@@ -133,6 +139,11 @@ impl EntryMap {
         self.mean[i]
     }
 
+    /// `E[phi(u)]` at every point.
+    pub fn means(&self) -> &[f64] {
+        &self.mean
+    }
+
     /// `(E[phi(u)^2], E[phi'(u)^2])` at point `i` (the diagonal).
     #[inline]
     pub fn diag(&self, i: usize) -> (f64, f64) {
@@ -147,6 +158,70 @@ impl EntryMap {
             return self.diag[i];
         }
         with_rule!(&self.act, r => self.pair_with(r, i, j, s12))
+    }
+
+    /// [`EntryMap::pair`] for point `i` against the points `c0, c0 + 1, ...`, one per
+    /// entry of `s12` (their covariances with `i`): `E[phi(u) phi(v)]` into `nngp` and,
+    /// when given, `E[phi'(u) phi'(v)]` into `ntk`. The activation is dispatched once per
+    /// row rather than per entry (the streamed kernels' inner loop).
+    pub fn row_pairs(
+        &self,
+        i: usize,
+        c0: usize,
+        s12: &[f64],
+        nngp: &mut [f64],
+        ntk: Option<&mut [f64]>,
+    ) {
+        if let (None, Some(sd)) = (&ntk, &self.relu_sd) {
+            // E[relu(u) relu(v)] = sqrt(S_ii S_jj) h(rho) / 2; zero variances give 0.
+            let w = s12.len();
+            crate::kernel::relu::h_row(
+                nngp,
+                s12,
+                &sd[c0..c0 + w],
+                &self.inv[c0..c0 + w],
+                0.5 * sd[i],
+                self.inv[i],
+            );
+            if (c0..c0 + w).contains(&i) {
+                nngp[i - c0] = self.diag[i].0;
+            }
+            return;
+        }
+        with_rule!(&self.act, r => self.row_pairs_with(r, i, c0, s12, nngp, ntk))
+    }
+
+    fn row_pairs_with<R: Rule>(
+        &self,
+        r: &R,
+        i: usize,
+        c0: usize,
+        s12: &[f64],
+        nngp: &mut [f64],
+        ntk: Option<&mut [f64]>,
+    ) {
+        match ntk {
+            Some(ntk) => {
+                for (q, ((&s, a), b)) in s12.iter().zip(nngp.iter_mut()).zip(ntk).enumerate() {
+                    let j = c0 + q;
+                    (*a, *b) = if i == j {
+                        self.diag[i]
+                    } else {
+                        self.pair_with(r, i, j, s)
+                    };
+                }
+            }
+            None => {
+                for (q, (&s, a)) in s12.iter().zip(nngp.iter_mut()).enumerate() {
+                    let j = c0 + q;
+                    *a = if i == j {
+                        self.diag[i].0
+                    } else {
+                        self.pair_with(r, i, j, s).0
+                    };
+                }
+            }
+        }
     }
 
     #[inline(always)]

@@ -132,6 +132,12 @@ crate::simd::avx2_dispatch! {
     }
 }
 
+/// `o[j] = si sd[j] h(s12[j] ii inv[j])` (AVX2 when available): one row of the ReLU map
+/// for the streamed kernels ([`crate::activation::EntryMap::row_pairs`]).
+pub(crate) fn h_row(o: &mut [f64], s12: &[f64], sd: &[f64], inv: &[f64], si: f64, ii: f64) {
+    corr_row(o, s12, sd, inv, si, ii, true, &h)
+}
+
 /// [`corr_row`] for a row view of `K` (copied first if its entries are not contiguous).
 #[allow(clippy::too_many_arguments)]
 fn view_row(

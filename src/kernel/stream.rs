@@ -508,7 +508,8 @@ struct LiftTiles<'a> {
     theta0: Option<Array2<f64>>,
 }
 
-/// One block of output rows `[i0, i1)`, columns `[c0, N)`: `(K rows, Theta rows)`.
+/// One block of output rows `[i0, i1)`, columns `[c0, N)`, row-major: `(K rows, Theta
+/// rows)`.
 #[allow(clippy::too_many_arguments)]
 fn tile(
     st: &Structure,
@@ -524,43 +525,51 @@ fn tile(
     let exact = rule == Rule::Exact;
     let w = n - c0;
     let len = (i1 - i0) * w;
-    let idx: Vec<(usize, usize)> = (i0..i1)
-        .flat_map(|i| (c0..n).map(move |j| (i, j)))
-        .collect();
     let nn = st.need.len();
     let mut acc_k: Vec<Option<Vec<f64>>> = vec![None; nn];
     let mut acc_t: Vec<Option<Vec<f64>>> = vec![None; nn];
-    let add_into = |slot: &mut Option<Vec<f64>>, f: f64, v: &[f64]| {
-        let a = slot.get_or_insert_with(|| vec![0.0; len]);
-        a.iter_mut().zip(v).for_each(|(x, &y)| *x += f * y);
+    // `slot += f v`; the first contribution is written, not added (no zeroing pass).
+    let add_into = |slot: &mut Option<Vec<f64>>, f: f64, v: &[f64]| match slot {
+        Some(a) => a.iter_mut().zip(v).for_each(|(x, &y)| *x += f * y),
+        None => *slot = Some(v.iter().map(|&y| f * y).collect()),
     };
     let weight = |lp: f64| if exact { 2.0 * lp } else { lp };
+    // Row `r` of the tile (point `i0 + r`) within a row-major buffer.
+    fn rows(buf: &mut [f64], w: usize, i0: usize) -> impl Iterator<Item = (usize, &mut [f64])> {
+        buf.chunks_mut(w.max(1))
+            .enumerate()
+            .map(move |(r, c)| (i0 + r, c))
+    }
     // The lift's contributions, in true values (scale 0).
     {
-        let c0: Vec<f64> = idx
-            .iter()
-            .map(|&(i, j)| {
-                lift.k0[[i, j]]
-                    - if exact {
-                        lift.mu0[i] * lift.mu0[j]
-                    } else {
-                        0.0
-                    }
-            })
-            .collect();
-        let e0: Option<Vec<f64>> = lift
-            .theta0
-            .as_ref()
-            .map(|t| idx.iter().map(|&(i, j)| t[[i, j]]).collect());
+        let mut c0v = vec![0.0; len];
+        for (i, row) in rows(&mut c0v, w, i0) {
+            let k0 = lift.k0.row(i);
+            let k0 = &k0.as_slice().expect("contiguous")[c0..];
+            if exact {
+                let (mi, mu0) = (lift.mu0[i], &lift.mu0.as_slice().expect("contiguous")[c0..]);
+                for ((x, &k), &mj) in row.iter_mut().zip(k0).zip(mu0) {
+                    *x = k - mi * mj;
+                }
+            } else {
+                row.copy_from_slice(k0);
+            }
+        }
+        let e0: Option<Vec<f64>> = lift.theta0.as_ref().map(|t| {
+            (i0..i1)
+                .flat_map(|i| t.row(i).slice(ndarray::s![c0..]).to_vec())
+                .collect()
+        });
         for &(t, lp) in &st.lift_reach {
             let f = (weight(lp) - dg.lambda[t]).exp();
-            add_into(&mut acc_k[t], f, &c0);
+            add_into(&mut acc_k[t], f, &c0v);
             if let (true, Some(e0)) = (ntk, &e0) {
                 add_into(&mut acc_t[t], f, e0);
             }
         }
     }
-    let (mut d, mut e) = (vec![0.0; len], vec![0.0; len]);
+    let (mut d, mut e) = (vec![0.0; len], vec![0.0; if ntk { len } else { 0 }]);
+    let mut s12 = vec![0.0; w];
     for t in 0..nn {
         if !st.need[t] {
             continue;
@@ -568,8 +577,11 @@ fn tile(
         let mut k = acc_k[t].take().unwrap_or_else(|| vec![0.0; len]);
         if exact {
             let mu = dg.mean[t].as_ref().expect("needed node");
-            for (q, &(i, j)) in idx.iter().enumerate() {
-                k[q] += mu[i] * mu[j];
+            for (i, row) in rows(&mut k, w, i0) {
+                let mi = mu[i];
+                row.iter_mut()
+                    .zip(&mu[c0..])
+                    .for_each(|(x, &mj)| *x += mi * mj);
             }
         }
         let th = if ntk {
@@ -583,16 +595,28 @@ fn tile(
         // Each map from t once, pushed to every node its edges reach.
         for &id in &st.maps_of[t] {
             let m = dg.maps[id].as_ref().expect("node done");
-            for (q, &(i, j)) in idx.iter().enumerate() {
-                let s12 = m.sw2 * m.kf * k[q] + m.bias;
-                let (fv, ed) = m.entries.pair(i, j, s12);
-                d[q] = if exact {
-                    fv - m.entries.mean(i) * m.entries.mean(j)
-                } else {
-                    fv
-                };
+            let a = m.entries.means();
+            let (fk, bias) = (m.sw2 * m.kf, m.bias);
+            for r in 0..(i1 - i0) {
+                let i = i0 + r;
+                let span = r * w..(r + 1) * w;
+                s12.iter_mut()
+                    .zip(&k[span.clone()])
+                    .for_each(|(s, &kv)| *s = fk * kv + bias);
+                let (dr, er) = (&mut d[span.clone()], e.get_mut(span.clone()));
+                m.entries.row_pairs(i, c0, &s12, dr, er);
+                if exact {
+                    let ai = a[i];
+                    dr.iter_mut()
+                        .zip(&a[c0..])
+                        .for_each(|(x, &aj)| *x -= ai * aj);
+                }
                 if let Some(th) = &th {
-                    e[q] = ed * (s12 + m.sw2 * m.kf * th[q]);
+                    let er = &mut e[span.clone()];
+                    er.iter_mut()
+                        .zip(&s12)
+                        .zip(&th[span])
+                        .for_each(|((x, &s), &tv)| *x *= s + fk * tv);
                 }
             }
             for &(u, c) in &st.map_targets[id] {
