@@ -256,3 +256,44 @@ fn predict_reports_kernel_regression_and_the_stable_learning_rate() {
     let (ok, _, err) = archconv(&bad);
     assert!(!ok && err.contains("noise variance"), "{err}");
 }
+
+/// `archconv kernel` writes the output kernel to a .npy file (checked against the
+/// library's in-memory kernel of the same seeded points), refuses to replace it, and
+/// reads `--memory` with units.
+#[test]
+fn kernel_writes_a_npy_file_under_a_memory_cap() {
+    use archconv::kernel::{Inputs, KernelFn, KernelKind, Lift};
+    let dir = std::env::temp_dir().join(format!("archconv-cli-kernel-{}", std::process::id()));
+    let _ = std::fs::remove_dir_all(&dir);
+    std::fs::create_dir_all(&dir).unwrap();
+    let out = dir.join("k.npy");
+    let o = out.to_str().unwrap();
+    let (ok, text, err) = archconv(&[
+        "kernel", "2_21_112", "-n", "120", "--out", o, "--memory", "1GiB",
+    ]);
+    assert!(ok, "{err}");
+    assert!(text.contains("120 x 120, f64"), "{text}");
+    let b = std::fs::read(&out).unwrap();
+    let hl = u16::from_le_bytes([b[8], b[9]]) as usize;
+    let at = |i: usize, j: usize| {
+        let p = 10 + hl + 8 * (i * 120 + j);
+        f64::from_le_bytes(b[p..p + 8].try_into().unwrap())
+    };
+    let x = Inputs::gaussian(120, 32, 0);
+    let k = KernelFn::new(&archconv::Dag::dag3(), Lift::Dense, KernelKind::Exact)
+        .nngp(x.view(), None)
+        .unwrap();
+    for (i, j) in [(0, 0), (3, 77), (119, 5)] {
+        assert!(
+            (at(i, j) - k[[i, j]]).abs() <= 1e-12 * k[[0, 0]],
+            "({i}, {j})"
+        );
+    }
+    let (ok, _, err) = archconv(&["kernel", "2_21_112", "-n", "120", "--out", o]);
+    assert!(!ok && err.contains("exists"), "{err}");
+    let (ok, _, err) = archconv(&[
+        "kernel", "2_21_112", "-n", "120", "--out", o, "--memory", "4XB",
+    ]);
+    assert!(!ok && err.contains("unknown unit"), "{err}");
+    std::fs::remove_dir_all(&dir).unwrap();
+}

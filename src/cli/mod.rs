@@ -3,6 +3,7 @@
 mod analyze;
 mod dataset;
 mod inputs;
+mod kernel;
 mod mc;
 mod nas;
 mod network;
@@ -20,10 +21,10 @@ use clap::{Parser, Subcommand};
 struct Cli {
     #[command(subcommand)]
     command: Command,
-    /// Memory cap in MiB for every large allocation, estimated before it is made
-    /// (default: 90% of the available memory). Requests above it are refused with the
-    /// estimate.
-    #[arg(long, global = true, value_name = "MIB")]
+    /// Memory cap for every large allocation, estimated before it is made: MiB, or with
+    /// a unit (512MiB, 4GiB, 2GB; default: 90% of the available memory). Requests above
+    /// it are refused with the estimate.
+    #[arg(long, global = true, value_name = "SIZE", value_parser = parse_memory)]
     memory: Option<u64>,
 }
 
@@ -41,12 +42,47 @@ enum Command {
     Reproduce(reproduce::Args),
     /// Train DAG-MLPs (Fig. 4) over seeds, or run the Fig. 4 / convergence-rate studies.
     Train(train::Args),
+    /// The output kernel of a point set written to a .npy file strip by strip (bounded
+    /// memory, progress bar, resumable).
+    Kernel(kernel::Args),
     /// Infinite-width predictions on a labelled dataset: NNGP posterior, NTK mean
     /// prediction along gradient flow or descent, 2 / lambda_max.
     Predict(predict::Args),
 }
 
 pub type CliResult = Result<(), Box<dyn std::error::Error>>;
+
+/// `--memory`: a number of MiB, or a number with a unit (`KiB`, `MiB`, `GiB`, `TiB`;
+/// `KB`, `MB`, `GB`, `TB` as powers of 1000), in MiB (rounded up).
+fn parse_memory(s: &str) -> Result<u64, String> {
+    let t = s.trim();
+    let split = t
+        .find(|c: char| !(c.is_ascii_digit() || c == '.'))
+        .unwrap_or(t.len());
+    let (num, unit) = t.split_at(split);
+    let v: f64 = num
+        .parse()
+        .map_err(|_| format!("{s:?} is not a size (examples: 4096, 512MiB, 4GiB)"))?;
+    let bytes = match unit.trim().to_ascii_lowercase().as_str() {
+        "" | "m" | "mib" => v * (1u64 << 20) as f64,
+        "k" | "kib" => v * 1024.0,
+        "g" | "gib" => v * (1u64 << 30) as f64,
+        "t" | "tib" => v * (1u64 << 40) as f64,
+        "kb" => v * 1e3,
+        "mb" => v * 1e6,
+        "gb" => v * 1e9,
+        "tb" => v * 1e12,
+        other => {
+            return Err(format!(
+                "unknown unit {other:?} in {s:?} (use KiB, MiB, GiB, TiB)"
+            ))
+        }
+    };
+    if !(bytes.is_finite() && bytes >= 1.0) {
+        return Err(format!("{s:?}: the memory cap must be at least one byte"));
+    }
+    Ok((bytes / (1u64 << 20) as f64).ceil() as u64)
+}
 
 /// Writes to stdout; a closed pipe (`archconv ... | head`) ends the program quietly.
 pub fn emit(text: &str) {
@@ -102,6 +138,7 @@ pub fn run() -> CliResult {
         Command::Reproduce(a) => reproduce::run(a),
         Command::Train(a) => train::run(a),
         Command::Predict(a) => predict::run(a),
+        Command::Kernel(a) => kernel::run(a),
     }
 }
 

@@ -97,6 +97,11 @@ impl KernelFn {
         &self.lift
     }
 
+    /// Whether rows are normalised to `||x_i||^2 = d` first.
+    pub fn normalizes(&self) -> bool {
+        self.normalize
+    }
+
     /// The lifted inputs of `x1`, or of `[x1; x2]` with the split.
     fn inputs(
         &self,

@@ -35,6 +35,7 @@
 
 pub mod exact;
 pub mod function;
+pub mod npy;
 pub mod ntk;
 pub mod pathsum;
 pub mod relu;
@@ -309,7 +310,7 @@ impl Kernel {
     }
 }
 
-fn check_finite(x: ArrayView2<'_, f64>, what: &'static str) -> Result<(), KernelError> {
+pub(crate) fn check_finite(x: ArrayView2<'_, f64>, what: &'static str) -> Result<(), KernelError> {
     for ((row, col), &value) in x.indexed_iter() {
         if !value.is_finite() {
             return Err(KernelError::NonFinite {

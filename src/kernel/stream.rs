@@ -379,12 +379,12 @@ impl DiagAcc {
 fn diagonals(
     plan: &Plan<'_>,
     st: &Structure,
-    inp: &Inputs,
+    lift: &LiftTiles<'_>,
     rule: Rule,
 ) -> Result<Diagonals, KernelError> {
     let dag = plan.dag();
     let nn = dag.num_nodes();
-    let n = inp.len();
+    let n = lift.len();
     let exact = rule == Rule::Exact;
     let mut acc: Vec<Option<DiagAcc>> = (0..nn).map(|_| None).collect();
     let push = |acc: &mut Vec<Option<DiagAcc>>,
@@ -410,17 +410,11 @@ fn diagonals(
         }
     };
     // The lift: covariance K^0 - mu^0 mu^0T (exact) or K^0 (branch), in true values.
-    let (k0, mu0) = (inp.k0(), inp.mu0());
+    let (k0, mu0) = (lift.diag0(), lift.mu0());
     let c0: Vec<f64> = (0..n)
-        .map(|i| k0[[i, i]] - if exact { mu0[i] * mu0[i] } else { 0.0 })
+        .map(|i| k0[i] - if exact { mu0[i] * mu0[i] } else { 0.0 })
         .collect();
-    push(
-        &mut acc,
-        &st.lift_reach,
-        0.0,
-        &c0,
-        mu0.as_slice().expect("contiguous"),
-    );
+    push(&mut acc, &st.lift_reach, 0.0, &c0, mu0);
     let mut lambda = vec![0.0; nn];
     let mut mean: Vec<Option<Vec<f64>>> = vec![None; nn];
     let mut diag: Vec<Option<Vec<f64>>> = vec![None; nn];
@@ -500,12 +494,195 @@ fn diagonals(
     })
 }
 
-/// Input-level matrices a tile slices from.
-struct LiftTiles<'a> {
-    k0: &'a Array2<f64>,
-    mu0: &'a Array1<f64>,
-    /// The lift's own NTK term (`None`: frozen or no NTK).
-    theta0: Option<Array2<f64>>,
+/// Where a tile's input-level entries come from.
+pub(crate) enum LiftTiles<'a> {
+    /// Sliced from the lifted inputs' stored matrices.
+    Gram {
+        k0: &'a Array2<f64>,
+        mu0: &'a Array1<f64>,
+        /// The lift's own NTK term (`None`: frozen or no NTK).
+        theta0: Option<Array2<f64>>,
+    },
+    /// Computed from the data, a block at a time (no `N x N` matrix anywhere).
+    Data(Box<DataLift<'a>>),
+}
+
+/// The lift evaluated from the data rows: `K_data = X X^T / d` a block at a time, then
+/// the dense lift `sw2 K_data + sb2` or the stem's dual (module [`super`]'s `Inputs`
+/// computes the same from the whole Gram).
+pub(crate) struct DataLift<'a> {
+    x: ndarray::ArrayView2<'a, f64>,
+    inv_d: f64,
+    /// Rows scaled to `||x_i||^2 = d`: their `K_data_ii` is exactly 1 (nonzero rows).
+    unit: Option<Vec<bool>>,
+    sw2: f64,
+    sb2: f64,
+    /// The stem's dual at every point (`None`: dense lift).
+    stem: Option<EntryMap>,
+    /// Whether tiles need the lift's own NTK term.
+    theta: bool,
+    diag0: Vec<f64>,
+    mu0: Vec<f64>,
+}
+
+impl<'a> DataLift<'a> {
+    /// The lift of the rows of `x` (normalised by the caller if `normalized`) with
+    /// `lift`; `theta` when tiles need the lift's NTK term.
+    pub(crate) fn new(
+        x: ndarray::ArrayView2<'a, f64>,
+        normalized: bool,
+        lift: &crate::model::LiftParams,
+        theta: bool,
+    ) -> DataLift<'a> {
+        let (n, d) = x.dim();
+        let inv_d = 1.0 / d as f64;
+        let unit = normalized.then(|| {
+            x.rows()
+                .into_iter()
+                .map(|r| r.iter().any(|&v| v != 0.0))
+                .collect::<Vec<bool>>()
+        });
+        let kd: Vec<f64> = (0..n)
+            .map(|i| match &unit {
+                Some(u) => f64::from(u8::from(u[i])),
+                None => x.row(i).dot(&x.row(i)) * inv_d,
+            })
+            .collect();
+        let (sw2, sb2) = lift.variances();
+        let (stem, diag0, mu0) = match lift.stem_params() {
+            None => (
+                None,
+                kd.iter().map(|&v| sw2 * v + sb2).collect(),
+                vec![0.0; n],
+            ),
+            Some(p) => {
+                let var: Vec<f64> = kd.iter().map(|&v| sw2 * v + sb2).collect();
+                let m = EntryMap::new(p.activation(), &var);
+                let diag0 = (0..n).map(|i| m.diag(i).0).collect();
+                let mu0 = m.means().to_vec();
+                (Some(m), diag0, mu0)
+            }
+        };
+        DataLift {
+            x,
+            inv_d,
+            unit,
+            sw2,
+            sb2,
+            stem,
+            theta,
+            diag0,
+            mu0,
+        }
+    }
+
+    /// `(K^0, Theta^0)` on rows `[i0, i1)` x columns `[c0, N)`, row-major.
+    fn block(&self, i0: usize, i1: usize, c0: usize) -> (Vec<f64>, Option<Vec<f64>>) {
+        let n = self.x.nrows();
+        let w = n - c0;
+        let a = self.x.slice(ndarray::s![i0..i1, ..]);
+        let b = self.x.slice(ndarray::s![c0.., ..]);
+        let mut g = a.dot(&b.t());
+        g.mapv_inplace(|v| v * self.inv_d);
+        if let Some(u) = &self.unit {
+            for i in i0.max(c0)..i1 {
+                g[[i - i0, i - c0]] = f64::from(u8::from(u[i]));
+            }
+        }
+        let mut g = g.into_raw_vec_and_offset().0;
+        debug_assert_eq!(g.len(), (i1 - i0) * w);
+        let (sw2, sb2) = (self.sw2, self.sb2);
+        match &self.stem {
+            None => {
+                g.iter_mut().for_each(|v| *v = sw2 * *v + sb2);
+                let theta = self.theta.then(|| g.clone());
+                (g, theta)
+            }
+            Some(m) => {
+                let sigma: Vec<f64> = g.iter().map(|&v| sw2 * v + sb2).collect();
+                let mut k0 = vec![0.0; g.len()];
+                let mut ed = vec![0.0; if self.theta { g.len() } else { 0 }];
+                for r in 0..(i1 - i0) {
+                    let span = r * w..(r + 1) * w;
+                    m.row_pairs(
+                        i0 + r,
+                        c0,
+                        &sigma[span.clone()],
+                        &mut k0[span.clone()],
+                        ed.get_mut(span),
+                    );
+                }
+                let theta = self.theta.then(|| {
+                    ed.iter_mut().zip(&sigma).for_each(|(e, &s)| *e *= s);
+                    ed
+                });
+                (k0, theta)
+            }
+        }
+    }
+}
+
+impl LiftTiles<'_> {
+    fn len(&self) -> usize {
+        match self {
+            LiftTiles::Gram { mu0, .. } => mu0.len(),
+            LiftTiles::Data(d) => d.mu0.len(),
+        }
+    }
+
+    fn diag0(&self) -> Vec<f64> {
+        match self {
+            LiftTiles::Gram { k0, .. } => k0.diag().to_vec(),
+            LiftTiles::Data(d) => d.diag0.clone(),
+        }
+    }
+
+    fn mu0(&self) -> &[f64] {
+        match self {
+            LiftTiles::Gram { mu0, .. } => mu0.as_slice().expect("contiguous"),
+            LiftTiles::Data(d) => &d.mu0,
+        }
+    }
+
+    /// The lift's covariance `K^0 - mu^0 mu^0T` (exact) or `K^0` (branch) on rows
+    /// `[i0, i1)` x columns `[c0, N)`, and its NTK term when asked for.
+    fn block(
+        &self,
+        (i0, i1): (usize, usize),
+        c0: usize,
+        exact: bool,
+        ntk: bool,
+    ) -> (Vec<f64>, Option<Vec<f64>>) {
+        let n = self.len();
+        let w = n - c0;
+        let (mut c, e) = match self {
+            LiftTiles::Gram { k0, theta0, .. } => {
+                let c: Vec<f64> = (i0..i1)
+                    .flat_map(|i| k0.row(i).slice(ndarray::s![c0..]).to_vec())
+                    .collect();
+                let e = theta0.as_ref().filter(|_| ntk).map(|t| {
+                    (i0..i1)
+                        .flat_map(|i| t.row(i).slice(ndarray::s![c0..]).to_vec())
+                        .collect()
+                });
+                (c, e)
+            }
+            LiftTiles::Data(d) => {
+                let (c, e) = d.block(i0, i1, c0);
+                (c, e.filter(|_| ntk))
+            }
+        };
+        if exact {
+            let mu0 = self.mu0();
+            for (r, row) in c.chunks_mut(w.max(1)).enumerate() {
+                let mi = mu0[i0 + r];
+                row.iter_mut()
+                    .zip(&mu0[c0..])
+                    .for_each(|(x, &mj)| *x -= mi * mj);
+            }
+        }
+        (c, e)
+    }
 }
 
 /// One block of output rows `[i0, i1)`, columns `[c0, N)`, row-major: `(K rows, Theta
@@ -542,24 +719,7 @@ fn tile(
     }
     // The lift's contributions, in true values (scale 0).
     {
-        let mut c0v = vec![0.0; len];
-        for (i, row) in rows(&mut c0v, w, i0) {
-            let k0 = lift.k0.row(i);
-            let k0 = &k0.as_slice().expect("contiguous")[c0..];
-            if exact {
-                let (mi, mu0) = (lift.mu0[i], &lift.mu0.as_slice().expect("contiguous")[c0..]);
-                for ((x, &k), &mj) in row.iter_mut().zip(k0).zip(mu0) {
-                    *x = k - mi * mj;
-                }
-            } else {
-                row.copy_from_slice(k0);
-            }
-        }
-        let e0: Option<Vec<f64>> = lift.theta0.as_ref().map(|t| {
-            (i0..i1)
-                .flat_map(|i| t.row(i).slice(ndarray::s![c0..]).to_vec())
-                .collect()
-        });
+        let (c0v, e0) = lift.block((i0, i1), c0, exact, ntk);
         for &(t, lp) in &st.lift_reach {
             let f = (weight(lp) - dg.lambda[t]).exp();
             add_into(&mut acc_k[t], f, &c0v);
@@ -654,6 +814,102 @@ fn reaches_output(plan: &Plan<'_>) -> bool {
     seen[dag.output()]
 }
 
+/// A streamed pass after its first pass (module docs): the structure, every needed
+/// node's diagonal, mean and maps, and the lift; tiles are computed on demand.
+pub(crate) struct Prepared<'a> {
+    st: Structure,
+    dg: Diagonals,
+    lift: LiftTiles<'a>,
+    rule: Rule,
+    /// Whether tiles carry the NTK.
+    ntk: bool,
+    out: usize,
+    n: usize,
+    /// Rows per tile that fit the budget.
+    pub(crate) rows: usize,
+    /// The memory estimate the pass was admitted under.
+    pub(crate) estimate: Option<u64>,
+}
+
+impl Prepared<'_> {
+    /// Rows `[i0, i1)` x columns `[c0, N)` of the output NNGP (and NTK part), scaled by
+    /// `e^-log_scale`, row-major.
+    pub(crate) fn tile(&self, rows: (usize, usize), c0: usize) -> (Vec<f64>, Vec<f64>) {
+        tile(
+            &self.st, &self.dg, &self.lift, self.rule, self.ntk, self.out, self.n, rows, c0,
+        )
+    }
+
+    /// The output's log-scale.
+    pub(crate) fn log_scale(&self) -> f64 {
+        self.dg.lambda[self.out]
+    }
+}
+
+/// Plans a streamed pass of `dag`'s output kernel over `rows x width` entries (tiles of
+/// whole rows of `width` columns, `row_end` rows) from `lift`, checks its memory (the
+/// per-node vectors, `extra` fixed bytes, and the tiles alive at the peak per thread)
+/// against the budget with tiles of `target_rows` rows (default: about 4096 entries)
+/// halved until they fit, and runs the first pass.
+pub(crate) fn prepare<'a>(
+    dag: &Dag,
+    lift: LiftTiles<'a>,
+    rule: Rule,
+    ntk: Option<NtkVariant>,
+    (row_end, width): (usize, usize),
+    extra: u64,
+    target_rows: Option<usize>,
+) -> Result<Prepared<'a>, KernelError> {
+    let n = lift.len();
+    let nn = dag.num_nodes() as u64;
+    let plan = Plan::of(dag);
+    let limit = crate::budget::limit();
+    let st = Structure::of(&plan)?;
+    let out = dag.output();
+    if !reaches_output(&plan) {
+        return Err(KernelError::NoPath { node: out });
+    }
+    let with_ntk = matches!(ntk, Some(NtkVariant::Full | NtkVariant::FrozenLift));
+    // Fixed memory: diagonals and means of every node and the maps' per-point data.
+    let per_point = 8 * (2 + 6) as u64;
+    let fixed = (nn * n as u64 * per_point).saturating_add(extra);
+    let tiles_per_row = if with_ntk { 2 } else { 1 } * (st.peak_tiles as u64);
+    let threads = rayon::current_num_threads().max(1) as u64;
+    let bytes_for = |rows: usize| {
+        let len = (rows * width) as u64;
+        len.checked_mul(8 * tiles_per_row)
+            .and_then(|b| b.checked_mul(threads))
+            .and_then(|b| b.checked_add(fixed))
+    };
+    let mut rows = target_rows
+        .unwrap_or(TILE_ENTRIES / width.max(1))
+        .clamp(1, row_end.max(1));
+    while rows > 1 && bytes_for(rows).is_none_or(|b| b > limit) {
+        rows /= 2;
+    }
+    let estimate = bytes_for(rows);
+    crate::budget::check(
+        format!(
+            "the streamed {} kernel of {nn} nodes at N = {n} ({} tiles of {rows} x {width} alive at the peak, per thread)",
+            if with_ntk { "NNGP and NTK" } else { "NNGP" },
+            tiles_per_row
+        ),
+        estimate,
+    )?;
+    let dg = diagonals(&plan, &st, &lift, rule)?;
+    Ok(Prepared {
+        st,
+        dg,
+        lift,
+        rule,
+        ntk: with_ntk,
+        out,
+        n,
+        rows,
+        estimate,
+    })
+}
+
 impl Inputs {
     /// The output node's NNGP and, with `ntk = Some(variant)`, NTK of `dag` under `rule`,
     /// in bounded memory and scaled form (module docs): for DAGs whose per-node states
@@ -683,54 +939,27 @@ impl Inputs {
         region: Region,
     ) -> Result<OutputKernel, KernelError> {
         let n = self.len();
-        let nn = dag.num_nodes() as u64;
-        let plan = Plan::of(dag);
-        let limit = crate::budget::limit();
-        let st = Structure::of(&plan)?;
-        let out = dag.output();
-        if !reaches_output(&plan) {
-            return Err(KernelError::NoPath { node: out });
-        }
-        let with_ntk = matches!(ntk, Some(NtkVariant::Full | NtkVariant::FrozenLift));
-        // Fixed memory: diagonals and means of every node, the maps' per-point data, the
-        // input-level matrices and the outputs.
-        let per_point = 8 * (2 + 6) as u64;
-        let fixed = (nn * n as u64 * per_point).saturating_add(4 * (n as u64) * (n as u64) * 8);
         let (row_end, width) = match region {
             Region::Square => (n, n),
             Region::Cross { split } => (split, n - split),
         };
-        let tiles_per_row = if with_ntk { 2 } else { 1 } * (st.peak_tiles as u64);
-        let threads = rayon::current_num_threads().max(1) as u64;
-        let bytes_for = |rows: usize| {
-            let len = (rows * width) as u64;
-            len.checked_mul(8 * tiles_per_row)
-                .and_then(|b| b.checked_mul(threads))
-                .and_then(|b| b.checked_add(fixed))
-        };
-        let mut rows = (TILE_ENTRIES / width.max(1)).clamp(1, row_end.max(1));
-        while rows > 1 && bytes_for(rows).is_none_or(|b| b > limit) {
-            rows /= 2;
-        }
-        let estimate = bytes_for(rows);
-        crate::budget::check(
-            format!(
-                "the streamed {} kernel of {nn} nodes at N = {n} ({} tiles of {rows} x {width} alive at the peak, per thread)",
-                if with_ntk { "NNGP and NTK" } else { "NNGP" },
-                tiles_per_row
-            ),
-            estimate,
-        )?;
-        let dg = diagonals(&plan, &st, self, rule)?;
         let theta0 = match ntk {
             Some(NtkVariant::Full) => Some(self.lift_ntk_term().into_owned()),
             _ => None,
         };
-        let lift = LiftTiles {
+        let lift = LiftTiles::Gram {
             k0: self.k0(),
             mu0: self.mu0(),
             theta0,
         };
+        // The input-level matrices (K^0, its NTK term, the data Gram) and the outputs.
+        let stored = 4u64
+            .saturating_mul(n as u64)
+            .saturating_mul(n as u64)
+            .saturating_mul(8);
+        let pass = prepare(dag, lift, rule, ntk, (row_end, width), stored, None)?;
+        let (dg, out, rows, estimate) = (&pass.dg, pass.out, pass.rows, pass.estimate);
+        let with_ntk = pass.ntk;
         let blocks: Vec<(usize, usize)> = (0..row_end)
             .step_by(rows)
             .map(|i0| (i0, (i0 + rows).min(row_end)))
@@ -742,7 +971,7 @@ impl Inputs {
         let parts: Vec<(usize, usize, Vec<f64>, Vec<f64>)> = blocks
             .par_iter()
             .map(|&(i0, i1)| {
-                let (k, t) = tile(&st, &dg, &lift, rule, with_ntk, out, n, (i0, i1), c0_of(i0));
+                let (k, t) = pass.tile((i0, i1), c0_of(i0));
                 (i0, i1, k, t)
             })
             .collect();
