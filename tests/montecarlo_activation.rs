@@ -119,6 +119,24 @@ fn gelu_abs_and_leaky_relu_on_dag3_converge_to_the_exact_kernel() {
 }
 
 #[test]
+fn softplus_and_silu_on_dag3_converge_to_the_exact_kernel() {
+    // The two quadrature activations with a nonzero mean (issue 13, item 6).
+    let cases = [
+        (
+            EdgeParams::new(Activation::Softplus, 1.0, 0.1).unwrap(),
+            LiftParams::dense(),
+        ),
+        (
+            EdgeParams::new(Activation::Silu, 2.0, 0.0).unwrap(),
+            LiftParams::dense_with(1.0, 0.3).unwrap(),
+        ),
+    ];
+    for (p, lift) in cases {
+        converges_to_exact_not_independent("DAG#3", Dag::dag3(), p, lift);
+    }
+}
+
+#[test]
 fn erf_and_tanh_with_bias_converge_through_the_skip_pair_term() {
     let dag = Dag::parse(SKIP_PAIR_DAG).unwrap();
     let cases = [
