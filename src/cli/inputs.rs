@@ -25,6 +25,25 @@ impl From<LiftArg> for Lift {
     }
 }
 
+/// A kernel rule on the command line (`predict`, `kernel`).
+#[derive(Clone, Copy, Debug, ValueEnum)]
+pub enum RuleArg {
+    Exact,
+    IndependentBranch,
+    PathSum,
+}
+
+impl From<RuleArg> for archconv::kernel::KernelKind {
+    fn from(r: RuleArg) -> archconv::kernel::KernelKind {
+        use archconv::kernel::KernelKind;
+        match r {
+            RuleArg::Exact => KernelKind::Exact,
+            RuleArg::IndependentBranch => KernelKind::IndependentBranch,
+            RuleArg::PathSum => KernelKind::PathSum,
+        }
+    }
+}
+
 #[derive(clap::Args, Debug, Clone)]
 pub struct InputArgs {
     /// Number of input points N.

@@ -1,7 +1,7 @@
 //! `archconv kernel`: the output kernel of a point set written to a `.npy` file strip by
 //! strip, in bounded memory, with a progress bar; resumable.
 
-use super::inputs::InputArgs;
+use super::inputs::{InputArgs, RuleArg};
 use super::CliResult;
 use archconv::kernel::npy::{Dtype, NpyOptions, What};
 use archconv::kernel::ntk::NtkVariant;
@@ -21,7 +21,7 @@ pub struct Args {
     /// The .npy file to write (NumPy's format 1.0; `numpy.load(path, mmap_mode="r")`).
     #[arg(long, short = 'o')]
     out: PathBuf,
-    /// Kernel rule.
+    /// Kernel rule (exact or independent-branch: the path-sum rule is not tiled).
     #[arg(long, value_enum, default_value_t = RuleArg::Exact)]
     rule: RuleArg,
     /// Write the NTK (all parameters trained) instead of the NNGP.
@@ -44,19 +44,10 @@ pub struct Args {
     json: bool,
 }
 
-#[derive(Clone, Copy, Debug, clap::ValueEnum)]
-enum RuleArg {
-    Exact,
-    IndependentBranch,
-}
-
 pub fn run(a: Args) -> CliResult {
     let dag = a.network.apply(super::read_dag(&a.dag)?)?;
     let (x, desc) = a.inputs.data()?;
-    let kind = match a.rule {
-        RuleArg::Exact => KernelKind::Exact,
-        RuleArg::IndependentBranch => KernelKind::IndependentBranch,
-    };
+    let kind = KernelKind::from(a.rule);
     let mut kf = KernelFn::new(&dag, a.inputs.lift_params()?, kind);
     if a.inputs.no_normalize {
         kf = kf.unnormalized();

@@ -2,7 +2,7 @@
 //! dataset: the NNGP posterior and the NTK's mean prediction along gradient flow or
 //! gradient descent, with one-hot MSE targets.
 
-use super::inputs::LiftArg;
+use super::inputs::{LiftArg, RuleArg};
 use super::CliResult;
 use archconv::data::Dataset;
 use archconv::kernel::ntk::NtkVariant;
@@ -47,23 +47,6 @@ pub struct Args {
     /// Print JSON instead of text.
     #[arg(long)]
     json: bool,
-}
-
-#[derive(Clone, Copy, Debug, clap::ValueEnum)]
-enum RuleArg {
-    Exact,
-    IndependentBranch,
-    PathSum,
-}
-
-impl From<RuleArg> for KernelKind {
-    fn from(r: RuleArg) -> KernelKind {
-        match r {
-            RuleArg::Exact => KernelKind::Exact,
-            RuleArg::IndependentBranch => KernelKind::IndependentBranch,
-            RuleArg::PathSum => KernelKind::PathSum,
-        }
-    }
 }
 
 #[derive(Serialize)]
