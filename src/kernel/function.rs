@@ -38,7 +38,7 @@
 
 use super::exact::Rule;
 use super::ntk::NtkVariant;
-use super::stream::{OutputKernel, Region, ScaledGram};
+use super::stream::{prepare, LiftTiles, Region, ScaledGram};
 use super::{Inputs, KernelError, KernelKind, NodeState};
 use crate::dag::Dag;
 use crate::model::LiftParams;
@@ -149,7 +149,7 @@ impl KernelFn {
     }
 
     /// The rule as the NTK and the streamed kernels name it (`None`: path-sum).
-    fn rule(&self) -> Option<Rule> {
+    pub(crate) fn rule(&self) -> Option<Rule> {
         match self.kind {
             KernelKind::Exact => Some(Rule::Exact),
             KernelKind::IndependentBranch => Some(Rule::IndependentBranch),
@@ -224,16 +224,21 @@ impl KernelFn {
         let (inp, _) = self.inputs(x, None)?;
         match self.rule() {
             Some(rule) => {
-                let out: OutputKernel =
-                    inp.streamed(&self.dag, rule, None, Region::Cross { split: 0 })?;
-                let c = out.nngp().log_scale().exp();
-                let d = out.diag().mapv(|v| v * c);
+                // The streamed pass's first pass alone: no tile is computed.
+                let lift = LiftTiles::Gram {
+                    k0: inp.k0(),
+                    mu0: inp.mu0(),
+                    theta0: None,
+                };
+                let pass = prepare(&self.dag, lift, rule, None, (0, inp.len()), 0, None)?;
+                let c = pass.log_scale().exp();
+                let d: Array1<f64> = pass.diag().iter().map(|v| v * c).collect();
                 if d.iter().all(|v| v.is_finite()) {
                     Ok(d)
                 } else {
                     Err(KernelError::OutOfRange {
                         node: self.dag.output(),
-                        log10_scale: out.nngp().log10_scale(),
+                        log10_scale: pass.log_scale() / std::f64::consts::LN_10,
                     })
                 }
             }

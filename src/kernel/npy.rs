@@ -48,7 +48,7 @@
 use super::function::KernelFn;
 use super::ntk::NtkVariant;
 use super::stream::{prepare, DataLift, LiftTiles};
-use super::{Inputs, KernelError, KernelKind};
+use super::{Inputs, KernelError};
 use ndarray::ArrayView2;
 use rayon::prelude::*;
 use std::fs::OpenOptions;
@@ -275,15 +275,9 @@ impl KernelFn {
         progress: &mut dyn FnMut(usize, usize) -> ControlFlow<()>,
     ) -> Result<NpyReport, NpyError> {
         let start = std::time::Instant::now();
-        let rule = match self.kind() {
-            KernelKind::Exact => super::exact::Rule::Exact,
-            KernelKind::IndependentBranch => super::exact::Rule::IndependentBranch,
-            KernelKind::PathSum => {
-                return Err(NpyError::NotTiled {
-                    rule: self.kind().name(),
-                })
-            }
-        };
+        let rule = self.rule().ok_or(NpyError::NotTiled {
+            rule: self.kind().name(),
+        })?;
         let (n, d) = x.dim();
         if n < 2 {
             return Err(KernelError::TooFewPoints { n }.into());

@@ -844,6 +844,13 @@ impl Prepared<'_> {
     pub(crate) fn log_scale(&self) -> f64 {
         self.dg.lambda[self.out]
     }
+
+    /// The output's diagonal `K^H_ii / e^log_scale` over every point (first pass).
+    pub(crate) fn diag(&self) -> &[f64] {
+        self.dg.diag[self.out]
+            .as_deref()
+            .expect("the output is needed")
+    }
 }
 
 /// Plans a streamed pass of `dag`'s output kernel over `rows x width` entries (tiles of
