@@ -3,10 +3,11 @@
 //!
 //! [`KernelFn::write_npy`] runs the streamed pass of [`super::stream`] from the data
 //! rows themselves: the lift `K^0` is formed a block at a time from `X X^T / d`, so no
-//! `N x N` matrix is ever held, and the output (`N x N`, symmetric) goes straight into a
-//! memory-mapped `.npy` file (NumPy's format 1.0, C order, little-endian `<f8` or `<f4`).
-//! Strips of rows `[i0, i1)` are computed over columns `[i0, N)` and written twice, as
-//! rows and as columns, so each entry is computed once.
+//! `N x N` matrix is ever held, and the output (`N x N`, symmetric) is written in place
+//! (positioned writes, Unix) into a `.npy` file (NumPy's format 1.0, C order,
+//! little-endian `<f8` or `<f4`). Strips of rows `[i0, i1)` are computed over columns
+//! `[i0, N)` and written twice, as rows and as columns, so each entry is computed once;
+//! the next batch of strips is computed while one is written.
 //!
 //! **Memory.** The per-node vectors (`O(nodes x N)`), the data and the strips alive at
 //! once are estimated and checked against the budget ([`crate::budget`], `--memory`)
