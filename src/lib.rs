@@ -31,6 +31,7 @@ pub mod dag;
 pub mod data;
 pub mod display;
 pub mod empirical_ntk;
+pub mod generalisation;
 pub mod kernel;
 mod linalg;
 pub mod model;
@@ -110,4 +111,7 @@ pub enum Error {
     /// A bad activation specification.
     #[error(transparent)]
     Activation(#[from] activation::ActivationError),
+    /// The generalisation study failed.
+    #[error(transparent)]
+    Generalisation(#[from] generalisation::GenError),
 }

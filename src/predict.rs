@@ -439,3 +439,45 @@ pub fn nngp_posterior(
         jitter,
     })
 }
+
+/// One-hot regression targets: row `i` is `e_{labels[i]}` in `R^classes`, the targets of
+/// kernel regression on class labels (Lee et al. 2018; Arora et al. 2019).
+///
+/// ```
+/// let y = archconv::predict::one_hot(&[2, 0], 3);
+/// assert_eq!(y, ndarray::array![[0.0, 0.0, 1.0], [1.0, 0.0, 0.0]]);
+/// ```
+pub fn one_hot(labels: &[u8], classes: usize) -> Array2<f64> {
+    Array2::from_shape_fn((labels.len(), classes), |(i, c)| {
+        f64::from(u8::from(labels[i] as usize == c))
+    })
+}
+
+/// Fraction of rows of `f` (`N x classes`) whose largest entry is at the row's label
+/// (ties go to the first); `None` for no rows or a length mismatch.
+///
+/// ```
+/// let f = ndarray::array![[0.1, 0.9], [0.8, 0.2], [0.3, 0.7]];
+/// assert_eq!(archconv::predict::accuracy(&f, &[1, 0, 0]), Some(2.0 / 3.0));
+/// ```
+pub fn accuracy(f: &Array2<f64>, labels: &[u8]) -> Option<f64> {
+    if f.nrows() == 0 || f.nrows() != labels.len() {
+        return None;
+    }
+    let correct = f
+        .rows()
+        .into_iter()
+        .zip(labels)
+        .filter(|(row, &label)| {
+            let best = row
+                .iter()
+                .enumerate()
+                .fold(
+                    (0, f64::NEG_INFINITY),
+                    |b, (c, &v)| if v > b.1 { (c, v) } else { b },
+                );
+            best.0 == label as usize
+        })
+        .count();
+    Some(correct as f64 / f.nrows() as f64)
+}

@@ -17,6 +17,9 @@
 //! 7. `activations` — raw and normalised `lambda_min` of DAG#1-#3 for nine activations
 //!    (exact NNGP and NTK), whether the paper's ordering survives outside ReLU, and a figure
 //!    ([`crate::activation_study`]).
+//! 8. `generalisation` — NNGP and NTK test accuracy of DAG#1-#3 and sampled NB201 cells
+//!    on MNIST and CIFAR-10 beside raw and normalised `lambda_min`, with rank
+//!    correlations and a scatter figure ([`crate::generalisation`]).
 //!
 //! Steps that need data files are skipped with a message naming the missing file and how
 //! to get it; `quick` shrinks every budget (about a minute on 2 cores).
@@ -155,27 +158,29 @@ pub fn reproduce(opts: &ReproduceOptions, progress: &mut dyn FnMut(&str)) -> Res
 
 fn run_steps(opts: &ReproduceOptions, progress: &mut dyn FnMut(&str)) -> Result<Report, Error> {
     let mut report = Report::default();
-    progress("[1/9] path statistics and kernel spectra of DAG#1-#3; Fig. 3 and bound figures");
+    progress("[1/10] path statistics and kernel spectra of DAG#1-#3; Fig. 3 and bound figures");
     step_dags(&mut report, opts)?;
     report
         .sections
         .push(crate::plot::theory_figures(&opts.out)?);
-    progress("[2/9] section-3 bounds versus input correlation");
+    progress("[2/10] section-3 bounds versus input correlation");
     step_bounds(&mut report)?;
-    progress("[3/9] NAS-Bench-201 space: effective depth/width and filter");
+    progress("[3/10] NAS-Bench-201 space: effective depth/width and filter");
     step_space(&mut report);
-    progress("[4/9] NAS-Bench-201 accuracies: Fig. 5, filter, search simulation, kernel proxy; DARTS space");
+    progress("[4/10] NAS-Bench-201 accuracies: Fig. 5, filter, search simulation, kernel proxy; DARTS space");
     step_nas(&mut report, opts)?;
-    progress("[5/9] finite-width Monte Carlo versus the three kernels; width sweep");
+    progress("[5/10] finite-width Monte Carlo versus the three kernels; width sweep");
     step_montecarlo(&mut report, opts)?;
-    progress("[6/9] training DAG-MLPs: Fig. 4");
+    progress("[6/10] training DAG-MLPs: Fig. 4");
     step_fig4(&mut report, opts, progress)?;
-    progress("[7/9] convergence-rate test (full-batch GD on MNIST)");
+    progress("[7/10] convergence-rate test (full-batch GD on MNIST)");
     step_rate(&mut report, opts, progress)?;
-    progress("[8/9] NTK step-size study: fixed versus tuned step (finite-width GD)");
+    progress("[8/10] NTK step-size study: fixed versus tuned step (finite-width GD)");
     step_stepsize(&mut report, opts)?;
-    progress("[9/9] the paper's ordering for other activations (exact NNGP and NTK)");
+    progress("[9/10] the paper's ordering for other activations (exact NNGP and NTK)");
     step_activations(&mut report, opts)?;
+    progress("[10/10] kernel-regime generalisation: NNGP/NTK accuracy against lambda_min");
+    step_generalisation(&mut report, opts, progress)?;
     report.write(&opts.out)?;
     Ok(report)
 }
@@ -710,5 +715,35 @@ fn step_activations(report: &mut Report, opts: &ReproduceOptions) -> Result<(), 
         serde_json::to_value(&study).expect("serialisable"),
         files,
     );
+    Ok(())
+}
+
+fn step_generalisation(
+    report: &mut Report,
+    opts: &ReproduceOptions,
+    progress: &mut dyn FnMut(&str),
+) -> Result<(), Error> {
+    use crate::generalisation::{generalisation, GenBudget};
+    let Some(dir) = opts.data.as_deref() else {
+        report.skipped.push(
+            "generalisation: no data directory (--data or ARCHCONV_DATA); it needs MNIST and/or CIFAR-10 (see datasets/README.md)".into(),
+        );
+        return Ok(());
+    };
+    let budget = if opts.quick {
+        GenBudget::quick()
+    } else {
+        GenBudget::default_budget()
+    };
+    let study = generalisation(dir, &budget, progress)?;
+    report
+        .skipped
+        .extend(study.skipped.iter().map(|s| format!("generalisation: {s}")));
+    if study.rows.is_empty() {
+        return Ok(());
+    }
+    report
+        .sections
+        .push(crate::report::generalisation::section(&study, &opts.out)?);
     Ok(())
 }

@@ -103,31 +103,14 @@ struct Report {
 }
 
 fn one_hot(d: &Dataset) -> Array2<f64> {
-    Array2::from_shape_fn((d.len(), d.classes), |(i, c)| {
-        f64::from(u8::from(d.y[i] as usize == c))
-    })
+    archconv::predict::one_hot(&d.y, d.classes)
 }
 
 fn scores(f: &Array2<f64>, d: &Dataset) -> Scores {
     let y = one_hot(d);
     let n = d.len().max(1) as f64;
-    let correct = f
-        .rows()
-        .into_iter()
-        .zip(&d.y)
-        .filter(|(row, &label)| {
-            let best = row
-                .iter()
-                .enumerate()
-                .fold(
-                    (0, f64::NEG_INFINITY),
-                    |b, (c, &v)| if v > b.1 { (c, v) } else { b },
-                );
-            best.0 == label as usize
-        })
-        .count();
     Scores {
-        test_accuracy: correct as f64 / n,
+        test_accuracy: archconv::predict::accuracy(f, &d.y).unwrap_or(0.0),
         test_mse: (f - &y).iter().map(|v| v * v).sum::<f64>() / n,
     }
 }

@@ -41,6 +41,7 @@ mod bubbles;
 mod dag;
 mod mc;
 mod paper;
+mod scatter;
 mod style;
 mod training;
 
@@ -50,6 +51,7 @@ pub use bubbles::{draw_bubbles, BubbleData, BubblePanel, BubblePoint};
 pub use dag::{dag_figure_size, draw_dag, draw_dags, layout_dag, DagLayout, LabelBox};
 pub use mc::{draw_mc_error, McErrorData, McSeries};
 pub use paper::{bound_curves, theory_figures};
+pub use scatter::{draw_scatter, ScatterData, ScatterPanel, ScatterSeries};
 pub use training::{draw_training, TrainingCurve, TrainingData, TrainingPanel};
 
 use plotters::coord::Shift;
@@ -458,6 +460,15 @@ conveniences!(
     save_bubbles_png,
     bubbles_svg_string,
     "bubble figure"
+);
+conveniences!(
+    draw_scatter,
+    ScatterData,
+    scatter::size,
+    save_scatter_svg,
+    save_scatter_png,
+    scatter_svg_string,
+    "scatter plot"
 );
 conveniences!(
     draw_bars,

@@ -1,6 +1,8 @@
 //! Reports: titled sections with markdown text and the JSON numbers behind them, written
 //! as `report.md` and `report.json` by `archconv reproduce`.
 
+pub mod generalisation;
+
 use serde::Serialize;
 use std::path::{Path, PathBuf};
 
