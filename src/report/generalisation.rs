@@ -73,7 +73,7 @@ pub fn section(study: &GenStudy, dir: &Path) -> Result<Section, PlotError> {
         .map(|r| {
             vec![
                 r.dataset.clone(),
-                r.arch.clone(),
+                format!("`{}`", r.arch.replace('|', "\\|")),
                 opt(r.depth, 3),
                 format!("{:.4}", r.nngp_accuracy),
                 format!("{:.3e}", r.nngp_spectrum.lambda_min),
@@ -98,12 +98,53 @@ pub fn section(study: &GenStudy, dir: &Path) -> Result<Section, PlotError> {
             ]
         })
         .collect();
+    let mut spread = Vec::new();
+    let mut seen: Vec<&str> = Vec::new();
+    for r in &study.rows {
+        if seen.contains(&r.dataset.as_str()) {
+            continue;
+        }
+        seen.push(&r.dataset);
+        let part: Vec<_> = study
+            .rows
+            .iter()
+            .filter(|x| x.dataset == r.dataset)
+            .collect();
+        let range = |f: &dyn Fn(&&crate::generalisation::GenRow) -> f64| {
+            part.iter()
+                .map(f)
+                .fold((f64::INFINITY, f64::NEG_INFINITY), |(a, b), v| {
+                    (a.min(v), b.max(v))
+                })
+        };
+        let (g0, g1) = range(&|x| x.nngp_accuracy);
+        let (t0, t1) = range(&|x| x.ntk_accuracy);
+        // Binomial standard error of one accuracy near the mean, sqrt(p (1 - p) / n_test);
+        // the difference of two independent ones has sqrt(2) times that.
+        let p = part.iter().map(|x| x.nngp_accuracy).sum::<f64>() / part.len() as f64;
+        let se = (p * (1.0 - p) / r.n_test as f64).sqrt();
+        let verdict = if (g1 - g0).max(t1 - t0) <= 2.0 * std::f64::consts::SQRT_2 * se {
+            "within test-set noise: these accuracies do not tell the architectures apart, so the rank correlations below are noise"
+        } else {
+            "beyond test-set noise"
+        };
+        spread.push(vec![
+            r.dataset.clone(),
+            r.n_test.to_string(),
+            format!("{g0:.4} - {g1:.4}"),
+            format!("{t0:.4} - {t1:.4}"),
+            format!("{se:.4}"),
+            verdict.to_string(),
+        ]);
+    }
     let mut md = format!(
         "Beyond the paper. DAG#1-#3 and {} NAS-Bench-201 cells (seed {}, uniform over the cells \
          with an input-output path), the authors' ReLU stem, exact rule. NNGP: posterior mean of \
          one-hot regression (noise 0 plus the reported jitter); NTK: converged gradient flow on MSE. \
          Both scored by arg-max on the test set. `lambda_min` is of the training kernel, raw and \
-         over its mean diagonal. Budget `{}`.\n\n{}\n\nRank correlations across architectures \
+         over its mean diagonal. Budget `{}`.\n\n{}\n\nSpread of accuracy across architectures against the \
+         binomial standard error of one accuracy (two accuracies differ beyond noise when they are \
+         more than 2 sqrt(2) SE apart):\n\n{}\n\nRank correlations across architectures \
          (Spearman rho, Kendall tau-b):\n\n{}\n",
         study.budget.cells,
         study.budget.seed,
@@ -111,6 +152,10 @@ pub fn section(study: &GenStudy, dir: &Path) -> Result<Section, PlotError> {
         md_table(
             &["data", "architecture", "depth", "NNGP acc", "lambda_min K", "normalised", "NTK acc", "lambda_min Theta", "normalised"],
             &rows
+        ),
+        md_table(
+            &["data", "test points", "NNGP acc range", "NTK acc range", "SE", "reading"],
+            &spread
         ),
         md_table(&["data", "pair", "archs", "rho", "tau", "reading"], &corr)
     );
