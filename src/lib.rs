@@ -114,4 +114,7 @@ pub enum Error {
     /// The generalisation study failed.
     #[error(transparent)]
     Generalisation(#[from] generalisation::GenError),
+    /// The predicted-against-measured training study failed.
+    #[error(transparent)]
+    Linearised(#[from] train::linearised::LinearisedError),
 }

@@ -20,6 +20,9 @@
 //! 8. `generalisation` — NNGP and NTK test accuracy of DAG#1-#3 and sampled NB201 cells
 //!    on MNIST and CIFAR-10 beside raw and normalised `lambda_min`, with rank
 //!    correlations and a scatter figure ([`crate::generalisation`]).
+//! 9. `linearised` — the exact NTK's predicted training-loss curve against finite-width
+//!    full-batch gradient descent at widths 256-4096, with the gap's slope in width
+//!    ([`crate::train::linearised`]).
 //!
 //! Steps that need data files are skipped with a message naming the missing file and how
 //! to get it; `quick` shrinks every budget (about a minute on 2 cores).
@@ -158,29 +161,31 @@ pub fn reproduce(opts: &ReproduceOptions, progress: &mut dyn FnMut(&str)) -> Res
 
 fn run_steps(opts: &ReproduceOptions, progress: &mut dyn FnMut(&str)) -> Result<Report, Error> {
     let mut report = Report::default();
-    progress("[1/10] path statistics and kernel spectra of DAG#1-#3; Fig. 3 and bound figures");
+    progress("[1/11] path statistics and kernel spectra of DAG#1-#3; Fig. 3 and bound figures");
     step_dags(&mut report, opts)?;
     report
         .sections
         .push(crate::plot::theory_figures(&opts.out)?);
-    progress("[2/10] section-3 bounds versus input correlation");
+    progress("[2/11] section-3 bounds versus input correlation");
     step_bounds(&mut report)?;
-    progress("[3/10] NAS-Bench-201 space: effective depth/width and filter");
+    progress("[3/11] NAS-Bench-201 space: effective depth/width and filter");
     step_space(&mut report);
-    progress("[4/10] NAS-Bench-201 accuracies: Fig. 5, filter, search simulation, kernel proxy; DARTS space");
+    progress("[4/11] NAS-Bench-201 accuracies: Fig. 5, filter, search simulation, kernel proxy; DARTS space");
     step_nas(&mut report, opts)?;
-    progress("[5/10] finite-width Monte Carlo versus the three kernels; width sweep");
+    progress("[5/11] finite-width Monte Carlo versus the three kernels; width sweep");
     step_montecarlo(&mut report, opts)?;
-    progress("[6/10] training DAG-MLPs: Fig. 4");
+    progress("[6/11] training DAG-MLPs: Fig. 4");
     step_fig4(&mut report, opts, progress)?;
-    progress("[7/10] convergence-rate test (full-batch GD on MNIST)");
+    progress("[7/11] convergence-rate test (full-batch GD on MNIST)");
     step_rate(&mut report, opts, progress)?;
-    progress("[8/10] NTK step-size study: fixed versus tuned step (finite-width GD)");
+    progress("[8/11] NTK step-size study: fixed versus tuned step (finite-width GD)");
     step_stepsize(&mut report, opts)?;
-    progress("[9/10] the paper's ordering for other activations (exact NNGP and NTK)");
+    progress("[9/11] the paper's ordering for other activations (exact NNGP and NTK)");
     step_activations(&mut report, opts)?;
-    progress("[10/10] kernel-regime generalisation: NNGP/NTK accuracy against lambda_min");
+    progress("[10/11] kernel-regime generalisation: NNGP/NTK accuracy against lambda_min");
     step_generalisation(&mut report, opts, progress)?;
+    progress("[11/11] exact-NTK predicted training against finite-width gradient descent");
+    step_linearised(&mut report, opts, progress)?;
     report.write(&opts.out)?;
     Ok(report)
 }
@@ -746,4 +751,36 @@ fn step_generalisation(
         .sections
         .push(crate::report::generalisation::section(&study, &opts.out)?);
     Ok(())
+}
+
+fn step_linearised(
+    report: &mut Report,
+    opts: &ReproduceOptions,
+    progress: &mut dyn FnMut(&str),
+) -> Result<(), Error> {
+    use crate::train::linearised::{linearised, LinearisedBudget, LinearisedError};
+    let Some(dir) = opts.data.as_deref() else {
+        report.skipped.push(
+            "linearised: no data directory (--data or ARCHCONV_DATA); it needs MNIST (see datasets/README.md)".into(),
+        );
+        return Ok(());
+    };
+    let budget = if opts.quick {
+        LinearisedBudget::quick()
+    } else {
+        LinearisedBudget::default_budget()
+    };
+    match linearised(dir, &budget, progress) {
+        Ok(study) => {
+            report
+                .sections
+                .push(crate::report::linearised::section(&study, &opts.out)?);
+            Ok(())
+        }
+        Err(LinearisedError::Data(e @ crate::data::DataError::Missing { .. })) => {
+            report.skipped.push(format!("linearised: {e}"));
+            Ok(())
+        }
+        Err(e) => Err(Error::Linearised(e)),
+    }
 }

@@ -2,6 +2,7 @@
 //! as `report.md` and `report.json` by `archconv reproduce`.
 
 pub mod generalisation;
+pub mod linearised;
 
 use serde::Serialize;
 use std::path::{Path, PathBuf};

@@ -29,6 +29,7 @@
 
 pub mod fig4;
 pub mod gemm;
+pub mod linearised;
 pub mod loss;
 pub mod model;
 pub mod rate;
