@@ -20,6 +20,7 @@
 //! the NTK and its drift during training are `O(m^-1/2)`, so about `-1/2` is expected).
 //! The step is `eta = lr_fraction / lambda_max(Theta)` (the same fraction for every DAG).
 
+use super::fig4::mean_std;
 use crate::data::{self, Split};
 use crate::empirical_ntk::{EmpiricalError, Network};
 use crate::kernel::ntk::NtkVariant;
@@ -193,17 +194,6 @@ pub fn ls_slope(x: &[f64], y: &[f64]) -> (Option<f64>, Option<f64>) {
         (rss / (n - 2) as f64 / sxx).sqrt()
     });
     (Some(b), se)
-}
-
-fn mean_std(v: &[f64]) -> (f64, f64) {
-    let n = v.len() as f64;
-    let m = v.iter().sum::<f64>() / n;
-    let s = if v.len() > 1 {
-        (v.iter().map(|x| (x - m).powi(2)).sum::<f64>() / (n - 1.0)).sqrt()
-    } else {
-        0.0
-    };
-    (m, s)
 }
 
 /// Runs one DAG (module docs) on points `x` (`N x d`) with scalar targets `y`.
