@@ -452,6 +452,13 @@ impl Network {
             lift_term += &gram(gb0, gb0);
         }
         let backward = bw.delta.iter().map(|dl| gram(dl, dl)).collect();
+        // P^lift: the Gram of the summed backward signal of the input nodes.
+        let inputs = self.dag.inputs();
+        let mut din = bw.delta[inputs[0]].clone();
+        for &i in &inputs[1..] {
+            din += &bw.delta[i];
+        }
+        let plift = gram(&din, &din);
         Ok(Ntk::from_parts(
             Rule::Exact,
             self.lift.kind(),
@@ -459,6 +466,7 @@ impl Network {
             edges,
             lift_term,
             backward,
+            plift,
         ))
     }
 

@@ -117,4 +117,7 @@ pub enum Error {
     /// The predicted-against-measured training study failed.
     #[error(transparent)]
     Linearised(#[from] train::linearised::LinearisedError),
+    /// Fig. 4 against time failed.
+    #[error(transparent)]
+    Fig4Time(#[from] train::fig4_time::Fig4TimeError),
 }

@@ -23,6 +23,10 @@
 //! 9. `linearised` — the exact NTK's predicted training-loss curve against finite-width
 //!    full-batch gradient descent at widths 256-4096, with the gap's slope in width
 //!    ([`crate::train::linearised`]).
+//! 10. `fig4-time` — Fig. 4 against the time `t = lr x steps`: the learning rates at
+//!     which training curves collapse, DAG#1-#3 trained to the paper's time at the largest
+//!     such rate, beside the exact standard-parameterisation NTK's prediction
+//!     ([`crate::train::fig4_time`]).
 //!
 //! Steps that need data files are skipped with a message naming the missing file and how
 //! to get it; `quick` shrinks every budget (about a minute on 2 cores).
@@ -161,31 +165,33 @@ pub fn reproduce(opts: &ReproduceOptions, progress: &mut dyn FnMut(&str)) -> Res
 
 fn run_steps(opts: &ReproduceOptions, progress: &mut dyn FnMut(&str)) -> Result<Report, Error> {
     let mut report = Report::default();
-    progress("[1/11] path statistics and kernel spectra of DAG#1-#3; Fig. 3 and bound figures");
+    progress("[1/12] path statistics and kernel spectra of DAG#1-#3; Fig. 3 and bound figures");
     step_dags(&mut report, opts)?;
     report
         .sections
         .push(crate::plot::theory_figures(&opts.out)?);
-    progress("[2/11] section-3 bounds versus input correlation");
+    progress("[2/12] section-3 bounds versus input correlation");
     step_bounds(&mut report)?;
-    progress("[3/11] NAS-Bench-201 space: effective depth/width and filter");
+    progress("[3/12] NAS-Bench-201 space: effective depth/width and filter");
     step_space(&mut report);
-    progress("[4/11] NAS-Bench-201 accuracies: Fig. 5, filter, search simulation, kernel proxy; DARTS space");
+    progress("[4/12] NAS-Bench-201 accuracies: Fig. 5, filter, search simulation, kernel proxy; DARTS space");
     step_nas(&mut report, opts)?;
-    progress("[5/11] finite-width Monte Carlo versus the three kernels; width sweep");
+    progress("[5/12] finite-width Monte Carlo versus the three kernels; width sweep");
     step_montecarlo(&mut report, opts)?;
-    progress("[6/11] training DAG-MLPs: Fig. 4");
+    progress("[6/12] training DAG-MLPs: Fig. 4");
     step_fig4(&mut report, opts, progress)?;
-    progress("[7/11] convergence-rate test (full-batch GD on MNIST)");
+    progress("[7/12] convergence-rate test (full-batch GD on MNIST)");
     step_rate(&mut report, opts, progress)?;
-    progress("[8/11] NTK step-size study: fixed versus tuned step (finite-width GD)");
+    progress("[8/12] NTK step-size study: fixed versus tuned step (finite-width GD)");
     step_stepsize(&mut report, opts)?;
-    progress("[9/11] the paper's ordering for other activations (exact NNGP and NTK)");
+    progress("[9/12] the paper's ordering for other activations (exact NNGP and NTK)");
     step_activations(&mut report, opts)?;
-    progress("[10/11] kernel-regime generalisation: NNGP/NTK accuracy against lambda_min");
+    progress("[10/12] kernel-regime generalisation: NNGP/NTK accuracy against lambda_min");
     step_generalisation(&mut report, opts, progress)?;
-    progress("[11/11] exact-NTK predicted training against finite-width gradient descent");
+    progress("[11/12] exact-NTK predicted training against finite-width gradient descent");
     step_linearised(&mut report, opts, progress)?;
+    progress("[12/12] Fig. 4 against time t = lr x steps: learning-rate collapse, paper's time, NTK prediction");
+    step_fig4_time(&mut report, opts, progress)?;
     report.write(&opts.out)?;
     Ok(report)
 }
@@ -782,5 +788,37 @@ fn step_linearised(
             Ok(())
         }
         Err(e) => Err(Error::Linearised(e)),
+    }
+}
+
+fn step_fig4_time(
+    report: &mut Report,
+    opts: &ReproduceOptions,
+    progress: &mut dyn FnMut(&str),
+) -> Result<(), Error> {
+    use crate::train::fig4_time::{fig4_time, Fig4TimeBudget, Fig4TimeError};
+    let Some(dir) = opts.data.as_deref() else {
+        report.skipped.push(
+            "fig4-time: no data directory (--data or ARCHCONV_DATA); it needs MNIST (see datasets/README.md)".into(),
+        );
+        return Ok(());
+    };
+    let budget = if opts.quick {
+        Fig4TimeBudget::quick()
+    } else {
+        Fig4TimeBudget::default_budget()
+    };
+    match fig4_time(dir, &budget, progress) {
+        Ok(study) => {
+            report
+                .sections
+                .push(crate::report::fig4_time::section(&study, &opts.out)?);
+            Ok(())
+        }
+        Err(Fig4TimeError::Data(e @ crate::data::DataError::Missing { .. })) => {
+            report.skipped.push(format!("fig4-time: {e}"));
+            Ok(())
+        }
+        Err(e) => Err(Error::Fig4Time(e)),
     }
 }

@@ -213,6 +213,33 @@ impl KernelFn {
         }
     }
 
+    /// The NTK of the standard-parameterised network of width `width` on `x`
+    /// ([`super::standard`]: `Theta_SP = m K^H + 1 + ...`), with a Kaiming readout
+    /// (`sr2 = 2`) and the stem's fan-in `d = x.ncols()`: the kernel that gradient descent
+    /// on [`crate::train::DagMlp`]'s weights follows at small steps. Use
+    /// [`KernelFn::unnormalized`] to get it on the inputs as the network sees them.
+    ///
+    /// Errors: as [`KernelFn::ntk`], and [`KernelError::BadParameter`] for a zero width.
+    pub fn ntk_standard(
+        &self,
+        x: ArrayView2<'_, f64>,
+        width: usize,
+    ) -> Result<Array2<f64>, KernelError> {
+        let rule = self.rule().ok_or(KernelError::NoNtkRule {
+            rule: self.kind.name(),
+        })?;
+        let (inp, _) = self.inputs(x, None)?;
+        inp.ntk_standard(
+            &self.dag,
+            rule,
+            &super::StandardParams {
+                width,
+                input_dim: x.ncols(),
+                readout_sw2: 2.0,
+            },
+        )
+    }
+
     /// The output NNGP's diagonal `K^H_ii` alone, `O(N)` per node (the first pass of
     /// [`super::stream`]); for the path-sum rule, the diagonal of its recursion.
     ///

@@ -39,6 +39,7 @@ pub mod npy;
 pub mod ntk;
 pub mod pathsum;
 pub mod relu;
+pub mod standard;
 pub mod stream;
 
 use crate::dag::Dag;
@@ -48,6 +49,7 @@ use ndarray::{Array1, Array2, ArrayView2};
 use rand::SeedableRng;
 use rand_distr::{Distribution, StandardNormal};
 use serde::Serialize;
+pub use standard::StandardParams;
 use std::fmt;
 
 /// Which closed-form kernel.
@@ -246,6 +248,16 @@ pub enum KernelError {
         node: usize,
         /// Base-10 logarithm of its scale.
         log10_scale: f64,
+    },
+    /// A network size or variance is out of range ([`standard::StandardParams`]).
+    #[error("{what} = {value} is out of range: {why}")]
+    BadParameter {
+        /// Which parameter.
+        what: &'static str,
+        /// Its value.
+        value: f64,
+        /// What is required.
+        why: &'static str,
     },
     /// The DAG has no path from an input to the output, so its output Gram is zero.
     #[error("the DAG has no path from its input to node {node}; its kernel is identically zero")]

@@ -70,6 +70,7 @@ pub struct Ntk {
     edges: Vec<(Edge, Array2<f64>)>,
     lift: Array2<f64>,
     backward: Vec<Array2<f64>>,
+    plift: Array2<f64>,
 }
 
 impl Ntk {
@@ -80,6 +81,7 @@ impl Ntk {
         edges: Vec<(Edge, Array2<f64>)>,
         lift: Array2<f64>,
         backward: Vec<Array2<f64>>,
+        plift: Array2<f64>,
     ) -> Ntk {
         Ntk {
             rule,
@@ -88,6 +90,7 @@ impl Ntk {
             edges,
             lift,
             backward,
+            plift,
         }
     }
 
@@ -120,6 +123,12 @@ impl Ntk {
     /// Backward Gram `P^t` of node `t`.
     pub fn backward(&self, t: usize) -> &Array2<f64> {
         &self.backward[t]
+    }
+
+    /// The lift's backward Gram `P^lift = sum_{i,j inputs} Q^{i,j}` (what multiplies the
+    /// lift's own factor in [`Ntk::lift`]).
+    pub fn lift_backward(&self) -> &Array2<f64> {
+        &self.plift
     }
 
     /// The NTK for a choice of trained parameters.
@@ -234,6 +243,15 @@ impl Inputs {
 
     /// The NTK of `dag` under `rule` ([`Rule::Exact`] or [`Rule::IndependentBranch`]).
     pub fn ntk(&self, dag: &Dag, rule: Rule) -> Result<Ntk, KernelError> {
+        self.ntk_parts(dag, rule).map(|(ntk, _)| ntk)
+    }
+
+    /// [`Inputs::ntk`] and the forward states it was built from (every node's `K^t`).
+    pub(crate) fn ntk_parts(
+        &self,
+        dag: &Dag,
+        rule: Rule,
+    ) -> Result<(Ntk, Vec<super::NodeState>), KernelError> {
         // Forward states, the backward P^a per node and caches (estimate checked first).
         self.check_states(dag, "NTK", 4)?;
         let plan = Plan::of(dag);
@@ -337,14 +355,18 @@ impl Inputs {
         };
         let lift = product3(&self.lift_ntk_term(), None, &plift);
         let backward = p.into_iter().map(|x| x.expect("all nodes")).collect();
-        let readout = forward.into_iter().nth(h).expect("output node").gram;
-        Ok(Ntk {
-            rule,
-            lift_kind: self.lift(),
-            readout,
-            edges,
-            lift,
-            backward,
-        })
+        let readout = forward[h].gram.clone();
+        Ok((
+            Ntk {
+                rule,
+                lift_kind: self.lift(),
+                readout,
+                edges,
+                lift,
+                backward,
+                plift,
+            },
+            forward,
+        ))
     }
 }

@@ -1,6 +1,7 @@
 //! Reports: titled sections with markdown text and the JSON numbers behind them, written
 //! as `report.md` and `report.json` by `archconv reproduce`.
 
+pub mod fig4_time;
 pub mod generalisation;
 pub mod linearised;
 

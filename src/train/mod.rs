@@ -28,6 +28,7 @@
 //! ```
 
 pub mod fig4;
+pub mod fig4_time;
 pub mod gemm;
 pub mod linearised;
 pub mod loss;
