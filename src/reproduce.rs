@@ -445,36 +445,12 @@ fn step_nas(report: &mut Report, opts: &ReproduceOptions) -> Result<(), Error> {
 }
 
 fn step_montecarlo(report: &mut Report, opts: &ReproduceOptions) -> Result<(), Error> {
-    use crate::plot::{save_mc_error_png, save_mc_error_svg, McErrorData, McSeries};
-    let (mut section, sweep) = crate::montecarlo::report::section_with_sweep(opts.quick)?;
-    let mut fig = McErrorData::new();
-    fig.title = "Monte Carlo Gram error vs width, DAG#3 (mean +- std over seeds)".into();
-    fig.y_label = "relative Frobenius error to the kernel".into();
-    for kind in KernelKind::ALL {
-        let mut widths = Vec::new();
-        let mut error = Vec::new();
-        let mut sd = Vec::new();
-        for p in &sweep.points {
-            if let Some((_, st)) = p.errors.iter().find(|(k, _)| *k == kind) {
-                widths.push(p.width as f64);
-                error.push(st.mean);
-                sd.push(st.sd.unwrap_or(0.0));
-            }
-        }
-        fig.series.push(McSeries {
-            name: kind.name().to_string(),
-            widths,
-            error,
-            error_std: Some(sd),
-        });
-    }
-    // The m^-1/2 guide goes through the first series' first point: put the exact kernel first.
-    fig.series.rotate_right(1);
-    save_mc_error_svg(opts.out.join("mc_error_vs_width.svg"), &fig)?;
-    save_mc_error_png(opts.out.join("mc_error_vs_width.png"), &fig)?;
-    section.files.push("mc_error_vs_width.svg".into());
-    section.files.push("mc_error_vs_width.png".into());
-    report.sections.push(section);
+    let study = crate::montecarlo::paper::paper_study(opts.quick)?;
+    report
+        .sections
+        .push(crate::report::montecarlo::section_with_figure(
+            &study, &opts.out,
+        )?);
     Ok(())
 }
 

@@ -3,6 +3,7 @@
 
 pub mod generalisation;
 pub mod linearised;
+pub mod montecarlo;
 
 use serde::Serialize;
 use std::path::{Path, PathBuf};
