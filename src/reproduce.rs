@@ -380,8 +380,9 @@ fn mnist_binary(
 }
 
 fn step_nas(report: &mut Report, opts: &ReproduceOptions) -> Result<(), Error> {
-    use crate::nas::{study_sections, Nb201Study, Nb201Table, StudyOptions};
-    use crate::plot::{save_bubbles_png, save_bubbles_svg, BubbleData, BubblePanel, BubblePoint};
+    use crate::nas::{DartsSpace, Nb201Study, Nb201Table, StudyOptions};
+    use crate::plot::{save_bubbles_png, save_bubbles_svg};
+    use crate::report::nas::{darts_section, study_sections};
     let table = match &opts.data {
         None => Err(format!(
             "no data directory (--data or ARCHCONV_DATA); NAS-Bench-201 studies need {} (see datasets/README.md)",
@@ -407,26 +408,7 @@ fn step_nas(report: &mut Report, opts: &ReproduceOptions) -> Result<(), Error> {
                 StudyOptions::default()
             };
             let study = Nb201Study::compute(&table, &sopts)?;
-            let mut bubbles = BubbleData::new();
-            bubbles.title = "Fig. 5: NAS-Bench-201 accuracy over effective depth and width".into();
-            bubbles.spread_label = "std of test accuracy (%)".into();
-            bubbles.accuracy_label = "mean test accuracy (%)".into();
-            for panel in &study.fig5.panels {
-                bubbles.panels.push(BubblePanel {
-                    dataset: panel.dataset.to_string(),
-                    points: panel
-                        .groups
-                        .iter()
-                        .map(|g| BubblePoint {
-                            depth: g.depth,
-                            width: g.width,
-                            mean: g.mean,
-                            spread: g.std.unwrap_or(0.0),
-                        })
-                        .collect(),
-                    correlation: panel.over_groups.quadratic.as_ref().map(|r| r.r),
-                });
-            }
+            let bubbles = crate::report::nas::fig5_bubbles(&study);
             save_bubbles_svg(opts.out.join("fig5_nb201_bubbles.svg"), &bubbles)?;
             save_bubbles_png(opts.out.join("fig5_nb201_bubbles.png"), &bubbles)?;
             let mut secs = study_sections(&study);
@@ -440,7 +422,7 @@ fn step_nas(report: &mut Report, opts: &ReproduceOptions) -> Result<(), Error> {
             report.sections.extend(secs);
         }
     }
-    report.sections.push(crate::nas::darts_section());
+    report.sections.push(darts_section(&DartsSpace::compute(4)));
     Ok(())
 }
 

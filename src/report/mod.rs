@@ -4,6 +4,7 @@
 pub mod generalisation;
 pub mod linearised;
 pub mod montecarlo;
+pub mod nas;
 
 use serde::Serialize;
 use std::path::{Path, PathBuf};
