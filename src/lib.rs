@@ -114,6 +114,9 @@ pub enum Error {
     /// The generalisation study failed.
     #[error(transparent)]
     Generalisation(#[from] generalisation::GenError),
+    /// The Fig. 4 training study failed.
+    #[error(transparent)]
+    Fig4(#[from] train::fig4::Fig4Error),
     /// The predicted-against-measured training study failed.
     #[error(transparent)]
     Linearised(#[from] train::linearised::LinearisedError),

@@ -441,58 +441,20 @@ fn step_fig4(
     opts: &ReproduceOptions,
     progress: &mut dyn FnMut(&str),
 ) -> Result<(), Error> {
-    use crate::plot::{
-        save_training_png, save_training_svg, TrainingCurve, TrainingData, TrainingPanel,
-    };
-    use crate::train::fig4::{fig4, fig4_section_from, Fig4Budget};
+    use crate::train::fig4::{fig4, Fig4Budget};
     let budget = if opts.quick {
         Fig4Budget::quick()
     } else {
         Fig4Budget::default_budget()
     };
     let (panels, skipped) = fig4(opts.data.as_deref(), &budget, progress)?;
-    let mut outcome = fig4_section_from(&panels, skipped, &budget);
+    let mut outcome =
+        crate::report::fig4::fig4_section_with_figure(&panels, skipped, &budget, &opts.out)?;
     report.skipped.append(&mut outcome.skipped);
-    if let Some(mut section) = outcome.section {
-        let mut fig = TrainingData::new();
-        fig.title = "Fig. 4: train accuracy of DAG-MLPs (mean +- std over seeds)".into();
-        fig.y_label = "train accuracy".into();
-        for p in &panels {
-            fig.panels.push(TrainingPanel {
-                dataset: short_panel_title(p),
-                curves: p
-                    .train_acc()
-                    .map(|c| TrainingCurve {
-                        name: c.dag.clone(),
-                        epochs: c.epochs.iter().map(|&e| e as f64).collect(),
-                        mean: c.mean.clone(),
-                        std: Some(c.std.clone()),
-                    })
-                    .collect(),
-            });
-        }
-        save_training_svg(opts.out.join("fig4_training.svg"), &fig)?;
-        save_training_png(opts.out.join("fig4_training.png"), &fig)?;
-        section.files.push("fig4_training.svg".into());
-        section.files.push("fig4_training.png".into());
+    if let Some(section) = outcome.section {
         report.sections.push(section);
     }
     Ok(())
-}
-
-/// A panel title short enough for a 4-panel row: dataset, sizes, learning rate.
-fn short_panel_title(p: &crate::train::fig4::Fig4Panel) -> String {
-    let name = if p.dataset == "mnist" {
-        "MNIST"
-    } else {
-        "CIFAR-10"
-    };
-    let paper = if (p.lr - 1e-5).abs() < 1e-12 {
-        " (paper)"
-    } else {
-        ""
-    };
-    format!("{name} {}/{}, lr {:e}{paper}", p.train_n, p.test_n, p.lr)
 }
 
 fn step_rate(

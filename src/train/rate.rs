@@ -22,12 +22,12 @@
 //! be at least as fast as the readout-only linearised prediction, which the report
 //! checks.
 
-use super::fig4::{mean_std, SectionOutcome};
+use super::fig4::mean_std;
 use super::loss::{loss_and_grad, Loss};
 use super::model::DagMlp;
 use crate::data::{self, Dataset, Split};
 use crate::kernel::{Inputs, KernelKind, Lift};
-use crate::report::{md_table, Section};
+use crate::report::{md_table, Section, SectionOutcome};
 use crate::spectrum::{lambda_max, lambda_min};
 use crate::{Dag, Error};
 use ndarray::{Array2, ArrayView2};
