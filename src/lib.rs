@@ -117,6 +117,9 @@ pub enum Error {
     /// The Fig. 4 training study failed.
     #[error(transparent)]
     Fig4(#[from] train::fig4::Fig4Error),
+    /// The convergence-rate test failed.
+    #[error(transparent)]
+    Rate(#[from] train::rate::RateError),
     /// The predicted-against-measured training study failed.
     #[error(transparent)]
     Linearised(#[from] train::linearised::LinearisedError),

@@ -462,7 +462,8 @@ fn step_rate(
     opts: &ReproduceOptions,
     progress: &mut dyn FnMut(&str),
 ) -> Result<(), Error> {
-    use crate::train::rate::{rate_section, RateBudget};
+    use crate::report::rate::rate_section;
+    use crate::train::rate::RateBudget;
     let budget = if opts.quick {
         RateBudget::quick()
     } else {

@@ -6,7 +6,7 @@ use archconv::activation::Activation;
 use archconv::data::{self, Dataset};
 use archconv::model::LiftParams;
 use archconv::train::fig4::{curve, Fig4Budget};
-use archconv::train::rate::{self, RateBudget};
+use archconv::train::rate::RateBudget;
 use archconv::train::{train_with_stem, Event, History, Loss, Optimizer, TrainConfig};
 use clap::ValueEnum;
 use indicatif::{ProgressBar, ProgressStyle};
@@ -141,7 +141,9 @@ pub fn run(mut a: Args) -> CliResult {
             RateArg::Default => RateBudget::default_budget(),
             RateArg::Full => RateBudget::full(),
         };
-        let out = rate::rate_section(dir.as_deref(), &budget, &mut |m| eprintln!("{m}"))?;
+        let out = archconv::report::rate::rate_section(dir.as_deref(), &budget, &mut |m| {
+            eprintln!("{m}")
+        })?;
         return print_section(out, a.json);
     }
     if a.paper {

@@ -6,6 +6,7 @@ pub mod generalisation;
 pub mod linearised;
 pub mod montecarlo;
 pub mod nas;
+pub mod rate;
 
 use serde::Serialize;
 use std::path::{Path, PathBuf};
