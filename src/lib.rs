@@ -102,6 +102,9 @@ pub enum Error {
     /// Training a network.
     #[error(transparent)]
     Train(#[from] train::TrainError),
+    /// The section-3 bounds.
+    #[error(transparent)]
+    Bounds(#[from] spectrum::BoundsError),
     /// Monte Carlo sampling.
     #[error(transparent)]
     MonteCarlo(#[from] montecarlo::McError),

@@ -165,7 +165,7 @@ fn run_steps(opts: &ReproduceOptions, progress: &mut dyn FnMut(&str)) -> Result<
     step_dags(&mut report, opts)?;
     report
         .sections
-        .push(crate::plot::theory_figures(&opts.out)?);
+        .push(crate::report::theory::theory_figures(&opts.out)?);
     progress("[2/11] section-3 bounds versus input correlation");
     step_bounds(&mut report)?;
     progress("[3/11] NAS-Bench-201 space: effective depth/width and filter");

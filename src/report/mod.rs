@@ -7,6 +7,7 @@ pub mod linearised;
 pub mod montecarlo;
 pub mod nas;
 pub mod rate;
+pub mod theory;
 
 use serde::Serialize;
 use std::path::{Path, PathBuf};
