@@ -37,11 +37,11 @@ pub enum Fig4Error {
         /// Learning rate.
         lr: f64,
         /// `DAG#1`, `DAG#2`, `DAG#3`.
-        dag: String,
+        dag: &'static str,
         /// The seed.
         seed: u64,
-        /// What went wrong.
-        source: TrainError,
+        /// What went wrong (boxed: keeps the error small).
+        source: Box<TrainError>,
     },
 }
 
@@ -280,9 +280,9 @@ pub fn fig4_panel(
                     Fig4Error::Train {
                         dataset: dataset.into(),
                         lr,
-                        dag: name.into(),
+                        dag: name,
                         seed,
-                        source,
+                        source: Box::new(source),
                     }
                 })?;
             let last = h.records.last().expect("epoch 0 at least");
