@@ -54,7 +54,7 @@ a linear edge from 2. Solid blue = parameterized, dashed = skip, light grey = re
 {
     let dags = Dag::paper_dags();
     let list: Vec<(&str, &Dag)> = dags.iter().map(|(n, d)| (*n, d)).collect();
-    plot::Figure::render(plot::dags_figure_size(&list), |a| plot::draw_dags(a, &list)).unwrap()
+    plot::Figure::render(plot::dags_figure_size(&list), |a| plot::draw_dags(a, &list))?
 }"""),
     md("""
 ## Paths by dynamic programming
@@ -64,11 +64,12 @@ paths with `d_p = 0, 1, 2, 2`: effective depth `dbar = 5/4` and effective width
 `mbar = #{d_p > 0} / dbar = 12/5` (Def. 4.1)."""),
     code("""
 for (name, dag) in Dag::paper_dags() {
-    let s = PathStats::of(&dag).unwrap();
+    let s = PathStats::of(&dag)?;
+    let undefined = |r: Option<paths::Ratio>| r.map_or("undefined".to_string(), |r| r.to_string());
     println!("{name} {:<9} P = {}  depths {:?}  dbar = {}  mbar = {}", dag.describe(), s.num_paths(), s.depths(),
-        s.effective_depth_exact().unwrap(), s.effective_width_exact().unwrap());
+        undefined(s.effective_depth_exact()), undefined(s.effective_width_exact()));
 }"""),
-    code("""PathStats::of(&Dag::dag3()).unwrap()"""),
+    code("""PathStats::of(&Dag::dag3())?"""),
     md("""
 ## Any DAG, any size
 
@@ -76,18 +77,18 @@ Counting is linear in the number of edges per depth, so a fully connected 64-nod
 `2^62` paths is no harder than DAG#3. When the effective depth or width is undefined (no path,
 or only skip paths) the answer is `None` with a reason, never NaN."""),
     code("""
-let big = PathStats::of(&Dag::complete(64, Op::Linear)).unwrap();
+let big = PathStats::of(&Dag::complete(64, Op::Linear))?;
 println!("complete 64-node DAG: P = {} = 2^62? {}", big.num_paths(), big.num_paths() == 1u128 << 62);
 println!("effective depth {:?}", big.effective_depth());
-let skips = PathStats::of(&Dag::complete(5, Op::Skip)).unwrap();
-println!("all-skip DAG: width {:?} because {}", skips.effective_width(), skips.undefined().unwrap());"""),
+let skips = PathStats::of(&Dag::complete(5, Op::Skip))?;
+if let Some(why) = skips.undefined() { println!("all-skip DAG: width {:?} because {why}", skips.effective_width()); }"""),
     md("""
 ## A NAS-Bench-201 cell and a larger DAG
 
 Benchmark operation names map to the three classes once: convolutions are parameterized,
 pooling and `skip_connect` are skips, `none` removes the edge."""),
     code("""
-let cell = Dag::parse("|nor_conv_3x3~0|+|nor_conv_3x3~0|avg_pool_3x3~1|+|skip_connect~0|nor_conv_3x3~1|skip_connect~2|").unwrap();
+let cell = Dag::parse("|nor_conv_3x3~0|+|nor_conv_3x3~0|avg_pool_3x3~1|+|skip_connect~0|nor_conv_3x3~1|skip_connect~2|")?;
 cell"""),
     code("""
 let space = space::nb201_space();
@@ -108,8 +109,8 @@ branches summed at a node are correlated. archconv computes three kernels side b
     code(SETUP),
     code("""
 let x = Inputs::gaussian(64, 32, 0);                      // seeded N = 64 points in R^32
-let inputs = Inputs::from_data(x.view(), Lift::Dense).unwrap();
-let a = analyze(&Dag::dag3(), &inputs, &AnalyzeOptions::default()).unwrap();
+let inputs = Inputs::from_data(x.view(), Lift::Dense)?;
+let a = analyze(&Dag::dag3(), &inputs, &AnalyzeOptions::default())?;
 a"""),
     md("""
 ## Where the kernels differ
@@ -119,12 +120,12 @@ entry: six ordered pairs of linear branches, each contributing the product of th
 `(1/sqrt(pi))^2`. The difference is rank one along the all-ones vector, so `lambda_min` barely moves
 while every entry moves by O(1)."""),
     code("""
-let ps = inputs.kernel(&Dag::dag2(), KernelKind::PathSum).unwrap().into_output_gram();
-let ex = inputs.kernel(&Dag::dag2(), KernelKind::Exact).unwrap().into_output_gram();
+let ps = inputs.kernel(&Dag::dag2(), KernelKind::PathSum)?.into_output_gram();
+let ex = inputs.kernel(&Dag::dag2(), KernelKind::Exact)?.into_output_gram();
 let diff = &ex - &ps;
 println!("exact - path-sum: min {:.6}, max {:.6}, 6/pi = {:.6}",
     diff.iter().cloned().fold(f64::INFINITY, f64::min), diff.iter().cloned().fold(f64::NEG_INFINITY, f64::max), 6.0 / std::f64::consts::PI);
-println!("lambda_min: path-sum {:.6}, exact {:.6}", spectrum::lambda_min(&ps).unwrap(), spectrum::lambda_min(&ex).unwrap());"""),
+println!("lambda_min: path-sum {:.6}, exact {:.6}", spectrum::lambda_min(&ps)?, spectrum::lambda_min(&ex)?);"""),
     md("""
 ## The bounds of Section 3 versus correlation
 
@@ -133,8 +134,8 @@ For two unit inputs with correlation `c` the paper's bounds are `lambda_1 = 1 - 
 `c`. Markers show the exact kernel's 2x2 `lambda_min` at the same correlation."""),
     code("""
 let grid: Vec<f64> = (0..=38).map(|i| -0.95 + 0.05 * i as f64).collect();
-let curves = plot::bound_curves(&grid, &[-0.5, 0.0, 0.25, 0.5, 0.75, 0.9]).unwrap();
-plot::Figure::bounds(&curves).unwrap()"""),
+let bounds = spectrum::paper_bounds(&grid, &[-0.5, 0.0, 0.25, 0.5, 0.75, 0.9])?;
+plot::Figure::bounds(&plot::BoundCurves::of(&bounds))?"""),
     md("""
 ## The normalisation caveat
 
@@ -142,9 +143,9 @@ The output diagonal grows with the number of paths (`P = 1, 3, 4`), so raw `lamb
 counts paths. Dividing by the mean diagonal changes the order: the chain comes out best."""),
     code("""
 for (name, dag) in Dag::paper_dags() {
-    let k = inputs.kernel(&dag, KernelKind::Exact).unwrap().into_output_gram();
-    let s = SpectrumSummary::of(&k).unwrap();
-    println!("{name}: lambda_min {:.4}  mean diagonal {:.3}  normalised {:.4}", s.lambda_min, s.mean_diagonal, s.normalized_lambda_min.unwrap());
+    let k = inputs.kernel(&dag, KernelKind::Exact)?.into_output_gram();
+    let s = SpectrumSummary::of(&k)?;
+    println!("{name}: lambda_min {:.4}  mean diagonal {:.3}  normalised {:.4}", s.lambda_min, s.mean_diagonal, s.normalized_lambda_min.unwrap_or(f64::NAN));
 }"""),
     md("""
 ## NNGP versus NTK
@@ -157,9 +158,9 @@ drops both. The raw order DAG#1 < #2 < #3 holds for both kernels; normalised, it
 use archconv::kernel::{exact::Rule, ntk::NtkVariant};
 println!("{:<6} {:>12} {:>12} {:>12} {:>12}", "DAG", "NNGP raw", "NNGP norm", "NTK raw", "NTK norm");
 for (name, dag) in Dag::paper_dags() {
-    let k = SpectrumSummary::of(&inputs.kernel(&dag, KernelKind::Exact).unwrap().into_output_gram()).unwrap();
-    let t = SpectrumSummary::of(&inputs.ntk(&dag, Rule::Exact).unwrap().theta(NtkVariant::Full)).unwrap();
-    println!("{name:<6} {:>12.4} {:>12.4} {:>12.4} {:>12.4}", k.lambda_min, k.normalized_lambda_min.unwrap(), t.lambda_min, t.normalized_lambda_min.unwrap());
+    let k = SpectrumSummary::of(&inputs.kernel(&dag, KernelKind::Exact)?.into_output_gram())?;
+    let t = SpectrumSummary::of(&inputs.ntk(&dag, Rule::Exact)?.theta(NtkVariant::Full))?;
+    println!("{name:<6} {:>12.4} {:>12.4} {:>12.4} {:>12.4}", k.lambda_min, k.normalized_lambda_min.unwrap_or(f64::NAN), t.lambda_min, t.normalized_lambda_min.unwrap_or(f64::NAN));
 }"""),
     md("""
 With one learning rate for every network (the paper's setting) the raw value sets the speed; with
@@ -167,20 +168,25 @@ a step tuned to each network's largest eigenvalue, the ratio `lambda_min / lambd
 `archconv reproduce` trains finite networks both ways (section *NTK step-size study*); here is
 the per-term structure of one NTK:"""),
     code("""
-let ntk = inputs.ntk(&Dag::dag3(), Rule::Exact).unwrap();
+let ntk = inputs.ntk(&Dag::dag3(), Rule::Exact)?;
 println!("readout term trace {:.2}", ntk.readout().diag().sum());
 for (e, t) in ntk.edge_terms() { println!("edge {} -> {} trace {:.2}", e.from, e.to, t.diag().sum()); }
 println!("lift term trace {:.2}", ntk.lift().diag().sum());
+let (mut nngp, mut theta) = (Vec::new(), Vec::new());
+for (_, d) in Dag::paper_dags() {
+    nngp.push(SpectrumSummary::of(&inputs.kernel(&d, KernelKind::Exact)?.into_output_gram())?.normalized_lambda_min.unwrap_or(f64::NAN));
+    theta.push(SpectrumSummary::of(&inputs.ntk(&d, Rule::Exact)?.theta(NtkVariant::Full))?.normalized_lambda_min.unwrap_or(f64::NAN));
+}
 let bars = plot::BarData {
     title: "NNGP and NTK lambda_min, raw and normalised (N = 64)".into(),
     x_label: "DAG".into(), y_label: "lambda_min".into(),
     categories: vec!["DAG#1".into(), "DAG#2".into(), "DAG#3".into()],
     groups: vec![
-        plot::BarGroup { name: "NNGP / mean diagonal".into(), values: Dag::paper_dags().iter().map(|(_, d)| SpectrumSummary::of(&inputs.kernel(d, KernelKind::Exact).unwrap().into_output_gram()).unwrap().normalized_lambda_min.unwrap()).collect() },
-        plot::BarGroup { name: "NTK / mean diagonal".into(), values: Dag::paper_dags().iter().map(|(_, d)| SpectrumSummary::of(&inputs.ntk(d, Rule::Exact).unwrap().theta(NtkVariant::Full)).unwrap().normalized_lambda_min.unwrap()).collect() },
+        plot::BarGroup { name: "NNGP / mean diagonal".into(), values: nngp },
+        plot::BarGroup { name: "NTK / mean diagonal".into(), values: theta },
     ],
 };
-plot::Figure::bars(&bars).unwrap()"""),
+plot::Figure::bars(&bars)?"""),
 ])
 
 notebook("03-monte-carlo", 1, [
@@ -193,11 +199,12 @@ draws each linear edge's pre-activations directly from `N(0, G)`, `G` the curren
 so no `m x m` matrix is ever formed."""),
     code(SETUP),
     code("""
-use archconv::montecarlo::{run, McInputs, McParams, Sampler, report::comparison_table};
+use archconv::montecarlo::{run, McInputs, McParams, Sampler};
+use archconv::report::montecarlo::comparison_table;
 let x = Inputs::gaussian(16, 16, 0);
-let mc_in = McInputs::from_data(x.view(), Lift::ReluStem).unwrap();
+let mc_in = McInputs::from_data(x.view(), Lift::ReluStem)?;
 let params = McParams { width: 2048, seeds: 8, sampler: Sampler::Conditional, ..McParams::default() };
-let r = run(&Dag::dag2(), &mc_in, &params, &|| {}).unwrap();
+let r = run(&Dag::dag2(), &mc_in, &params, &|| {})?;
 println!("{}", comparison_table(&r));"""),
     md("""
 The exact kernel is within Monte Carlo noise; the path-sum kernel is off by an O(1) relative
@@ -206,15 +213,11 @@ exact kernel falls like `m^{-1/2}`; the error to the path-sum kernel plateaus.""
     code("""
 use archconv::montecarlo::{width_sweep, SweepParams};
 let sp = SweepParams::powers_of_two(6, 11, McParams { seeds: 6, ..params });
-let sw = width_sweep(&Dag::dag2(), &mc_in, &sp, &|| {}).unwrap();
-let mut fig = plot::McErrorData::new();
-for kind in [KernelKind::Exact, KernelKind::PathSum] {
-    let pts: Vec<_> = sw.points.iter().map(|p| (p.width as f64, p.errors.iter().find(|(k, _)| *k == kind).unwrap().1.clone())).collect();
-    fig.series.push(plot::McSeries { name: kind.name().into(), widths: pts.iter().map(|p| p.0).collect(),
-        error: pts.iter().map(|p| p.1.mean).collect(), error_std: Some(pts.iter().map(|p| p.1.sd.unwrap_or(0.0)).collect()) });
-}
+let sw = width_sweep(&Dag::dag2(), &mc_in, &sp, &|| {})?;
+let mut fig = report::montecarlo::error_figure(&sw);
+fig.title = "Monte Carlo Gram error vs width, DAG#2 (mean +- std over seeds)".into();
 for (kind, fit) in &sw.slopes { if let Some(f) = fit { println!("{kind}: slope {:.3} +- {:.3}", f.slope, f.slope_se.unwrap_or(f64::NAN)); } }
-plot::Figure::mc_error(&fig).unwrap()"""),
+plot::Figure::mc_error(&fig)?"""),
     md("""
 ## On a GPU
 
@@ -243,24 +246,18 @@ so the notebook runs in seconds; `archconv reproduce` runs the default budget an
     code("""
 use archconv::train::fig4::{fig4, Fig4Budget};
 let budget = Fig4Budget::quick();
-let (panels, skipped) = fig4(Some(&data_dir), &budget, &mut |m: &str| println!("{m}")).unwrap();
+let (panels, skipped) = fig4(Some(&data_dir), &budget, &mut |m: &str| println!("{m}"))?;
 for s in &skipped { println!("skipped: {s}"); }
 for p in &panels { println!("{} {}: ordering {:?}", p.label, p.setting, p.ordering()); }"""),
     md("""
 Train accuracy (mean +- std over seeds) per epoch. At the paper's learning rate the curves barely
 move in a few epochs; the larger, clearly labelled learning rate shows the shape."""),
     code("""
-let mut fig = plot::TrainingData::new();
-for p in &panels {
-    let name = if p.dataset == "mnist" { "MNIST" } else { "CIFAR-10" };
-    fig.panels.push(plot::TrainingPanel { dataset: format!("{name} {}/{}, lr {:e}", p.train_n, p.test_n, p.lr),
-        curves: p.train_acc().map(|c| plot::TrainingCurve { name: c.dag.clone(), epochs: c.epochs.iter().map(|&e| e as f64).collect(),
-            mean: c.mean.clone(), std: Some(c.std.clone()) }).collect() });
-}
+let fig = report::fig4::figure(&panels);
 if fig.panels.is_empty() {
     println!("no training data found under {}: see datasets/README.md", data_dir.display());
     plot::Figure::from_svg(String::from("<svg xmlns='http://www.w3.org/2000/svg' width='10' height='10'/>"), (10, 10))
-} else { plot::Figure::training(&fig).unwrap() }"""),
+} else { plot::Figure::training(&fig)? }"""),
 ])
 
 notebook("05-nas-bench-201", 1, [
@@ -281,19 +278,12 @@ match &table { Ok(_) => println!("loaded NAS-Bench-201 accuracies"), Err(e) => p
 One bubble per `(dbar, mbar)` group: colour = mean accuracy, size = spread. The relation is not
 monotone, so R is the multiple correlation with quadratic terms (over group means)."""),
     code("""
-let study = table.as_ref().ok().map(|t| Nb201Study::compute(t, &StudyOptions::quick()).unwrap());
-let mut bubbles = plot::BubbleData::new();
-if let Some(s) = &study {
-    for panel in &s.fig5.panels {
-        bubbles.panels.push(plot::BubblePanel { dataset: panel.dataset.to_string(),
-            points: panel.groups.iter().map(|g| plot::BubblePoint { depth: g.depth, width: g.width, mean: g.mean, spread: g.std.unwrap_or(0.0) }).collect(),
-            correlation: panel.over_groups.quadratic.as_ref().map(|r| r.r) });
-    }
-}
+let study = match &table { Ok(t) => Some(Nb201Study::compute(t, &StudyOptions::quick())?), Err(_) => None };
+let bubbles = study.as_ref().map(report::nas::fig5_bubbles).unwrap_or_else(plot::BubbleData::new);
 if bubbles.panels.is_empty() {
     println!("NAS-Bench-201 file absent; see datasets/README.md");
     plot::Figure::from_svg(String::from("<svg xmlns='http://www.w3.org/2000/svg' width='10' height='10'/>"), (10, 10))
-} else { plot::Figure::bubbles(&bubbles).unwrap() }"""),
+} else { plot::Figure::bubbles(&bubbles)? }"""),
     md("""
 ## The filter and a simulated random search
 
@@ -303,7 +293,7 @@ evaluations the filtered search saves. (A data-driven stand-in for the paper's T
 also used NAS-WOT / TE-NAS scores we do not compute.)"""),
     code("""
 if let Some(s) = &study {
-    for sec in archconv::nas::study_sections(s).iter().filter(|x| x.id == "nb201-filter" || x.id == "nb201-proxy") {
+    for sec in archconv::report::nas::study_sections(s).iter().filter(|x| x.id == "nb201-filter" || x.id == "nb201-proxy") {
         println!("## {}\\n{}", sec.title, sec.markdown.lines().take(40).collect::<Vec<_>>().join("\\n"));
     }
 }"""),

@@ -102,6 +102,9 @@ pub enum Error {
     /// Training a network.
     #[error(transparent)]
     Train(#[from] train::TrainError),
+    /// The section-3 bounds.
+    #[error(transparent)]
+    Bounds(#[from] spectrum::BoundsError),
     /// Monte Carlo sampling.
     #[error(transparent)]
     MonteCarlo(#[from] montecarlo::McError),
@@ -114,6 +117,12 @@ pub enum Error {
     /// The generalisation study failed.
     #[error(transparent)]
     Generalisation(#[from] generalisation::GenError),
+    /// The Fig. 4 training study failed.
+    #[error(transparent)]
+    Fig4(#[from] train::fig4::Fig4Error),
+    /// The convergence-rate test failed.
+    #[error(transparent)]
+    Rate(#[from] train::rate::RateError),
     /// The predicted-against-measured training study failed.
     #[error(transparent)]
     Linearised(#[from] train::linearised::LinearisedError),

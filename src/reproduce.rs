@@ -169,7 +169,7 @@ fn run_steps(opts: &ReproduceOptions, progress: &mut dyn FnMut(&str)) -> Result<
     step_dags(&mut report, opts)?;
     report
         .sections
-        .push(crate::plot::theory_figures(&opts.out)?);
+        .push(crate::report::theory::theory_figures(&opts.out)?);
     progress("[2/12] section-3 bounds versus input correlation");
     step_bounds(&mut report)?;
     progress("[3/12] NAS-Bench-201 space: effective depth/width and filter");
@@ -386,8 +386,9 @@ fn mnist_binary(
 }
 
 fn step_nas(report: &mut Report, opts: &ReproduceOptions) -> Result<(), Error> {
-    use crate::nas::{study_sections, Nb201Study, Nb201Table, StudyOptions};
-    use crate::plot::{save_bubbles_png, save_bubbles_svg, BubbleData, BubblePanel, BubblePoint};
+    use crate::nas::{DartsSpace, Nb201Study, Nb201Table, StudyOptions};
+    use crate::plot::{save_bubbles_png, save_bubbles_svg};
+    use crate::report::nas::{darts_section, study_sections};
     let table = match &opts.data {
         None => Err(format!(
             "no data directory (--data or ARCHCONV_DATA); NAS-Bench-201 studies need {} (see datasets/README.md)",
@@ -413,26 +414,7 @@ fn step_nas(report: &mut Report, opts: &ReproduceOptions) -> Result<(), Error> {
                 StudyOptions::default()
             };
             let study = Nb201Study::compute(&table, &sopts)?;
-            let mut bubbles = BubbleData::new();
-            bubbles.title = "Fig. 5: NAS-Bench-201 accuracy over effective depth and width".into();
-            bubbles.spread_label = "std of test accuracy (%)".into();
-            bubbles.accuracy_label = "mean test accuracy (%)".into();
-            for panel in &study.fig5.panels {
-                bubbles.panels.push(BubblePanel {
-                    dataset: panel.dataset.to_string(),
-                    points: panel
-                        .groups
-                        .iter()
-                        .map(|g| BubblePoint {
-                            depth: g.depth,
-                            width: g.width,
-                            mean: g.mean,
-                            spread: g.std.unwrap_or(0.0),
-                        })
-                        .collect(),
-                    correlation: panel.over_groups.quadratic.as_ref().map(|r| r.r),
-                });
-            }
+            let bubbles = crate::report::nas::fig5_bubbles(&study);
             save_bubbles_svg(opts.out.join("fig5_nb201_bubbles.svg"), &bubbles)?;
             save_bubbles_png(opts.out.join("fig5_nb201_bubbles.png"), &bubbles)?;
             let mut secs = study_sections(&study);
@@ -446,41 +428,17 @@ fn step_nas(report: &mut Report, opts: &ReproduceOptions) -> Result<(), Error> {
             report.sections.extend(secs);
         }
     }
-    report.sections.push(crate::nas::darts_section());
+    report.sections.push(darts_section(&DartsSpace::compute(4)));
     Ok(())
 }
 
 fn step_montecarlo(report: &mut Report, opts: &ReproduceOptions) -> Result<(), Error> {
-    use crate::plot::{save_mc_error_png, save_mc_error_svg, McErrorData, McSeries};
-    let (mut section, sweep) = crate::montecarlo::report::section_with_sweep(opts.quick)?;
-    let mut fig = McErrorData::new();
-    fig.title = "Monte Carlo Gram error vs width, DAG#3 (mean +- std over seeds)".into();
-    fig.y_label = "relative Frobenius error to the kernel".into();
-    for kind in KernelKind::ALL {
-        let mut widths = Vec::new();
-        let mut error = Vec::new();
-        let mut sd = Vec::new();
-        for p in &sweep.points {
-            if let Some((_, st)) = p.errors.iter().find(|(k, _)| *k == kind) {
-                widths.push(p.width as f64);
-                error.push(st.mean);
-                sd.push(st.sd.unwrap_or(0.0));
-            }
-        }
-        fig.series.push(McSeries {
-            name: kind.name().to_string(),
-            widths,
-            error,
-            error_std: Some(sd),
-        });
-    }
-    // The m^-1/2 guide goes through the first series' first point: put the exact kernel first.
-    fig.series.rotate_right(1);
-    save_mc_error_svg(opts.out.join("mc_error_vs_width.svg"), &fig)?;
-    save_mc_error_png(opts.out.join("mc_error_vs_width.png"), &fig)?;
-    section.files.push("mc_error_vs_width.svg".into());
-    section.files.push("mc_error_vs_width.png".into());
-    report.sections.push(section);
+    let study = crate::montecarlo::paper::paper_study(opts.quick)?;
+    report
+        .sections
+        .push(crate::report::montecarlo::section_with_figure(
+            &study, &opts.out,
+        )?);
     Ok(())
 }
 
@@ -489,58 +447,20 @@ fn step_fig4(
     opts: &ReproduceOptions,
     progress: &mut dyn FnMut(&str),
 ) -> Result<(), Error> {
-    use crate::plot::{
-        save_training_png, save_training_svg, TrainingCurve, TrainingData, TrainingPanel,
-    };
-    use crate::train::fig4::{fig4, fig4_section_from, Fig4Budget};
+    use crate::train::fig4::{fig4, Fig4Budget};
     let budget = if opts.quick {
         Fig4Budget::quick()
     } else {
         Fig4Budget::default_budget()
     };
     let (panels, skipped) = fig4(opts.data.as_deref(), &budget, progress)?;
-    let mut outcome = fig4_section_from(&panels, skipped, &budget);
+    let mut outcome =
+        crate::report::fig4::fig4_section_with_figure(&panels, skipped, &budget, &opts.out)?;
     report.skipped.append(&mut outcome.skipped);
-    if let Some(mut section) = outcome.section {
-        let mut fig = TrainingData::new();
-        fig.title = "Fig. 4: train accuracy of DAG-MLPs (mean +- std over seeds)".into();
-        fig.y_label = "train accuracy".into();
-        for p in &panels {
-            fig.panels.push(TrainingPanel {
-                dataset: short_panel_title(p),
-                curves: p
-                    .train_acc()
-                    .map(|c| TrainingCurve {
-                        name: c.dag.clone(),
-                        epochs: c.epochs.iter().map(|&e| e as f64).collect(),
-                        mean: c.mean.clone(),
-                        std: Some(c.std.clone()),
-                    })
-                    .collect(),
-            });
-        }
-        save_training_svg(opts.out.join("fig4_training.svg"), &fig)?;
-        save_training_png(opts.out.join("fig4_training.png"), &fig)?;
-        section.files.push("fig4_training.svg".into());
-        section.files.push("fig4_training.png".into());
+    if let Some(section) = outcome.section {
         report.sections.push(section);
     }
     Ok(())
-}
-
-/// A panel title short enough for a 4-panel row: dataset, sizes, learning rate.
-fn short_panel_title(p: &crate::train::fig4::Fig4Panel) -> String {
-    let name = if p.dataset == "mnist" {
-        "MNIST"
-    } else {
-        "CIFAR-10"
-    };
-    let paper = if (p.lr - 1e-5).abs() < 1e-12 {
-        " (paper)"
-    } else {
-        ""
-    };
-    format!("{name} {}/{}, lr {:e}{paper}", p.train_n, p.test_n, p.lr)
 }
 
 fn step_rate(
@@ -548,7 +468,8 @@ fn step_rate(
     opts: &ReproduceOptions,
     progress: &mut dyn FnMut(&str),
 ) -> Result<(), Error> {
-    use crate::train::rate::{rate_section, RateBudget};
+    use crate::report::rate::rate_section;
+    use crate::train::rate::RateBudget;
     let budget = if opts.quick {
         RateBudget::quick()
     } else {

@@ -436,3 +436,110 @@ pub fn pathsum_bound(stats: &PathStats, c: f64) -> f64 {
         .map(|(d, n)| n.to_f64() * (1.0 - h_iter(c, d)))
         .sum()
 }
+
+/// Why [`paper_bounds`] failed.
+#[derive(Debug, Clone, PartialEq, thiserror::Error)]
+#[non_exhaustive]
+pub enum BoundsError {
+    /// Counting a DAG's paths overflowed.
+    #[error(transparent)]
+    Paths(#[from] crate::paths::PathError),
+    /// A correlation gives no valid 2x2 input Gram (for instance `|c| > 1`), or the
+    /// kernel failed.
+    #[error("exact kernel of {dag} at correlation c = {c}: {source}")]
+    Kernel {
+        /// `DAG#1`, `DAG#2`, `DAG#3`.
+        dag: String,
+        /// The correlation.
+        c: f64,
+        /// What went wrong.
+        source: crate::kernel::KernelError,
+    },
+    /// The 2x2 output Gram's `lambda_min` could not be computed.
+    #[error("lambda_min of {dag} at correlation c = {c}: {source}")]
+    Spectrum {
+        /// `DAG#1`, `DAG#2`, `DAG#3`.
+        dag: String,
+        /// The correlation.
+        c: f64,
+        /// What went wrong.
+        source: SpectrumError,
+    },
+}
+
+/// The section-3 bounds of one of the paper's DAGs ([`paper_bounds`]).
+#[derive(Debug, Clone, PartialEq, Serialize)]
+pub struct DagBounds {
+    /// `DAG#1`, `DAG#2`, `DAG#3`.
+    pub name: String,
+    /// The path-sum bound [`pathsum_bound`] at each `c` of [`PaperBounds::c`].
+    pub bound: Vec<f64>,
+    /// `(c, lambda_min)` of the exact kernel's 2x2 output Gram, one per requested `c`.
+    pub exact: Vec<(f64, f64)>,
+}
+
+/// The result of [`paper_bounds`].
+#[derive(Debug, Clone, PartialEq, Serialize)]
+pub struct PaperBounds {
+    /// The correlation grid of the bounds.
+    pub c: Vec<f64>,
+    /// DAG#1-#3, in order.
+    pub dags: Vec<DagBounds>,
+}
+
+/// The section-3 bounds of DAG#1-#3 against the input correlation (PAPER.md section 3,
+/// the paper's Sec. 3.3).
+///
+/// # Formula
+///
+/// For two unit-norm inputs with correlation `c` (`K^0 = [[1, c], [c, 1]]`, dense lift)
+/// and a DAG with `n(d)` paths of `d` parameterized edges, the path-sum bound (Eq. 12) is
+/// `P - sum_p f^{d_p}(c) = sum_d n(d) (1 - f^d(c))`, `f` the ReLU arc-cosine map
+/// ([`crate::kernel::relu::h_iter`]); for DAG#1-#3 it is `lambda_1 = 1 - f^3(c)`,
+/// `lambda_2 = 3 (1 - f(c))`, `lambda_3 = 4 - (c + f(c) + 2 f^2(c))`. It is evaluated at
+/// every `c` of `grid`; beside it, the exact kernel's `lambda_min(K^H)` of the 2x2 output
+/// Gram at every `c` of `exact_at`.
+///
+/// ```
+/// use archconv::spectrum::paper_bounds;
+/// let b = paper_bounds(&[0.0, 0.5], &[0.5])?;
+/// assert_eq!(b.dags.len(), 3);
+/// assert!(b.dags[0].bound[1] < b.dags[1].bound[1]);   // lambda_1 < lambda_2 at c = 0.5
+/// # Ok::<(), archconv::spectrum::BoundsError>(())
+/// ```
+pub fn paper_bounds(grid: &[f64], exact_at: &[f64]) -> Result<PaperBounds, BoundsError> {
+    use crate::kernel::{Inputs, KernelKind, Lift};
+    let mut dags = Vec::new();
+    for (name, dag) in crate::Dag::paper_dags() {
+        let stats = PathStats::of(&dag)?;
+        let mut exact = Vec::with_capacity(exact_at.len());
+        for &c in exact_at {
+            let kernel_err = |source| BoundsError::Kernel {
+                dag: name.to_string(),
+                c,
+                source,
+            };
+            let inputs = Inputs::from_gram(ndarray::array![[1.0, c], [c, 1.0]], Lift::Dense)
+                .map_err(kernel_err)?;
+            let k = inputs
+                .kernel(&dag, KernelKind::Exact)
+                .map_err(kernel_err)?
+                .into_output_gram();
+            let l = lambda_min(&k).map_err(|source| BoundsError::Spectrum {
+                dag: name.to_string(),
+                c,
+                source,
+            })?;
+            exact.push((c, l));
+        }
+        dags.push(DagBounds {
+            name: name.to_string(),
+            bound: grid.iter().map(|&c| pathsum_bound(&stats, c)).collect(),
+            exact,
+        });
+    }
+    Ok(PaperBounds {
+        c: grid.to_vec(),
+        dags,
+    })
+}

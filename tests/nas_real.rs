@@ -4,7 +4,8 @@
 
 mod common;
 
-use archconv::nas::{nb201_sections, Dataset, Nb201Study, Nb201Table, StudyOptions};
+use archconv::nas::{Dataset, Nb201Study, Nb201Table, StudyOptions};
+use archconv::report::nas::nb201_sections;
 use archconv::space::nb201_space;
 use std::path::PathBuf;
 use std::process::Command;

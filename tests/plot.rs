@@ -591,7 +591,7 @@ fn paper_dag_path_counts_match_drawn_edges() {
 #[test]
 fn theory_figures_writes_files_and_bounds_match_closed_forms() {
     let dir = out_dir("theory");
-    let sec = theory_figures(&dir).unwrap();
+    let sec = archconv::report::theory::theory_figures(&dir).unwrap();
     for f in &sec.files {
         let p = dir.join(f);
         assert!(p.exists(), "{f} missing");
@@ -602,7 +602,7 @@ fn theory_figures_writes_files_and_bounds_match_closed_forms() {
     }
     // The curves' values equal lambda_1..3 of PAPER.md section 3 (closed forms above).
     let grid = [-0.5, 0.0, 0.3, 0.9];
-    let b = bound_curves(&grid, &[]).unwrap();
+    let b = BoundCurves::of(&archconv::spectrum::paper_bounds(&grid, &[]).unwrap());
     for (i, s) in b.series.iter().enumerate() {
         for (k, &c) in grid.iter().enumerate() {
             let want = closed_bound(i, c);

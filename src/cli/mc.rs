@@ -2,9 +2,7 @@
 
 use super::inputs::InputArgs;
 use super::CliResult;
-use archconv::montecarlo::{
-    self, report, Backend, McInputs, McParams, Precision, Sampler, SweepParams,
-};
+use archconv::montecarlo::{self, Backend, McInputs, McParams, Precision, Sampler, SweepParams};
 use archconv::Dag;
 use clap::ValueEnum;
 
@@ -182,7 +180,7 @@ pub fn run(a: Args) -> CliResult {
             super::emit(&format!(
                 "{head}\nwidth sweep, {} networks per width (relative Frobenius error of the output Gram, mean ± se; slope of ln error vs ln m):\n\n{}\n{}\n",
                 sp.base.seeds,
-                report::sweep_table(&sw),
+                archconv::report::montecarlo::sweep_table(&sw),
                 super::duration(secs)
             ));
         }
@@ -205,7 +203,7 @@ pub fn run(a: Args) -> CliResult {
             r.estimated_bytes as f64 / (1u64 << 20) as f64,
             super::duration(secs),
             super::duration(r.seconds_per_network),
-            report::comparison_table(&r)
+            archconv::report::montecarlo::comparison_table(&r)
         ));
         if let Some(g) = &r.gpu {
             let gib = |b: u64| b as f64 / (1u64 << 30) as f64;

@@ -88,7 +88,7 @@ pub fn run(a: Args) -> CliResult {
             if json {
                 super::emit(&(serde_json::to_string_pretty(&study)? + "\n"));
             } else {
-                for s in nas::study_sections(&study) {
+                for s in archconv::report::nas::study_sections(&study) {
                     super::emit(&format!("## {}\n\n{}\n", s.title, s.markdown));
                 }
             }
@@ -100,7 +100,7 @@ pub fn run(a: Args) -> CliResult {
             if json {
                 super::emit(&(serde_json::to_string_pretty(&s)? + "\n"));
             } else {
-                super::emit(&(nas::darts_markdown(&s) + "\n"));
+                super::emit(&(archconv::report::nas::darts_markdown(&s) + "\n"));
             }
         }
     }

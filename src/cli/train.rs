@@ -5,8 +5,8 @@ use super::CliResult;
 use archconv::activation::Activation;
 use archconv::data::{self, Dataset};
 use archconv::model::LiftParams;
-use archconv::train::fig4::{self, curve, Fig4Budget};
-use archconv::train::rate::{self, RateBudget};
+use archconv::train::fig4::{curve, Fig4Budget};
+use archconv::train::rate::RateBudget;
 use archconv::train::{train_with_stem, Event, History, Loss, Optimizer, TrainConfig};
 use clap::ValueEnum;
 use indicatif::{ProgressBar, ProgressStyle};
@@ -130,7 +130,9 @@ pub fn run(mut a: Args) -> CliResult {
             Fig4Arg::Default => Fig4Budget::default_budget(),
             Fig4Arg::Paper => Fig4Budget::paper(),
         };
-        let out = fig4::fig4_section(dir.as_deref(), &budget, &mut |m| eprintln!("{m}"))?;
+        let out = archconv::report::fig4::fig4_section(dir.as_deref(), &budget, &mut |m| {
+            eprintln!("{m}")
+        })?;
         return print_section(out, a.json);
     }
     if let Some(b) = a.rate {
@@ -139,7 +141,9 @@ pub fn run(mut a: Args) -> CliResult {
             RateArg::Default => RateBudget::default_budget(),
             RateArg::Full => RateBudget::full(),
         };
-        let out = rate::rate_section(dir.as_deref(), &budget, &mut |m| eprintln!("{m}"))?;
+        let out = archconv::report::rate::rate_section(dir.as_deref(), &budget, &mut |m| {
+            eprintln!("{m}")
+        })?;
         return print_section(out, a.json);
     }
     if a.paper {
@@ -287,7 +291,7 @@ pub fn run(mut a: Args) -> CliResult {
     Ok(())
 }
 
-fn print_section(out: fig4::SectionOutcome, json: bool) -> CliResult {
+fn print_section(out: archconv::report::SectionOutcome, json: bool) -> CliResult {
     for s in &out.skipped {
         eprintln!("skipped: {s}");
     }

@@ -76,7 +76,7 @@ mod cpu;
 pub mod cuda;
 mod features;
 pub mod memory;
-pub mod report;
+pub mod paper;
 mod rng;
 mod stats;
 mod sweep;

@@ -12,8 +12,8 @@
 //! * [`darts`] — the DARTS op-class space, counted and deduplicated exactly.
 //! * [`stats`] — the statistics used (rank correlations, least squares, summaries).
 //!
-//! Every result is a plain serde-serialisable struct; [`nb201_sections`],
-//! [`darts_section`] and [`report_sections`] turn them into [`crate::report::Section`]s.
+//! Every result is a plain serde-serialisable struct; [`crate::report::nas`] turns them
+//! into [`crate::report::Section`]s and the Fig. 5 bubble data.
 //!
 //! ```no_run
 //! use archconv::nas::{Nb201Table, Nb201Study, StudyOptions};
@@ -31,7 +31,6 @@ pub mod naswot;
 #[cfg(feature = "nas-cnn")]
 pub mod net;
 pub mod proxy;
-mod report;
 pub mod stats;
 pub mod table;
 
@@ -39,7 +38,6 @@ pub use darts::DartsSpace;
 pub use filter::{FilterStudy, SearchOptions};
 pub use groups::Fig5;
 pub use proxy::{ProxyOptions, ProxyScores, ProxyStudy};
-pub use report::{darts_markdown, darts_section, nb201_sections, report_sections, study_sections};
 pub use table::{Dataset, Nb201Record, Nb201Table, RowProblem};
 
 use crate::space::{CellPoint, Filter};
@@ -184,6 +182,20 @@ pub fn nb201_geometry() -> (Vec<CellPoint>, Filter) {
     let points = crate::space::nb201_points();
     let filter = crate::space::summarize(&points).filter;
     (points, filter)
+}
+
+/// Loads `<data_dir>/nats-bench-tss/nats_bench_tss_200ep.csv` and runs every
+/// NAS-Bench-201 study with [`StudyOptions::default`] (`quick`: [`StudyOptions::quick`],
+/// 200 search trials instead of 1,000). A missing file is
+/// [`crate::data::DataError::Missing`] (inside [`NasError::Data`]).
+pub fn nb201_study(data_dir: &std::path::Path, quick: bool) -> Result<Nb201Study, NasError> {
+    let table = Nb201Table::load_from_dir(data_dir)?;
+    let opts = if quick {
+        StudyOptions::quick()
+    } else {
+        StudyOptions::default()
+    };
+    Nb201Study::compute(&table, &opts)
 }
 
 impl Nb201Study {

@@ -45,6 +45,30 @@ impl BoundCurves {
             series: Vec::new(),
         }
     }
+
+    /// The figure data of computed bounds ([`crate::spectrum::paper_bounds`]): the
+    /// default title and label, one series per DAG.
+    ///
+    /// ```
+    /// use archconv::{plot::BoundCurves, spectrum::paper_bounds};
+    /// let b = BoundCurves::of(&paper_bounds(&[0.0, 0.5], &[0.5])?);
+    /// assert_eq!(b.series.len(), 3);
+    /// assert!(b.series[0].bound[1] < b.series[1].bound[1]);   // lambda_1 < lambda_2 at c = 0.5
+    /// # Ok::<(), archconv::Error>(())
+    /// ```
+    pub fn of(bounds: &crate::spectrum::PaperBounds) -> BoundCurves {
+        let mut data = BoundCurves::new(bounds.c.clone());
+        data.series = bounds
+            .dags
+            .iter()
+            .map(|d| BoundSeries {
+                name: d.name.clone(),
+                bound: d.bound.clone(),
+                exact: d.exact.clone(),
+            })
+            .collect();
+        data
+    }
 }
 
 /// Draws the bound curves: x = input correlation `c`, y = bound; one colour per DAG,

@@ -40,7 +40,6 @@ mod bounds;
 mod bubbles;
 mod dag;
 mod mc;
-mod paper;
 mod scatter;
 mod style;
 mod training;
@@ -50,7 +49,6 @@ pub use bounds::{draw_bounds, BoundCurves, BoundSeries};
 pub use bubbles::{draw_bubbles, BubbleData, BubblePanel, BubblePoint};
 pub use dag::{dag_figure_size, draw_dag, draw_dags, layout_dag, DagLayout, LabelBox};
 pub use mc::{draw_mc_error, McErrorData, McSeries};
-pub use paper::{bound_curves, theory_figures};
 pub use scatter::{draw_scatter, ScatterData, ScatterPanel, ScatterSeries};
 pub use training::{draw_training, TrainingCurve, TrainingData, TrainingPanel};
 

@@ -1,9 +1,14 @@
 //! Reports: titled sections with markdown text and the JSON numbers behind them, written
 //! as `report.md` and `report.json` by `archconv reproduce`.
 
+pub mod fig4;
 pub mod fig4_time;
 pub mod generalisation;
 pub mod linearised;
+pub mod montecarlo;
+pub mod nas;
+pub mod rate;
+pub mod theory;
 
 use serde::Serialize;
 use std::path::{Path, PathBuf};
@@ -22,6 +27,15 @@ pub struct Section {
     pub data: serde_json::Value,
     /// Files written for this section (relative to the output folder).
     pub files: Vec<String>,
+}
+
+/// A step's result: a report section, or nothing, and the parts skipped and why.
+#[derive(Debug, Clone)]
+pub struct SectionOutcome {
+    /// The section, if anything could be computed.
+    pub section: Option<Section>,
+    /// Parts skipped and why (missing file and how to get it).
+    pub skipped: Vec<String>,
 }
 
 /// A report: an ordered list of sections plus notes on what was skipped.

@@ -15,11 +15,35 @@
 
 use super::trainer::{train, EpochRecord, History, Optimizer, TrainConfig};
 use super::Loss;
+use super::TrainError;
 use crate::data::{self, Dataset, Split};
-use crate::report::{md_table, Section};
-use crate::{Dag, Error};
+use crate::Dag;
 use serde::Serialize;
 use std::path::Path;
+
+/// Why the Fig. 4 study could not run.
+#[derive(Debug, thiserror::Error)]
+#[non_exhaustive]
+pub enum Fig4Error {
+    /// Reading MNIST or CIFAR-10 failed (a missing file names the expected path and how
+    /// to obtain it).
+    #[error(transparent)]
+    Data(#[from] data::DataError),
+    /// Training one network failed.
+    #[error("Fig. 4, {dataset} at lr {lr:e}, {dag} seed {seed}: {source}")]
+    Train {
+        /// `mnist` or `cifar10`.
+        dataset: String,
+        /// Learning rate.
+        lr: f64,
+        /// `DAG#1`, `DAG#2`, `DAG#3`.
+        dag: &'static str,
+        /// The seed.
+        seed: u64,
+        /// What went wrong (boxed: keeps the error small).
+        source: Box<TrainError>,
+    },
+}
 
 /// Sizes of a Fig. 4 run. Every run trains DAG#1, #2, #3 x `seeds` per dataset and
 /// learning rate.
@@ -234,7 +258,7 @@ pub fn fig4_panel(
     budget: &Fig4Budget,
     lr: f64,
     progress: &mut dyn FnMut(&str),
-) -> Result<Fig4Panel, Error> {
+) -> Result<Fig4Panel, Fig4Error> {
     let mut curves = Vec::new();
     let mut all = Vec::new();
     for (name, dag) in Dag::paper_dags() {
@@ -251,7 +275,16 @@ pub fn fig4_panel(
                 seed,
             };
             let t0 = std::time::Instant::now();
-            let h = train::<f32>(&dag, train_set, test_set, &cfg, &mut |_| {})?;
+            let h =
+                train::<f32>(&dag, train_set, test_set, &cfg, &mut |_| {}).map_err(|source| {
+                    Fig4Error::Train {
+                        dataset: dataset.into(),
+                        lr,
+                        dag: name,
+                        seed,
+                        source: Box::new(source),
+                    }
+                })?;
             let last = h.records.last().expect("epoch 0 at least");
             progress(&format!(
                 "  {dataset} lr {lr:e} {name} seed {seed}: train acc {:.4} after {epochs} epochs ({:.1} s)",
@@ -288,7 +321,7 @@ pub fn fig4_panel(
 }
 
 /// MNIST training and test subsets of the budget, normalised as the authors do.
-pub fn mnist_subsets(dir: &Path, budget: &Fig4Budget) -> Result<(Dataset, Dataset), Error> {
+pub fn mnist_subsets(dir: &Path, budget: &Fig4Budget) -> Result<(Dataset, Dataset), Fig4Error> {
     let mut tr = data::load_mnist(dir, Split::Train)?.head(budget.mnist_train);
     let mut te = data::load_mnist(dir, Split::Test)?.head(budget.mnist_test);
     let (m, s) = data::MNIST_NORMALIZE;
@@ -299,7 +332,10 @@ pub fn mnist_subsets(dir: &Path, budget: &Fig4Budget) -> Result<(Dataset, Datase
 
 /// CIFAR-10 training and held-out subsets (official test batch if present, else the
 /// records after the training ones) and a label saying which.
-pub fn cifar_subsets(dir: &Path, budget: &Fig4Budget) -> Result<(Dataset, Dataset, String), Error> {
+pub fn cifar_subsets(
+    dir: &Path,
+    budget: &Fig4Budget,
+) -> Result<(Dataset, Dataset, String), Fig4Error> {
     let all = data::load_cifar10(dir, Split::Train)?;
     let (mut tr, mut te, label) = match data::load_cifar10(dir, Split::Test) {
         Ok(test) => {
@@ -334,21 +370,12 @@ pub fn cifar_subsets(dir: &Path, budget: &Fig4Budget) -> Result<(Dataset, Datase
     Ok((tr, te, label))
 }
 
-/// Whether a result is a report section or a skip message.
-#[derive(Debug, Clone)]
-pub struct SectionOutcome {
-    /// The section, if anything could be computed.
-    pub section: Option<Section>,
-    /// Parts skipped and why (missing file and how to get it).
-    pub skipped: Vec<String>,
-}
-
 /// All Fig. 4 panels the data directory allows, plus skip messages.
 pub fn fig4(
     data_dir: Option<&Path>,
     budget: &Fig4Budget,
     progress: &mut dyn FnMut(&str),
-) -> Result<(Vec<Fig4Panel>, Vec<String>), Error> {
+) -> Result<(Vec<Fig4Panel>, Vec<String>), Fig4Error> {
     let mut panels = Vec::new();
     let mut skipped = Vec::new();
     let Some(dir) = data_dir else {
@@ -375,7 +402,7 @@ pub fn fig4(
                 )?);
             }
         }
-        Err(Error::Data(e @ data::DataError::Missing { .. })) => {
+        Err(Fig4Error::Data(e @ data::DataError::Missing { .. })) => {
             skipped.push(format!("Fig. 4 MNIST panel: {e}"))
         }
         Err(e) => return Err(e),
@@ -396,105 +423,10 @@ pub fn fig4(
                 )?);
             }
         }
-        Err(Error::Data(e @ data::DataError::Missing { .. })) => {
+        Err(Fig4Error::Data(e @ data::DataError::Missing { .. })) => {
             skipped.push(format!("Fig. 4 CIFAR-10 panel: {e}"))
         }
         Err(e) => return Err(e),
     }
     Ok((panels, skipped))
-}
-
-/// The report section for Fig. 4: per panel a table of train accuracy (mean +- std over
-/// seeds) at each epoch and the observed ordering; `data` holds every curve
-/// (`panels[].curves[]` with `metric`, `epochs`, `mean`, `std`) for plotting.
-pub fn fig4_section(
-    data_dir: Option<&Path>,
-    budget: &Fig4Budget,
-    progress: &mut dyn FnMut(&str),
-) -> Result<SectionOutcome, Error> {
-    let (panels, skipped) = fig4(data_dir, budget, progress)?;
-    Ok(fig4_section_from(&panels, skipped, budget))
-}
-
-/// The Fig. 4 report section of already trained panels (see [`fig4`]).
-pub fn fig4_section_from(
-    panels: &[Fig4Panel],
-    skipped: Vec<String>,
-    budget: &Fig4Budget,
-) -> SectionOutcome {
-    if panels.is_empty() {
-        return SectionOutcome {
-            section: None,
-            skipped,
-        };
-    }
-    let mut md = format!(
-        "DAG#1 `2_02_002`, DAG#2 `1_01_222`, DAG#3 `2_21_112` MLPs (ReLU stem, Kaiming-normal, zero biases), width {}, \
-         SGD batch {}, fixed lr, cross-entropy, no momentum / weight decay / augmentation, {} seeds, budget `{}`. \
-         Train accuracy is the running accuracy over each epoch's minibatches (epoch 0: evaluated at initialisation). \
-         The paper reports DAG#3 rising fastest and DAG#2 above DAG#1 (on CIFAR-10 DAG#1 ends slightly above DAG#2).\n\n",
-        budget.width, budget.batch, budget.seeds, budget.name
-    );
-    for p in panels {
-        md.push_str(&format!(
-            "**{} — {}** (lr {:e}; {})\n\n",
-            p.label, p.setting, p.lr, p.source
-        ));
-        let curves: Vec<&Curve> = p.train_acc().collect();
-        let mut rows = Vec::new();
-        if let Some(c0) = curves.first() {
-            for (k, e) in c0.epochs.iter().enumerate() {
-                let mut row = vec![e.to_string()];
-                for c in &curves {
-                    row.push(format!("{:.4} ± {:.4}", c.mean[k], c.std[k]));
-                }
-                rows.push(row);
-            }
-        }
-        let header: Vec<String> = std::iter::once("epoch".to_string())
-            .chain(curves.iter().map(|c| format!("{} train acc", c.dag)))
-            .collect();
-        let header: Vec<&str> = header.iter().map(String::as_str).collect();
-        md.push_str(&md_table(&header, &rows));
-        let ord = p.ordering();
-        let gains: Vec<String> = curves
-            .iter()
-            .map(|c| {
-                format!(
-                    "{} {:+.4}",
-                    c.dag,
-                    c.mean.last().copied().unwrap_or(f64::NAN)
-                        - c.mean.first().copied().unwrap_or(f64::NAN)
-                )
-            })
-            .collect();
-        md.push_str(&format!(
-            "\nObserved ordering (mean train accuracy over epochs 1..E, slowest first): {}. \
-             Gain from initialisation to the last epoch: {}.\n\n",
-            ord.iter()
-                .map(|(n, v)| format!("{n} ({v:.4})"))
-                .collect::<Vec<_>>()
-                .join(" < "),
-            gains.join(", ")
-        ));
-    }
-    let data = serde_json::json!({
-        "budget": budget,
-        "panels": panels.iter().map(|p| serde_json::json!({
-            "dataset": p.dataset, "label": p.label, "source": p.source, "lr": p.lr, "setting": p.setting,
-            "train_n": p.train_n, "test_n": p.test_n, "curves": p.curves,
-            "ordering": p.ordering(),
-            "runs": p.runs,
-        })).collect::<Vec<_>>(),
-    });
-    SectionOutcome {
-        section: Some(Section {
-            id: "fig4".into(),
-            title: "Fig. 4: training DAG-MLPs (train accuracy vs epoch)".into(),
-            markdown: md,
-            data,
-            files: vec![],
-        }),
-        skipped,
-    }
 }

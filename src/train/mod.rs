@@ -13,9 +13,9 @@
 //!   (no momentum, no weight decay), [`Loss::CrossEntropy`] or [`Loss::Mse`]
 //!   (PyTorch's mean reductions), per-epoch [`EpochRecord`]s (serde).
 //! * [`fig4`]: Fig. 4 — DAG#1/#2/#3 x seeds on MNIST and CIFAR-10, curves of mean and
-//!   standard deviation per epoch ([`fig4::fig4_section`]).
+//!   standard deviation per epoch (report: [`crate::report::fig4`]).
 //! * [`rate`]: the contraction of `||y - u(k)||^2` under full-batch GD against
-//!   `1 - eta lambda_min(K^H) / 2` of the three closed-form kernels ([`rate::rate_section`]).
+//!   `1 - eta lambda_min(K^H) / 2` of the three closed-form kernels (report: [`crate::report::rate`]).
 //!
 //! ```
 //! use archconv::{Dag, data::Dataset, train::{train, TrainConfig, Optimizer, Loss}};

@@ -22,17 +22,35 @@
 //! be at least as fast as the readout-only linearised prediction, which the report
 //! checks.
 
-use super::fig4::{mean_std, SectionOutcome};
+use super::fig4::mean_std;
 use super::loss::{loss_and_grad, Loss};
 use super::model::DagMlp;
+use super::TrainError;
 use crate::data::{self, Dataset, Split};
-use crate::kernel::{Inputs, KernelKind, Lift};
-use crate::report::{md_table, Section};
-use crate::spectrum::{lambda_max, lambda_min};
-use crate::{Dag, Error};
+use crate::kernel::{Inputs, KernelError, KernelKind, Lift};
+use crate::spectrum::{lambda_max, lambda_min, SpectrumError};
+use crate::Dag;
 use ndarray::{Array2, ArrayView2};
 use serde::Serialize;
 use std::path::Path;
+
+/// Why the rate test could not run.
+#[derive(Debug, thiserror::Error)]
+#[non_exhaustive]
+pub enum RateError {
+    /// Reading MNIST failed (a missing file names the expected path and how to obtain it).
+    #[error(transparent)]
+    Data(#[from] data::DataError),
+    /// Building or training a network failed (for instance the loss diverged).
+    #[error(transparent)]
+    Train(#[from] TrainError),
+    /// The points cannot be normalised or their kernel computed.
+    #[error(transparent)]
+    Kernel(#[from] KernelError),
+    /// An eigenvalue of a kernel could not be computed.
+    #[error(transparent)]
+    Spectrum(#[from] SpectrumError),
+}
 
 /// Sizes of the rate test.
 #[derive(Debug, Clone, PartialEq, Serialize)]
@@ -173,7 +191,7 @@ pub fn gd_residuals(
     lr: f64,
     steps: usize,
     seed: u64,
-) -> Result<(Vec<f64>, Array2<f64>), Error> {
+) -> Result<(Vec<f64>, Array2<f64>), TrainError> {
     let mut net = DagMlp::<f32>::new(dag, x.ncols(), width, classes, seed)?;
     let mut res = Vec::with_capacity(steps + 1);
     let mut r0 = Array2::zeros((0, 0));
@@ -181,12 +199,11 @@ pub fn gd_residuals(
         let f = net.forward(x)?;
         let out = loss_and_grad(Loss::Mse, f.logits.view(), y);
         if !out.loss.is_finite() {
-            return Err(super::TrainError::Diverged {
+            return Err(TrainError::Diverged {
                 epoch: k,
                 step: k,
                 loss: out.loss,
-            }
-            .into());
+            });
         }
         res.push(out.residual_sq);
         if k == 0 {
@@ -218,13 +235,13 @@ pub fn rate_test(
     budget: &RateBudget,
     source: &str,
     progress: &mut dyn FnMut(&str),
-) -> Result<RateReport, Error> {
+) -> Result<RateReport, RateError> {
     let (n, d) = x.dim();
     let mut xn = x.clone();
     for (i, mut row) in xn.rows_mut().into_iter().enumerate() {
         let s = row.dot(&row);
         if s <= 0.0 {
-            return Err(crate::kernel::KernelError::NotGram {
+            return Err(KernelError::NotGram {
                 i,
                 j: i,
                 why: "zero data row cannot be normalised".into(),
@@ -350,144 +367,6 @@ pub fn rate_test(
 }
 
 /// The first `budget.n` MNIST training images (pixels in `[0, 1]`).
-pub fn mnist_points(dir: &Path, n: usize) -> Result<Dataset, Error> {
+pub fn mnist_points(dir: &Path, n: usize) -> Result<Dataset, RateError> {
     Ok(data::load_mnist(dir, Split::Train)?.head(n))
-}
-
-/// Markdown for a [`RateReport`].
-pub fn rate_markdown(r: &RateReport) -> String {
-    let mut rows = Vec::new();
-    for row in &r.rows {
-        let p = |k: usize| &row.predictions[k];
-        rows.push(vec![
-            row.dag.clone(),
-            format!("{:.5}", p(0).lambda_min),
-            format!("{:.5}", p(1).lambda_min),
-            format!("{:.5}", p(2).lambda_min),
-            format!("{:.5}", p(2).normalized_lambda_min),
-            format!("{:.7}", p(2).predicted_rate),
-            format!("{:.5}", row.readout_linearized_rate),
-            format!("{:.5} ± {:.5}", row.measured_mean, row.measured_std),
-            format!("{:.5} ± {:.5}", row.late_mean, row.late_std),
-        ]);
-    }
-    let agree = |o: &[String]| {
-        if o == r.measured_order.as_slice() {
-            "agrees"
-        } else {
-            "differs"
-        }
-    };
-    let mut s = format!(
-        "{} points from {}, rows normalised to ||x||^2 = d = {}, one-hot MSE targets ({} outputs), full-batch GD, width {}, \
-         {} steps, {} seeds, lr eta = {:.4e} (kernel-convention step eta' = 2 eta m / (N C) = {:.4e}, chosen so that \
-         eta' lambda_max(K^H_exact) = {} for the largest of the three). Predicted rate = 1 - eta' lambda_min / 2 (Thm 3.1, exact kernel shown); \
-         readout-only = the rate of r <- (I - eta' K^H_exact) r from each run's r(0); measured = geometric-mean per-step contraction \
-         of ||y - u(k)||^2 over all steps, late = over the last half.\n\n",
-        r.budget.n, r.source, r.d, r.classes, r.budget.width, r.budget.steps, r.budget.seeds, r.lr, r.eta_kernel, r.budget.step_fraction
-    );
-    s.push_str(&md_table(
-        &[
-            "DAG",
-            "λmin path-sum",
-            "λmin indep.",
-            "λmin exact",
-            "λmin/diag exact",
-            "predicted ρ (exact)",
-            "readout-only ρ",
-            "measured ρ",
-            "late ρ",
-        ],
-        &rows,
-    ));
-    s.push_str("\nOrderings (slowest first):\n\n");
-    for (k, o) in &r.predicted_order {
-        s.push_str(&format!(
-            "- predicted by {k} lambda_min: {} ({} with the measured order)\n",
-            o.join(" < "),
-            agree(o)
-        ));
-    }
-    s.push_str(&format!(
-        "- measured: {}\n",
-        r.measured_order.join(" slower than ")
-    ));
-    for w in r.measured_order.windows(2) {
-        let a = r.rows.iter().find(|x| x.dag == w[0]).expect("row");
-        let b = r.rows.iter().find(|x| x.dag == w[1]).expect("row");
-        let diff = a.measured_mean - b.measured_mean;
-        let sd = (a.measured_std.powi(2) + b.measured_std.powi(2)).sqrt();
-        s.push_str(&format!(
-            "  - {} vs {}: Δρ = {:.5}, seed spread sqrt(s1² + s2²) = {:.5} ({})\n",
-            w[0],
-            w[1],
-            diff,
-            sd,
-            if diff > 2.0 * sd {
-                "separated"
-            } else {
-                "within seed noise"
-            }
-        ));
-    }
-    let bound_ok = r.rows.iter().all(|row| {
-        row.measured
-            .iter()
-            .all(|&m| m <= row.predictions[2].predicted_rate)
-    });
-    s.push_str(&format!(
-        "\nThm 3.1's bound (measured ρ ≤ predicted ρ for every run, exact kernel): {}.\n",
-        if bound_ok {
-            "holds"
-        } else {
-            "violated in at least one run"
-        }
-    ));
-    s
-}
-
-/// The report section of the rate test on the first `budget.n` MNIST training images;
-/// skipped (with the missing file and how to get it) without MNIST.
-pub fn rate_section(
-    data_dir: Option<&Path>,
-    budget: &RateBudget,
-    progress: &mut dyn FnMut(&str),
-) -> Result<SectionOutcome, Error> {
-    let Some(dir) = data_dir else {
-        return Ok(SectionOutcome {
-            section: None,
-            skipped: vec![format!(
-                "rate test: no data directory; {}",
-                data::MNIST_HINT
-            )],
-        });
-    };
-    let d = match mnist_points(dir, budget.n) {
-        Ok(d) => d,
-        Err(Error::Data(e @ data::DataError::Missing { .. })) => {
-            return Ok(SectionOutcome {
-                section: None,
-                skipped: vec![format!("rate test: {e}")],
-            })
-        }
-        Err(e) => return Err(e),
-    };
-    let report = rate_test(
-        &d.x_f64(),
-        &d.y,
-        d.classes,
-        budget,
-        &format!("MNIST training images 0..{}", d.len()),
-        progress,
-    )?;
-    Ok(SectionOutcome {
-        section: Some(Section {
-            id: "rate".into(),
-            title: "Convergence rate under full-batch GD vs Thm 3.1 (beyond the paper)".into(),
-            markdown: rate_markdown(&report),
-            data: serde_json::to_value(&report).unwrap_or_default(),
-            files: vec![],
-        }),
-        skipped: vec![],
-    })
 }

@@ -1,47 +1,13 @@
-//! The theory figures of the paper from the library's own numbers: Fig. 3 (DAG#1-#3
-//! drawn) and the Sec. 3.3 bounds against the input correlation `c`, ready for
-//! `archconv reproduce`.
+//! The theory section of `archconv reproduce`: Fig. 3 (DAG#1-#3 drawn) and the Sec. 3.3
+//! bounds against the input correlation `c` ([`crate::spectrum::paper_bounds`]).
 
-use super::{
+use super::{md_table, Section};
+use crate::plot::{
     dags_figure_size, draw_dags, save_bounds_png, save_bounds_svg, save_png, save_svg, BoundCurves,
-    BoundSeries,
 };
-use crate::kernel::{Inputs, KernelKind, Lift};
-use crate::report::{md_table, Section};
-use crate::spectrum::{lambda_min, pathsum_bound};
-use crate::{Dag, Error, PathStats};
+use crate::spectrum::paper_bounds;
+use crate::{Dag, Error};
 use std::path::Path;
-
-/// Bound curves of DAG#1-#3: the path-sum bound `P - sum_p f^{d_p}(c)` (Eq. 12, equal to
-/// `lambda_1, lambda_2, lambda_3` of PAPER.md section 3) at every `c` of `grid`, and the
-/// exact kernel's `lambda_min` of the 2x2 output Gram for two unit inputs with
-/// correlation `c` (dense lift) at every `c` of `exact_at`.
-///
-/// ```
-/// use archconv::plot::bound_curves;
-/// let b = bound_curves(&[0.0, 0.5], &[0.5])?;
-/// assert_eq!(b.series.len(), 3);
-/// assert!(b.series[0].bound[1] < b.series[1].bound[1]);   // lambda_1 < lambda_2 at c = 0.5
-/// # Ok::<(), archconv::Error>(())
-/// ```
-pub fn bound_curves(grid: &[f64], exact_at: &[f64]) -> Result<BoundCurves, Error> {
-    let mut data = BoundCurves::new(grid.to_vec());
-    for (name, dag) in Dag::paper_dags() {
-        let stats = PathStats::of(&dag)?;
-        let mut exact = Vec::with_capacity(exact_at.len());
-        for &c in exact_at {
-            let inputs = Inputs::from_gram(ndarray::array![[1.0, c], [c, 1.0]], Lift::Dense)?;
-            let k = inputs.kernel(&dag, KernelKind::Exact)?.into_output_gram();
-            exact.push((c, lambda_min(&k)?));
-        }
-        data.series.push(BoundSeries {
-            name: name.to_string(),
-            bound: grid.iter().map(|&c| pathsum_bound(&stats, c)).collect(),
-            exact,
-        });
-    }
-    Ok(data)
-}
 
 /// Writes `fig3_dags.{svg,png}` and `bounds_vs_c.{svg,png}` into `dir` (created if
 /// missing) and returns the report section `figures` listing them, with the bound values
@@ -54,10 +20,10 @@ pub fn theory_figures(dir: &Path) -> Result<Section, Error> {
     save_png(dir.join("fig3_dags.png"), size, |a| draw_dags(a, &list))?;
     let grid: Vec<f64> = (0..=99).map(|i| -0.98 + 1.97 * i as f64 / 99.0).collect();
     let marks = [0.0, 0.25, 0.5, 0.75];
-    let data = bound_curves(&grid, &marks)?;
+    let data = BoundCurves::of(&paper_bounds(&grid, &marks)?);
     save_bounds_svg(dir.join("bounds_vs_c.svg"), &data)?;
     save_bounds_png(dir.join("bounds_vs_c.png"), &data)?;
-    let mark_data = bound_curves(&marks, &marks)?;
+    let mark_data = BoundCurves::of(&paper_bounds(&marks, &marks)?);
     let rows: Vec<Vec<String>> = marks
         .iter()
         .enumerate()

@@ -1,9 +1,11 @@
-//! Report sections of the NAS studies (markdown + the JSON numbers behind them).
+//! Report sections and figures of the NAS studies ([`crate::nas`]): markdown, the JSON
+//! numbers behind them, and the Fig. 5 bubble data.
 
-use super::groups::{Fits, GroupStat};
-use super::proxy::PROXIES;
-use super::{DartsSpace, Dataset, NasError, Nb201Study, Nb201Table, StudyOptions};
-use crate::report::{md_table, Section};
+use super::{md_table, Section};
+use crate::nas::groups::{Fits, GroupStat};
+use crate::nas::proxy::PROXIES;
+use crate::nas::{DartsSpace, Dataset, NasError, Nb201Study};
+use crate::plot::{BubbleData, BubblePanel, BubblePoint};
 use std::path::Path;
 
 fn section(id: &str, title: &str, markdown: String, data: serde_json::Value) -> Section {
@@ -29,7 +31,7 @@ fn pval(p: Option<f64>) -> String {
 }
 
 fn fit_cells(f: &Fits) -> Vec<String> {
-    let one = |r: &Option<super::stats::Regression>| match r {
+    let one = |r: &Option<crate::nas::stats::Regression>| match r {
         Some(r) => vec![format!("{:.4}", r.r), r.n.to_string(), pval(r.p_value)],
         None => vec!["-".into(), "-".into(), "-".into()],
     };
@@ -122,14 +124,14 @@ pub fn study_sections(s: &Nb201Study) -> Vec<Section> {
          Cells left out of the fits:\n\n{undtable}",
         s.fig5.defined,
         s.fig5.cells,
-        super::Fig5::MIN_WORST_BEST
+        crate::nas::Fig5::MIN_WORST_BEST
     );
     // Filter.
     let f = &s.filter;
     let mut kd = Vec::new();
     for fs in &f.factors {
         for a in &fs.accuracy {
-            let sum = |x: &Option<super::stats::Summary>| match x {
+            let sum = |x: &Option<crate::nas::stats::Summary>| match x {
                 Some(x) => format!(
                     "{:.2} +- {} (q10 {:.2}, median {:.2}, q90 {:.2}, max {:.2})",
                     x.mean,
@@ -288,17 +290,39 @@ pub fn study_sections(s: &Nb201Study) -> Vec<Section> {
     ]
 }
 
+/// The Fig. 5 bubble data of a computed study: per dataset, one bubble per `(dbar, mbar)`
+/// group (mean test accuracy, std as the spread) and the quadratic multiple correlation
+/// over group means as the legend's `R`.
+pub fn fig5_bubbles(s: &Nb201Study) -> BubbleData {
+    let mut bubbles = BubbleData::new();
+    bubbles.title = "Fig. 5: NAS-Bench-201 accuracy over effective depth and width".into();
+    bubbles.spread_label = "std of test accuracy (%)".into();
+    bubbles.accuracy_label = "mean test accuracy (%)".into();
+    for panel in &s.fig5.panels {
+        bubbles.panels.push(BubblePanel {
+            dataset: panel.dataset.to_string(),
+            points: panel
+                .groups
+                .iter()
+                .map(|g| BubblePoint {
+                    depth: g.depth,
+                    width: g.width,
+                    mean: g.mean,
+                    spread: g.std.unwrap_or(0.0),
+                })
+                .collect(),
+            correlation: panel.over_groups.quadratic.as_ref().map(|r| r.r),
+        });
+    }
+    bubbles
+}
+
 /// Loads `<data_dir>/nats-bench-tss/nats_bench_tss_200ep.csv`, runs every NAS-Bench-201
-/// study (`quick`: 200 search trials instead of 1,000) and returns its three sections.
-/// A missing file is [`crate::data::DataError::Missing`] (inside [`NasError::Data`]).
+/// study ([`crate::nas::nb201_study`]; `quick`: 200 search trials instead of 1,000) and
+/// returns its three sections. A missing file is [`crate::data::DataError::Missing`]
+/// (inside [`NasError::Data`]).
 pub fn nb201_sections(data_dir: &Path, quick: bool) -> Result<Vec<Section>, NasError> {
-    let table = Nb201Table::load_from_dir(data_dir)?;
-    let opts = if quick {
-        StudyOptions::quick()
-    } else {
-        StudyOptions::default()
-    };
-    Ok(study_sections(&Nb201Study::compute(&table, &opts)?))
+    Ok(study_sections(&crate::nas::nb201_study(data_dir, quick)?))
 }
 
 /// The `darts-space` section text of a computed DARTS space.
@@ -372,21 +396,22 @@ fn darts_difference(s: &DartsSpace) -> String {
     )
 }
 
-/// The `darts-space` section (no data needed).
-pub fn darts_section() -> Section {
-    let s = DartsSpace::compute(4);
+/// The `darts-space` section of a computed DARTS space (the report uses
+/// `DartsSpace::compute(4)`).
+pub fn darts_section(s: &DartsSpace) -> Section {
     section(
         "darts-space",
         "DARTS: effective depth and width of the normal-cell space",
-        darts_markdown(&s),
-        serde_json::to_value(&s).unwrap_or_default(),
+        darts_markdown(s),
+        serde_json::to_value(s).unwrap_or_default(),
     )
 }
 
-/// Every NAS section: the three NAS-Bench-201 sections followed by `darts-space`.
-/// Errors when the NAS-Bench-201 file is missing (call [`darts_section`] alone then).
+/// Every NAS section: the three NAS-Bench-201 sections followed by `darts-space` (four
+/// intermediate nodes). Errors when the NAS-Bench-201 file is missing (call
+/// [`darts_section`] alone then).
 pub fn report_sections(data_dir: &Path, quick: bool) -> Result<Vec<Section>, NasError> {
     let mut v = nb201_sections(data_dir, quick)?;
-    v.push(darts_section());
+    v.push(darts_section(&DartsSpace::compute(4)));
     Ok(v)
 }
