@@ -680,36 +680,62 @@ fn step_generalisation(
     Ok(())
 }
 
+/// A step that needs MNIST: skipped with a message without a data directory or when the
+/// files are missing (`missing` picks that error out), otherwise `run`'s section.
+fn mnist_step<E: Into<Error>>(
+    report: &mut Report,
+    opts: &ReproduceOptions,
+    id: &str,
+    run: impl FnOnce(&std::path::Path) -> Result<crate::report::Section, E>,
+    missing: impl Fn(&E) -> Option<String>,
+) -> Result<(), Error> {
+    let Some(dir) = opts.data.as_deref() else {
+        report.skipped.push(format!(
+            "{id}: no data directory (--data or ARCHCONV_DATA); it needs MNIST (see datasets/README.md)"
+        ));
+        return Ok(());
+    };
+    match run(dir) {
+        Ok(section) => {
+            report.sections.push(section);
+            Ok(())
+        }
+        Err(e) => match missing(&e) {
+            Some(why) => {
+                report.skipped.push(format!("{id}: {why}"));
+                Ok(())
+            }
+            None => Err(e.into()),
+        },
+    }
+}
+
 fn step_linearised(
     report: &mut Report,
     opts: &ReproduceOptions,
     progress: &mut dyn FnMut(&str),
 ) -> Result<(), Error> {
     use crate::train::linearised::{linearised, LinearisedBudget, LinearisedError};
-    let Some(dir) = opts.data.as_deref() else {
-        report.skipped.push(
-            "linearised: no data directory (--data or ARCHCONV_DATA); it needs MNIST (see datasets/README.md)".into(),
-        );
-        return Ok(());
-    };
     let budget = if opts.quick {
         LinearisedBudget::quick()
     } else {
         LinearisedBudget::default_budget()
     };
-    match linearised(dir, &budget, progress) {
-        Ok(study) => {
-            report
-                .sections
-                .push(crate::report::linearised::section(&study, &opts.out)?);
-            Ok(())
-        }
-        Err(LinearisedError::Data(e @ crate::data::DataError::Missing { .. })) => {
-            report.skipped.push(format!("linearised: {e}"));
-            Ok(())
-        }
-        Err(e) => Err(Error::Linearised(e)),
-    }
+    mnist_step(
+        report,
+        opts,
+        "linearised",
+        |dir| -> Result<_, Error> {
+            let study = linearised(dir, &budget, progress)?;
+            Ok(crate::report::linearised::section(&study, &opts.out)?)
+        },
+        |e| match e {
+            Error::Linearised(LinearisedError::Data(
+                e @ crate::data::DataError::Missing { .. },
+            )) => Some(e.to_string()),
+            _ => None,
+        },
+    )
 }
 
 fn step_fig4_time(
@@ -718,28 +744,24 @@ fn step_fig4_time(
     progress: &mut dyn FnMut(&str),
 ) -> Result<(), Error> {
     use crate::train::fig4_time::{fig4_time, Fig4TimeBudget, Fig4TimeError};
-    let Some(dir) = opts.data.as_deref() else {
-        report.skipped.push(
-            "fig4-time: no data directory (--data or ARCHCONV_DATA); it needs MNIST (see datasets/README.md)".into(),
-        );
-        return Ok(());
-    };
     let budget = if opts.quick {
         Fig4TimeBudget::quick()
     } else {
         Fig4TimeBudget::default_budget()
     };
-    match fig4_time(dir, &budget, progress) {
-        Ok(study) => {
-            report
-                .sections
-                .push(crate::report::fig4_time::section(&study, &opts.out)?);
-            Ok(())
-        }
-        Err(Fig4TimeError::Data(e @ crate::data::DataError::Missing { .. })) => {
-            report.skipped.push(format!("fig4-time: {e}"));
-            Ok(())
-        }
-        Err(e) => Err(Error::Fig4Time(e)),
-    }
+    mnist_step(
+        report,
+        opts,
+        "fig4-time",
+        |dir| -> Result<_, Error> {
+            let study = fig4_time(dir, &budget, progress)?;
+            Ok(crate::report::fig4_time::section(&study, &opts.out)?)
+        },
+        |e| match e {
+            Error::Fig4Time(Fig4TimeError::Data(e @ crate::data::DataError::Missing { .. })) => {
+                Some(e.to_string())
+            }
+            _ => None,
+        },
+    )
 }

@@ -391,6 +391,11 @@ impl Figure {
         Figure::render(bubbles::size(data), |a| draw_bubbles(a, data))
     }
 
+    /// The scatter plot at the default size (one panel per group).
+    pub fn scatter(data: &ScatterData) -> Result<Figure, PlotError> {
+        Figure::render(scatter::size(data), |a| draw_scatter(a, data))
+    }
+
     /// The bar chart at the default size.
     pub fn bars(data: &BarData) -> Result<Figure, PlotError> {
         Figure::render(bars::SIZE, |a| draw_bars(a, data))
