@@ -50,12 +50,14 @@ The authors encode a 4-node DAG by its incoming edges per node: `2_21_112` means
 linear edge from 0; node 2 a linear edge from 0 and a skip from 1; node 3 skips from 0 and 1 and
 a linear edge from 2. Solid blue = parameterized, dashed = skip, light grey = removed."""),
     code("""
-// (a block: evcxr cannot keep variables that borrow other variables between cells)
-{
+// (a block: evcxr cannot keep variables that borrow other variables between cells;
+// the figure is bound with its type so that evcxr displays it rather than Debug-printing it)
+let fig3: plot::Figure = {
     let dags = Dag::paper_dags();
     let list: Vec<(&str, &Dag)> = dags.iter().map(|(n, d)| (*n, d)).collect();
     plot::Figure::render(plot::dags_figure_size(&list), |a| plot::draw_dags(a, &list))?
-}"""),
+};
+fig3"""),
     md("""
 ## Paths by dynamic programming
 
@@ -278,8 +280,9 @@ match &table { Ok(_) => println!("loaded NAS-Bench-201 accuracies"), Err(e) => p
 One bubble per `(dbar, mbar)` group: colour = mean accuracy, size = spread. The relation is not
 monotone, so R is the multiple correlation with quadratic terms (over group means)."""),
     code("""
-let study = match &table { Ok(t) => Some(Nb201Study::compute(t, &StudyOptions::quick())?), Err(_) => None };
-let bubbles = study.as_ref().map(report::nas::fig5_bubbles).unwrap_or_else(plot::BubbleData::new);
+let study: Option<Nb201Study> = match &table { Ok(t) => Some(Nb201Study::compute(t, &StudyOptions::quick())?), Err(_) => None };
+let bubbles: plot::BubbleData = study.as_ref().map(report::nas::fig5_bubbles).unwrap_or_else(plot::BubbleData::new);"""),
+    code("""
 if bubbles.panels.is_empty() {
     println!("NAS-Bench-201 file absent; see datasets/README.md");
     plot::Figure::from_svg(String::from("<svg xmlns='http://www.w3.org/2000/svg' width='10' height='10'/>"), (10, 10))
@@ -363,14 +366,20 @@ the exact NTK's loss curve conditional on each network's own initial outputs: th
 with width (slope of `ln gap` on `ln m` near `-1/2`)."""),
     code("""
 use archconv::train::linearised::{linearised, LinearisedBudget};
+// Computed in one cell and drawn in the next: evcxr displays a figure reliably when the
+// cell that ends in it defines no new variables.
 let lin = linearised(&data_dir, &LinearisedBudget::quick(), &mut |_| {});
 match &lin {
     Ok(s) => {
         let f = |v: Option<f64>| v.map_or("-".to_string(), |v| format!("{v:.2}"));
         for d in &s.dags { println!("{}: slope of ln gap on ln m {} +- {}", d.dag, f(d.slope), f(d.slope_se)); }
-        plot::Figure::training(&report::linearised::figure(s))?
     }
-    Err(e) => { println!("study skipped: {e}"); plot::Figure::from_svg(String::from("<svg xmlns='http://www.w3.org/2000/svg' width='10' height='10'/>"), (10, 10)) }
+    Err(e) => println!("study skipped: {e}"),
+}"""),
+    code("""
+match &lin {
+    Ok(s) => plot::Figure::training(&report::linearised::figure(s))?,
+    Err(_) => plot::Figure::from_svg(String::from("<svg xmlns='http://www.w3.org/2000/svg' width='10' height='10'/>"), (10, 10)),
 }"""),
     md("""
 ## Study 4b: Fig. 4 against time `t = lr x steps`
@@ -389,9 +398,13 @@ match &f4t {
     Ok(s) => {
         for r in &s.rungs { println!("lr {:e} -> {:e}: worst gap {:.3}, collapses: {}", r.lr_small, r.lr_large, r.worst_gap, r.collapses); }
         println!("largest collapsing rate {:e}; ordering {:?} (predicted {:?})", s.lr_star, s.ordering, s.predicted_ordering);
-        plot::Figure::training(&report::fig4_time::collapse_figure(s))?
     }
-    Err(e) => { println!("study skipped: {e}"); plot::Figure::from_svg(String::from("<svg xmlns='http://www.w3.org/2000/svg' width='10' height='10'/>"), (10, 10)) }
+    Err(e) => println!("study skipped: {e}"),
+}"""),
+    code("""
+match &f4t {
+    Ok(s) => plot::Figure::training(&report::fig4_time::collapse_figure(s))?,
+    Err(_) => plot::Figure::from_svg(String::from("<svg xmlns='http://www.w3.org/2000/svg' width='10' height='10'/>"), (10, 10)),
 }"""),
     code("""
 match &f4t {
@@ -412,9 +425,13 @@ match &gen_study {
     Ok(s) => {
         let f = |v: Option<f64>| v.map_or("-".to_string(), |v| format!("{v:+.2}"));
         for c in &s.correlations { println!("{} (N = {}) {}: Spearman {}, Kendall {}", c.dataset, c.n_train, c.what, f(c.spearman), f(c.kendall)); }
-        plot::Figure::scatter(&report::generalisation::scatter(s))?
     }
-    Err(e) => { println!("study skipped: {e}"); plot::Figure::from_svg(String::from("<svg xmlns='http://www.w3.org/2000/svg' width='10' height='10'/>"), (10, 10)) }
+    Err(e) => println!("study skipped: {e}"),
+}"""),
+    code("""
+match &gen_study {
+    Ok(s) => plot::Figure::scatter(&report::generalisation::scatter(s))?,
+    Err(_) => plot::Figure::from_svg(String::from("<svg xmlns='http://www.w3.org/2000/svg' width='10' height='10'/>"), (10, 10)),
 }"""),
 ])
 print("wrote", sorted(p.name for p in ROOT.glob("*.ipynb")))
