@@ -25,7 +25,6 @@ use crate::kernel::exact::Rule;
 use crate::kernel::ntk::NtkVariant;
 use crate::kernel::{Inputs, KernelKind, Lift};
 use crate::model::EdgeParams;
-use crate::plot::{BarData, BarGroup};
 use crate::spectrum::SpectrumSummary;
 use crate::{Dag, Error};
 use serde::Serialize;
@@ -269,54 +268,5 @@ impl ActivationStudy {
             ));
         }
         out
-    }
-
-    /// Grouped bars of raw `lambda_min` (one cluster per activation, one bar per DAG)
-    /// for `kernel`.
-    pub fn bars(&self, kernel: StudyKernel, normalized: bool) -> BarData {
-        let mut categories: Vec<String> = Vec::new();
-        for r in self.rows.iter().filter(|r| r.kernel == kernel) {
-            if !categories.contains(&r.activation) {
-                categories.push(r.activation.clone());
-            }
-        }
-        let groups = ["DAG#1", "DAG#2", "DAG#3"]
-            .iter()
-            .map(|d| BarGroup {
-                name: d.to_string(),
-                values: categories
-                    .iter()
-                    .map(|a| {
-                        self.rows
-                            .iter()
-                            .find(|r| r.kernel == kernel && &r.activation == a && r.dag == *d)
-                            .map_or(f64::NAN, |r| {
-                                if normalized {
-                                    r.normalized_lambda_min
-                                } else {
-                                    r.lambda_min
-                                }
-                            })
-                    })
-                    .collect(),
-            })
-            .collect();
-        BarData {
-            title: format!(
-                "{} lambda_min of the exact {} by activation (N = {}, d = {})",
-                if normalized { "Normalised" } else { "Raw" },
-                kernel.name().to_uppercase(),
-                self.points,
-                self.dim
-            ),
-            x_label: "activation (sw2 = 1 / E[phi(z)^2], no bias)".into(),
-            y_label: if normalized {
-                "lambda_min / mean diagonal".into()
-            } else {
-                "lambda_min".into()
-            },
-            categories,
-            groups,
-        }
     }
 }
