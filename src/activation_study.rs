@@ -17,17 +17,19 @@
 //! assert_eq!(s.rows.len(), 2 * 3);                // NNGP and NTK x three DAGs
 //! assert_eq!(s.verdicts[0].kernel, StudyKernel::Nngp);
 //! assert!(s.verdicts[0].raw_holds);               // ReLU, NNGP: the paper's order
-//! # Ok::<(), archconv::Error>(())
+//! # Ok::<(), archconv::activation_study::ActivationStudyError>(())
 //! ```
 
 use crate::activation::{Activation, Dual};
 use crate::kernel::exact::Rule;
 use crate::kernel::ntk::NtkVariant;
+use crate::kernel::KernelError;
 use crate::kernel::{Inputs, KernelKind, Lift};
 use crate::model::EdgeParams;
-use crate::plot::{BarData, BarGroup};
+use crate::model::ModelError;
+use crate::spectrum::SpectrumError;
 use crate::spectrum::SpectrumSummary;
-use crate::{Dag, Error};
+use crate::Dag;
 use serde::Serialize;
 use std::fmt;
 
@@ -162,8 +164,52 @@ fn order(values: &[(String, f64)]) -> Vec<String> {
     v.into_iter().map(|(n, _)| n).collect()
 }
 
+/// Why [`activation_study`] failed.
+#[derive(Debug, thiserror::Error)]
+#[non_exhaustive]
+pub enum ActivationStudyError {
+    /// The seeded inputs could not be prepared (e.g. `points` or `dim` is zero).
+    #[error("activation study inputs: {0}")]
+    Inputs(#[from] KernelError),
+    /// The variance-preserving edge parameters of an activation are invalid (e.g. its
+    /// second moment `E[phi(z)^2]` is zero, so `sw2` is infinite).
+    #[error("activation {activation}: edge parameters with sw2 = {sw2}: {source}")]
+    Params {
+        /// The activation.
+        activation: String,
+        /// The weight variance `1 / E[phi(z)^2]` that was rejected.
+        sw2: f64,
+        /// The model error.
+        source: ModelError,
+    },
+    /// A kernel of one DAG failed.
+    #[error("activation {activation}, {kernel} of {dag}: {source}")]
+    Kernel {
+        /// The activation.
+        activation: String,
+        /// The kernel (`nngp` or `ntk`).
+        kernel: StudyKernel,
+        /// `DAG#1`, `DAG#2` or `DAG#3`.
+        dag: String,
+        /// The kernel error.
+        source: KernelError,
+    },
+    /// The spectrum of one kernel failed.
+    #[error("activation {activation}, spectrum of the {kernel} of {dag}: {source}")]
+    Spectrum {
+        /// The activation.
+        activation: String,
+        /// The kernel (`nngp` or `ntk`).
+        kernel: StudyKernel,
+        /// `DAG#1`, `DAG#2` or `DAG#3`.
+        dag: String,
+        /// The spectrum error.
+        source: SpectrumError,
+    },
+}
+
 /// Runs the study (module docs).
-pub fn activation_study(opts: &StudyOptions) -> Result<ActivationStudy, Error> {
+pub fn activation_study(opts: &StudyOptions) -> Result<ActivationStudy, ActivationStudyError> {
     let x = Inputs::gaussian(opts.points, opts.dim, opts.seed);
     let inputs = Inputs::from_data(x.view(), Lift::Dense)?;
     let mut rows = Vec::new();
@@ -171,7 +217,13 @@ pub fn activation_study(opts: &StudyOptions) -> Result<ActivationStudy, Error> {
     for act in &opts.activations {
         let second_moment = act.dual(Dual::Nngp, 1.0, 1.0, 1.0);
         let sw2 = 1.0 / second_moment;
-        let params = EdgeParams::new(act.clone(), sw2, 0.0)?;
+        let params = EdgeParams::new(act.clone(), sw2, 0.0).map_err(|source| {
+            ActivationStudyError::Params {
+                activation: act.to_string(),
+                sw2,
+                source,
+            }
+        })?;
         for kernel in StudyKernel::ALL {
             let mut raw = Vec::new();
             let mut norm = Vec::new();
@@ -184,10 +236,26 @@ pub fn activation_study(opts: &StudyOptions) -> Result<ActivationStudy, Error> {
                     dag.with_all_params(&params)
                 };
                 let m = match kernel {
-                    StudyKernel::Nngp => inputs.kernel(&dag, KernelKind::Exact)?.into_output_gram(),
-                    StudyKernel::Ntk => inputs.ntk(&dag, Rule::Exact)?.theta(NtkVariant::Full),
-                };
-                let s = SpectrumSummary::of(&m)?;
+                    StudyKernel::Nngp => inputs
+                        .kernel(&dag, KernelKind::Exact)
+                        .map(|k| k.into_output_gram()),
+                    StudyKernel::Ntk => inputs
+                        .ntk(&dag, Rule::Exact)
+                        .map(|n| n.theta(NtkVariant::Full)),
+                }
+                .map_err(|source| ActivationStudyError::Kernel {
+                    activation: act.to_string(),
+                    kernel,
+                    dag: name.to_string(),
+                    source,
+                })?;
+                let s =
+                    SpectrumSummary::of(&m).map_err(|source| ActivationStudyError::Spectrum {
+                        activation: act.to_string(),
+                        kernel,
+                        dag: name.to_string(),
+                        source,
+                    })?;
                 let nl = s.normalized_lambda_min.unwrap_or(f64::NAN);
                 let singular = s.lambda_min <= 1e-9 * s.lambda_max;
                 any_singular |= singular;
@@ -269,54 +337,5 @@ impl ActivationStudy {
             ));
         }
         out
-    }
-
-    /// Grouped bars of raw `lambda_min` (one cluster per activation, one bar per DAG)
-    /// for `kernel`.
-    pub fn bars(&self, kernel: StudyKernel, normalized: bool) -> BarData {
-        let mut categories: Vec<String> = Vec::new();
-        for r in self.rows.iter().filter(|r| r.kernel == kernel) {
-            if !categories.contains(&r.activation) {
-                categories.push(r.activation.clone());
-            }
-        }
-        let groups = ["DAG#1", "DAG#2", "DAG#3"]
-            .iter()
-            .map(|d| BarGroup {
-                name: d.to_string(),
-                values: categories
-                    .iter()
-                    .map(|a| {
-                        self.rows
-                            .iter()
-                            .find(|r| r.kernel == kernel && &r.activation == a && r.dag == *d)
-                            .map_or(f64::NAN, |r| {
-                                if normalized {
-                                    r.normalized_lambda_min
-                                } else {
-                                    r.lambda_min
-                                }
-                            })
-                    })
-                    .collect(),
-            })
-            .collect();
-        BarData {
-            title: format!(
-                "{} lambda_min of the exact {} by activation (N = {}, d = {})",
-                if normalized { "Normalised" } else { "Raw" },
-                kernel.name().to_uppercase(),
-                self.points,
-                self.dim
-            ),
-            x_label: "activation (sw2 = 1 / E[phi(z)^2], no bias)".into(),
-            y_label: if normalized {
-                "lambda_min / mean diagonal".into()
-            } else {
-                "lambda_min".into()
-            },
-            categories,
-            groups,
-        }
     }
 }

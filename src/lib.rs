@@ -129,4 +129,10 @@ pub enum Error {
     /// Fig. 4 against time failed.
     #[error(transparent)]
     Fig4Time(#[from] train::fig4_time::Fig4TimeError),
+    /// The activation study failed.
+    #[error(transparent)]
+    ActivationStudy(#[from] activation_study::ActivationStudyError),
+    /// The NTK step-size study failed.
+    #[error(transparent)]
+    StepSize(#[from] stepsize::StepSizeError),
 }

@@ -32,12 +32,9 @@
 //! to get it; `quick` shrinks every budget (about a minute on 2 cores).
 
 use crate::analysis::{analyze, AnalyzeOptions};
-use crate::kernel::{relu::h_iter, Inputs, KernelKind, Lift};
-use crate::paths::PathStats;
-use crate::report::{md_table, Report};
-use crate::spectrum::pathsum_bound;
+use crate::kernel::{Inputs, Lift};
+use crate::report::Report;
 use crate::{Dag, Error};
-use ndarray::array;
 use std::path::PathBuf;
 
 /// Options for [`reproduce`].
@@ -200,143 +197,34 @@ fn step_dags(report: &mut Report, opts: &ReproduceOptions) -> Result<(), Error> 
     let n = if opts.quick { 64 } else { 256 };
     let x = Inputs::gaussian(n, 32, 0);
     let inputs = Inputs::from_data(x.view(), Lift::Dense)?;
-    let mut rows = Vec::new();
-    let mut data = Vec::new();
+    let mut analyses = Vec::new();
     for (name, dag) in Dag::paper_dags() {
-        let a = analyze(&dag, &inputs, &AnalyzeOptions::default())?;
-        for k in &a.kernels {
-            rows.push(vec![
-                name.to_string(),
-                a.dag.clone(),
-                a.paths.num_paths.to_string(),
-                format!("{:.4}", a.paths.effective_depth.unwrap_or(f64::NAN)),
-                format!("{:.4}", a.paths.effective_width.unwrap_or(f64::NAN)),
-                k.kind.to_string(),
-                format!("{:.6}", k.spectrum.lambda_min),
-                format!(
-                    "{:.6}",
-                    k.spectrum.normalized_lambda_min.unwrap_or(f64::NAN)
-                ),
-                k.spectrum
-                    .condition
-                    .map_or("inf".into(), |c| format!("{c:.3}")),
-            ]);
-        }
-        data.push(serde_json::json!({"name": name, "analysis": a}));
+        analyses.push((name, analyze(&dag, &inputs, &AnalyzeOptions::default())?));
     }
-    let md = format!(
-        "Seeded Gaussian inputs, N = {n}, d = 32, rows normalised to K0_ii = 1, dense lift.\n\n{}",
-        md_table(
-            &[
-                "DAG",
-                "code",
-                "P",
-                "depth",
-                "width",
-                "kernel",
-                "lambda_min",
-                "normalised",
-                "condition"
-            ],
-            &rows
-        )
-    );
-    report.push(
-        "dags",
-        "DAG#1-#3: paths and kernel spectra",
-        md,
-        serde_json::Value::Array(data),
-        vec![],
-    );
+    report
+        .sections
+        .push(crate::report::dags::section(&analyses, n));
     Ok(())
 }
 
-/// The section-3 bounds and each kernel's 2-point `lambda_min` at correlation `c`.
+/// The section-3 bounds and each kernel's 2-point `lambda_min` at correlation `c`
+/// ([`crate::report::bounds::kernel_table`], kept here for compatibility).
 pub fn bounds_table(cs: &[f64]) -> Result<Vec<serde_json::Value>, Error> {
-    let mut out = Vec::new();
-    for &c in cs {
-        let inp = Inputs::from_gram(array![[1.0, c], [c, 1.0]], Lift::Dense)?;
-        let mut row = serde_json::json!({"c": c});
-        for (name, dag) in Dag::paper_dags() {
-            let stats = PathStats::of(&dag)?;
-            let mut entry = serde_json::json!({"pathsum_bound": pathsum_bound(&stats, c)});
-            for kind in KernelKind::ALL {
-                let k = inp.kernel(&dag, kind)?;
-                let g = &k.output().gram;
-                // 2x2 lambda_min in closed form.
-                let lmin = 0.5 * (g[[0, 0]] + g[[1, 1]])
-                    - (0.25 * (g[[0, 0]] - g[[1, 1]]).powi(2) + g[[0, 1]].powi(2)).sqrt();
-                entry[kind.name()] = serde_json::json!({"lambda_min": lmin, "normalised": lmin / (0.5 * (g[[0, 0]] + g[[1, 1]]))});
-            }
-            row[name] = entry;
-        }
-        out.push(row);
-    }
-    Ok(out)
+    crate::report::bounds::kernel_table(cs)
 }
 
 fn step_bounds(report: &mut Report) -> Result<(), Error> {
-    let cs: Vec<f64> = (0..=19)
-        .map(|i| -0.9 + 0.1 * i as f64)
-        .chain([0.95, 0.99])
-        .collect();
-    let table = bounds_table(&cs)?;
-    let mut rows = Vec::new();
-    for r in &table {
-        let mut row = vec![format!("{:.2}", r["c"].as_f64().unwrap_or(f64::NAN))];
-        for (name, _) in Dag::paper_dags() {
-            row.push(format!(
-                "{:.5}",
-                r[name]["pathsum_bound"].as_f64().unwrap_or(f64::NAN)
-            ));
-            row.push(format!(
-                "{:.5}",
-                r[name]["exact"]["lambda_min"].as_f64().unwrap_or(f64::NAN)
-            ));
-        }
-        rows.push(row);
-    }
-    let c = 0.5;
-    let md = format!(
-        "lambda_1 = 1 - f^3(c), lambda_2 = 3 (1 - f(c)), lambda_3 = 4 - (c + f(c) + 2 f^2(c)) are the path-sum bounds \
-         (Eq. 12) for two unit-norm inputs with correlation c; beside each, the exact kernel's 2x2 lambda_min. \
-         At c = {c}: lambda_1 = {:.5}, lambda_2 = {:.5}, lambda_3 = {:.5}.\n\n{}",
-        1.0 - h_iter(c, 3),
-        3.0 * (1.0 - h_iter(c, 1)),
-        4.0 - (c + h_iter(c, 1) + 2.0 * h_iter(c, 2)),
-        md_table(&["c", "DAG#1 bound", "DAG#1 exact", "DAG#2 bound", "DAG#2 exact", "DAG#3 bound", "DAG#3 exact"], &rows)
-    );
-    report.push(
-        "bounds",
-        "Eigenvalue bounds versus input correlation (Sec. 3.3)",
-        md,
-        serde_json::Value::Array(table),
-        vec![],
-    );
+    use crate::report::bounds::{correlations, kernel_table, section};
+    let cs = correlations();
+    let bounds = crate::spectrum::paper_bounds(&cs, &cs)?;
+    report.sections.push(section(&bounds, kernel_table(&cs)?));
     Ok(())
 }
 
 fn step_space(report: &mut Report) {
-    let s = crate::space::nb201_space();
-    let rows: Vec<Vec<String>> = s
-        .kept
-        .iter()
-        .map(|(phi, k)| vec![phi.to_string(), k.to_string()])
-        .collect();
-    let md = format!(
-        "{} cells; {} without a path, {} skip-only. Effective depth in [{:.4}, {:.4}], width in [{:.4}, {:.4}]; \
-         center ({:.4}, {:.4}), half-radius ({:.4}, {:.4}) (paper: center (1.6, 2.2), half-radius (0.7, 0.9)).\n\n{}",
-        s.cells, s.no_path, s.zero_depth, s.depth_range.0, s.depth_range.1, s.width_range.0, s.width_range.1,
-        s.center.0, s.center.1, s.half_radius.0, s.half_radius.1,
-        md_table(&["radius factor", "cells kept"], &rows)
-    );
-    report.push(
-        "nb201-space",
-        "NAS-Bench-201: effective depth and width (Sec. 4)",
-        md,
-        serde_json::to_value(&s).unwrap_or_default(),
-        vec![],
-    );
+    report
+        .sections
+        .push(crate::report::space::section(&crate::space::nb201_space()));
 }
 
 /// Why [`mnist_binary`] has no data: absent (skip the MNIST variant) or corrupt (fail).
@@ -512,88 +400,14 @@ fn step_stepsize(report: &mut Report, opts: &ReproduceOptions) -> Result<(), Err
         lift: Lift::ReluStem,
     };
     let study = step_size_study(x.view(), &y, &sopts)?;
-    let rows: Vec<Vec<String>> = study
-        .rows
-        .iter()
-        .map(|r| {
-            vec![
-                r.dag.clone(),
-                r.setting.clone(),
-                format!("{:.3e}", r.eta),
-                format!("{:.4}", r.lambda_min),
-                format!("{:.4}", r.normalized_lambda_min),
-                format!("{:.5} +- {:.5}", r.measured_rate, r.measured_rate_se),
-                format!("{:.5}", r.predicted_rate),
-                format!("{:.5}", r.worst_case_rate),
-            ]
-        })
-        .collect();
-    let mut verdict = String::new();
-    for v in &study.verdicts {
-        let raw_ok = v.measured_order == v.raw_order;
-        let norm_ok = v.measured_order == v.normalized_order;
-        verdict.push_str(&format!(
-            "- **{} step**: measured fastest to slowest {}{}; raw lambda_min predicts {} ({}), normalised predicts {} ({}).\n",
-            v.setting,
-            v.measured_order.join(" < "),
-            if v.resolved { "" } else { " (not resolved: adjacent rates within 2 standard errors)" },
-            v.raw_order.join(", "),
-            if raw_ok { "matches" } else { "does not match" },
-            v.normalized_order.join(", "),
-            if norm_ok { "matches" } else { "does not match" },
-        ));
-    }
-    let md = format!(
-        "{desc}; {}. Step (a) `fixed`: one step for all DAGs, 1 / max lambda_max(Theta); (b) `tuned`: 1 / lambda_max(Theta) \
-         of each network. Rates are per-step contractions of ||y - u||^2 (smaller is faster); `predicted` runs the \
-         exact NTK's linearised dynamics from the same initial residual; `worst case` is (1 - eta lambda_min)^2.\n\n{}\n{verdict}",
-        study.setup,
-        md_table(&["DAG", "step", "eta", "lambda_min(Theta)", "normalised", "measured rate", "predicted", "worst case"], &rows)
-    );
-    let mut bars = crate::plot::BarData {
-        title: "NTK step-size study: 1 - per-step contraction of ||y - u||^2 (higher is faster)"
-            .into(),
-        x_label: "DAG".into(),
-        y_label: "1 - contraction per step".into(),
-        categories: Dag::paper_dags()
-            .iter()
-            .map(|(n, _)| n.to_string())
-            .collect(),
-        groups: vec![],
-    };
-    for setting in ["fixed", "tuned"] {
-        for (what, measured) in [("measured", true), ("exact-NTK prediction", false)] {
-            bars.groups.push(crate::plot::BarGroup {
-                name: format!("{setting} step, {what}"),
-                values: study
-                    .rows
-                    .iter()
-                    .filter(|r| r.setting == setting)
-                    .map(|r| {
-                        1.0 - if measured {
-                            r.measured_rate
-                        } else {
-                            r.predicted_rate
-                        }
-                    })
-                    .collect(),
-            });
-        }
-    }
-    crate::plot::save_bars_svg(opts.out.join("ntk_stepsize.svg"), &bars)?;
-    crate::plot::save_bars_png(opts.out.join("ntk_stepsize.png"), &bars)?;
-    report.push(
-        "ntk-stepsize",
-        "NTK step-size study (Sec. 8)",
-        md,
-        serde_json::to_value(&study).unwrap_or_default(),
-        vec!["ntk_stepsize.svg".into(), "ntk_stepsize.png".into()],
-    );
+    report
+        .sections
+        .push(crate::report::stepsize::section(&study, &desc, &opts.out)?);
     Ok(())
 }
 
 fn step_activations(report: &mut Report, opts: &ReproduceOptions) -> Result<(), Error> {
-    use crate::activation_study::{activation_study, StudyKernel, StudyOptions};
+    use crate::activation_study::{activation_study, StudyOptions};
     let sopts = StudyOptions {
         points: if opts.quick { 64 } else { 256 },
         dim: 32,
@@ -601,52 +415,9 @@ fn step_activations(report: &mut Report, opts: &ReproduceOptions) -> Result<(), 
         activations: StudyOptions::default_activations(),
     };
     let study = activation_study(&sopts)?;
-    let rows: Vec<Vec<String>> = study
-        .rows
-        .iter()
-        .map(|r| {
-            vec![
-                r.activation.clone(),
-                format!("{:.4}", r.sw2),
-                r.kernel.name().to_uppercase(),
-                r.dag.clone(),
-                format!("{:.6}", r.lambda_min),
-                format!("{:.6}", r.normalized_lambda_min),
-            ]
-        })
-        .collect();
-    let md =
-        format!(
-        "Seeded Gaussian inputs, N = {}, d = {}, rows normalised, dense lift; every linear edge \
-         `phi(sqrt(sw2/m) W x)` with the variance-preserving `sw2 = 1 / E[phi(z)^2]` (ReLU: 2, \
-         the paper's) and no bias. Exact NNGP and exact NTK (all parameters trained).\n\n{}\n\n{}",
-        study.points,
-        study.dim,
-        study.summary(),
-        md_table(
-            &["activation", "sw2", "kernel", "DAG", "lambda_min", "normalised"],
-            &rows
-        )
-    );
-    let mut files = Vec::new();
-    for (kernel, normalized, stem) in [
-        (StudyKernel::Nngp, false, "activations_nngp"),
-        (StudyKernel::Ntk, false, "activations_ntk"),
-        (StudyKernel::Nngp, true, "activations_nngp_normalised"),
-    ] {
-        let bars = study.bars(kernel, normalized);
-        crate::plot::save_bars_svg(opts.out.join(format!("{stem}.svg")), &bars)?;
-        crate::plot::save_bars_png(opts.out.join(format!("{stem}.png")), &bars)?;
-        files.push(format!("{stem}.svg"));
-        files.push(format!("{stem}.png"));
-    }
-    report.push(
-        "activations",
-        "The paper's ordering for other activations",
-        md,
-        serde_json::to_value(&study).expect("serialisable"),
-        files,
-    );
+    report
+        .sections
+        .push(crate::report::activations::section(&study, &opts.out)?);
     Ok(())
 }
 

@@ -29,9 +29,11 @@
 use crate::empirical_ntk::{EmpiricalError, Network};
 use crate::kernel::exact::Rule;
 use crate::kernel::ntk::NtkVariant;
+use crate::kernel::KernelError;
 use crate::kernel::{Inputs, Lift};
+use crate::spectrum::SpectrumError;
 use crate::spectrum::SpectrumSummary;
-use crate::{Dag, Error};
+use crate::Dag;
 use ndarray::{Array1, Array2, ArrayView2};
 use rayon::prelude::*;
 use serde::Serialize;
@@ -139,26 +141,73 @@ fn linearised_ratio(theta: &Array2<f64>, r0: &Array1<f64>, eta: f64, k: usize) -
     num / r.dot(&r)
 }
 
+/// Why [`step_size_study`] failed.
+#[derive(Debug, thiserror::Error)]
+#[non_exhaustive]
+pub enum StepSizeError {
+    /// The inputs could not be prepared (e.g. no rows, or a non-finite entry).
+    #[error("step-size study inputs: {0}")]
+    Inputs(#[from] KernelError),
+    /// The exact NTK of one DAG failed.
+    #[error("exact NTK of {dag}: {source}")]
+    Ntk {
+        /// `DAG#1`, `DAG#2` or `DAG#3`.
+        dag: String,
+        /// The kernel error.
+        source: KernelError,
+    },
+    /// The spectrum of one DAG's exact NTK failed.
+    #[error("spectrum of the exact NTK of {dag}: {source}")]
+    Spectrum {
+        /// `DAG#1`, `DAG#2` or `DAG#3`.
+        dag: String,
+        /// The spectrum error.
+        source: SpectrumError,
+    },
+    /// Building or training one finite-width network failed.
+    #[error("{dag}, {setting} step, seed {seed}: {source}")]
+    Network {
+        /// `DAG#1`, `DAG#2` or `DAG#3`.
+        dag: String,
+        /// `fixed` or `tuned`.
+        setting: String,
+        /// The run's seed index (`0..seeds`).
+        seed: u64,
+        /// The network error.
+        source: Box<EmpiricalError>,
+    },
+}
+
 /// Runs the study on `x` (`N x d`) with targets `y` for DAG#1-#3.
 pub fn step_size_study(
     x: ArrayView2<'_, f64>,
     y: &Array1<f64>,
     opts: &StepSizeOptions,
-) -> Result<StepSizeStudy, Error> {
+) -> Result<StepSizeStudy, StepSizeError> {
     let inputs = Inputs::from_data(x, opts.lift)?;
     let dags = Dag::paper_dags();
     let names: Vec<String> = dags.iter().map(|(n, _)| n.to_string()).collect();
     let thetas: Vec<Array2<f64>> = dags
         .iter()
-        .map(|(_, d)| {
+        .map(|(name, d)| {
             inputs
                 .ntk(d, Rule::Exact)
                 .map(|n| n.theta(NtkVariant::Full))
+                .map_err(|source| StepSizeError::Ntk {
+                    dag: name.to_string(),
+                    source,
+                })
         })
         .collect::<Result<_, _>>()?;
     let specs: Vec<SpectrumSummary> = thetas
         .iter()
-        .map(SpectrumSummary::of)
+        .zip(&names)
+        .map(|(t, name)| {
+            SpectrumSummary::of(t).map_err(|source| StepSizeError::Spectrum {
+                dag: name.clone(),
+                source,
+            })
+        })
         .collect::<Result<_, _>>()?;
     let eta_fixed = 1.0 / specs.iter().map(|s| s.lambda_max).fold(0.0, f64::max);
     let mut rows = Vec::new();
@@ -172,20 +221,28 @@ pub fn step_size_study(
             } else {
                 1.0 / specs[i].lambda_max
             };
-            let runs: Vec<Result<(f64, f64), EmpiricalError>> = (0..opts.seeds)
+            let runs: Vec<Result<(f64, f64), StepSizeError>> = (0..opts.seeds)
                 .into_par_iter()
                 .map(|seed| {
-                    let mut net =
-                        Network::new(dag, x.ncols(), opts.lift, opts.width, 7_000 + seed)?;
-                    let r0 = &net.outputs(x)? - y;
-                    for _ in 0..opts.steps {
-                        net.gd_step(x, y, eta)?;
-                    }
-                    let rk = &net.outputs(x)? - y;
-                    let measured = (rk.dot(&rk) / r0.dot(&r0)).powf(1.0 / opts.steps as f64);
-                    let predicted = linearised_ratio(&thetas[i], &r0, eta, opts.steps)
-                        .powf(1.0 / opts.steps as f64);
-                    Ok((measured, predicted))
+                    let run = || -> Result<(f64, f64), EmpiricalError> {
+                        let mut net =
+                            Network::new(dag, x.ncols(), opts.lift, opts.width, 7_000 + seed)?;
+                        let r0 = &net.outputs(x)? - y;
+                        for _ in 0..opts.steps {
+                            net.gd_step(x, y, eta)?;
+                        }
+                        let rk = &net.outputs(x)? - y;
+                        let measured = (rk.dot(&rk) / r0.dot(&r0)).powf(1.0 / opts.steps as f64);
+                        let predicted = linearised_ratio(&thetas[i], &r0, eta, opts.steps)
+                            .powf(1.0 / opts.steps as f64);
+                        Ok((measured, predicted))
+                    };
+                    run().map_err(|source| StepSizeError::Network {
+                        dag: name.to_string(),
+                        setting: setting.into(),
+                        seed,
+                        source: Box::new(source),
+                    })
                 })
                 .collect();
             let runs: Vec<(f64, f64)> = runs.into_iter().collect::<Result<_, _>>()?;

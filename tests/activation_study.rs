@@ -83,7 +83,7 @@ fn study_uses_variance_preserving_weights_and_reports_every_dag() {
     let json = serde_json::to_value(&s).unwrap();
     assert_eq!(json["rows"][0]["kernel"], "nngp");
     assert_eq!(json["verdicts"][1]["kernel"], "ntk");
-    let bars = s.bars(StudyKernel::Ntk, true);
+    let bars = archconv::report::activations::bars(&s, StudyKernel::Ntk, true);
     assert_eq!(bars.categories, vec!["relu", "erf", "identity"]);
     assert!(bars
         .groups

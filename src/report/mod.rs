@@ -1,6 +1,9 @@
 //! Reports: titled sections with markdown text and the JSON numbers behind them, written
 //! as `report.md` and `report.json` by `archconv reproduce`.
 
+pub mod activations;
+pub mod bounds;
+pub mod dags;
 pub mod fig4;
 pub mod fig4_time;
 pub mod generalisation;
@@ -8,6 +11,8 @@ pub mod linearised;
 pub mod montecarlo;
 pub mod nas;
 pub mod rate;
+pub mod space;
+pub mod stepsize;
 pub mod theory;
 
 use serde::Serialize;
