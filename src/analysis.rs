@@ -18,7 +18,7 @@ use crate::kernel::stream::ScaledGram;
 use crate::kernel::{Inputs, KernelKind, Lift};
 use crate::paths::{Count, PathStats};
 use crate::spectrum::{pair_bound, PairBound, SpectrumSummary};
-use crate::{Dag, Error};
+use crate::Dag;
 use serde::Serialize;
 use std::fmt;
 
@@ -171,11 +171,30 @@ pub struct Analysis {
     pub ntk: Vec<NtkReport>,
 }
 
+/// Why [`analyze`] failed.
+#[derive(Debug, thiserror::Error)]
+#[non_exhaustive]
+pub enum AnalysisError {
+    /// Path statistics failed (no path, or counts past range).
+    #[error(transparent)]
+    Paths(#[from] crate::paths::PathError),
+    /// A kernel could not be computed (bad inputs, memory budget, range).
+    #[error(transparent)]
+    Kernel(#[from] crate::kernel::KernelError),
+    /// A spectrum could not be computed.
+    #[error(transparent)]
+    Spectrum(#[from] crate::spectrum::SpectrumError),
+}
+
 /// Path statistics and kernel spectra of `dag` on `inputs`.
 ///
 /// The largest step's memory (the NTK's, or a kernel's when `opts.ntk` is off) is checked
 /// against the memory budget ([`crate::budget`]) before anything is computed.
-pub fn analyze(dag: &Dag, inputs: &Inputs, opts: &AnalyzeOptions) -> Result<Analysis, Error> {
+pub fn analyze(
+    dag: &Dag,
+    inputs: &Inputs,
+    opts: &AnalyzeOptions,
+) -> Result<Analysis, AnalysisError> {
     let stats = PathStats::of(dag)?;
     let mut kernels = Vec::new();
     let mut not_defined = Vec::new();

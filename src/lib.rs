@@ -49,7 +49,7 @@ pub mod spectrum;
 pub mod stepsize;
 pub mod train;
 
-pub use analysis::{analyze, Analysis, AnalyzeOptions};
+pub use analysis::{analyze, Analysis, AnalysisError, AnalyzeOptions};
 pub use dag::{Dag, DagError, Edge, Op};
 pub use kernel::{Inputs, Kernel, KernelFn, KernelKind, Lift};
 pub use paths::{PathStats, Undefined};
@@ -126,6 +126,9 @@ pub enum Error {
     /// The predicted-against-measured training study failed.
     #[error(transparent)]
     Linearised(#[from] train::linearised::LinearisedError),
+    /// A one-DAG analysis failed.
+    #[error(transparent)]
+    Analysis(#[from] analysis::AnalysisError),
     /// Fig. 4 against time failed.
     #[error(transparent)]
     Fig4Time(#[from] train::fig4_time::Fig4TimeError),
