@@ -174,21 +174,16 @@ let ntk = inputs.ntk(&Dag::dag3(), Rule::Exact)?;
 println!("readout term trace {:.2}", ntk.readout().diag().sum());
 for (e, t) in ntk.edge_terms() { println!("edge {} -> {} trace {:.2}", e.from, e.to, t.diag().sum()); }
 println!("lift term trace {:.2}", ntk.lift().diag().sum());
-let (mut nngp, mut theta) = (Vec::new(), Vec::new());
-for (_, d) in Dag::paper_dags() {
-    nngp.push(SpectrumSummary::of(&inputs.kernel(&d, KernelKind::Exact)?.into_output_gram())?.normalized_lambda_min.unwrap_or(f64::NAN));
-    theta.push(SpectrumSummary::of(&inputs.ntk(&d, Rule::Exact)?.theta(NtkVariant::Full))?.normalized_lambda_min.unwrap_or(f64::NAN));
-}
-let bars = plot::BarData {
-    title: "NNGP and NTK lambda_min, raw and normalised (N = 64)".into(),
-    x_label: "DAG".into(), y_label: "lambda_min".into(),
-    categories: vec!["DAG#1".into(), "DAG#2".into(), "DAG#3".into()],
-    groups: vec![
-        plot::BarGroup { name: "NNGP / mean diagonal".into(), values: nngp },
-        plot::BarGroup { name: "NTK / mean diagonal".into(), values: theta },
-    ],
-};
-plot::Figure::bars(&bars)?"""),
+// The NNGP's and NTK's normalised lambda_min of DAG#1-#3 on the same N = 64 points: the
+// activation study for ReLU alone (variance-preserving sw2 = 2, the paper's edge).
+use archconv::activation_study::{activation_study, StudyOptions};
+let relu_study = activation_study(&StudyOptions { points: 64, dim: 32, seed: 0,
+    activations: vec![archconv::activation::Activation::Relu] })?;"""),
+    code("""
+match report::activations::kernel_bars(&relu_study, "relu", true) {
+    Some(bars) => plot::Figure::bars(&bars)?,
+    None => plot::Figure::from_svg(String::from("<svg xmlns='http://www.w3.org/2000/svg' width='10' height='10'/>"), (10, 10)),
+}"""),
 ])
 
 notebook("03-monte-carlo", 1, [

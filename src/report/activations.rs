@@ -55,6 +55,67 @@ pub fn bars(study: &ActivationStudy, kernel: StudyKernel, normalized: bool) -> B
     }
 }
 
+/// The figure data of one activation of `study`: grouped bars of `lambda_min` (divided by
+/// the mean diagonal if `normalized`), one cluster per DAG, one bar per kernel (NNGP, NTK).
+/// `None` when the study did not compute `activation` (its spec string, e.g. `relu`).
+///
+/// ```
+/// use archconv::activation::Activation;
+/// use archconv::activation_study::{activation_study, StudyOptions};
+/// use archconv::report::activations::kernel_bars;
+/// let s = activation_study(&StudyOptions { points: 8, dim: 4, seed: 0,
+///     activations: vec![Activation::Relu] })?;
+/// let b = kernel_bars(&s, "relu", true).expect("computed");
+/// assert_eq!(b.categories, ["DAG#1", "DAG#2", "DAG#3"]);
+/// assert_eq!(b.groups.len(), 2);                      // NNGP and NTK
+/// assert!(b.groups.iter().all(|g| g.values.iter().all(|v| v.is_finite())));
+/// assert!(kernel_bars(&s, "tanh", true).is_none());
+/// # Ok::<(), Box<dyn std::error::Error>>(())
+/// ```
+pub fn kernel_bars(study: &ActivationStudy, activation: &str, normalized: bool) -> Option<BarData> {
+    let dags = ["DAG#1", "DAG#2", "DAG#3"];
+    if !study.rows.iter().any(|r| r.activation == activation) {
+        return None;
+    }
+    let groups = StudyKernel::ALL
+        .iter()
+        .map(|&kernel| BarGroup {
+            name: format!(
+                "{}{}",
+                kernel.name().to_uppercase(),
+                if normalized { " / mean diagonal" } else { "" }
+            ),
+            values: dags
+                .iter()
+                .map(|d| {
+                    study
+                        .rows
+                        .iter()
+                        .find(|r| r.kernel == kernel && r.activation == activation && r.dag == *d)
+                        .map_or(f64::NAN, |r| {
+                            if normalized {
+                                r.normalized_lambda_min
+                            } else {
+                                r.lambda_min
+                            }
+                        })
+                })
+                .collect(),
+        })
+        .collect();
+    Some(BarData {
+        title: format!(
+            "NNGP and NTK lambda_min, {} ({activation}, N = {})",
+            if normalized { "normalised" } else { "raw" },
+            study.points
+        ),
+        x_label: "DAG".into(),
+        y_label: "lambda_min".into(),
+        categories: dags.iter().map(|d| d.to_string()).collect(),
+        groups,
+    })
+}
+
 /// The `activations` section of `study`: the table of raw and normalised `lambda_min`
 /// per activation, kernel and DAG with the study's summary, and three figures written to
 /// `dir` (`activations_nngp`, `activations_ntk`, `activations_nngp_normalised`, each as
