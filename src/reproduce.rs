@@ -208,16 +208,20 @@ fn step_dags(report: &mut Report, opts: &ReproduceOptions) -> Result<(), Error> 
 }
 
 /// The section-3 bounds and each kernel's 2-point `lambda_min` at correlation `c`
-/// ([`crate::report::bounds::kernel_table`], kept here for compatibility).
+/// ([`crate::spectrum::paper_pair_table`] as [`crate::report::bounds::kernel_table`]
+/// writes it; kept here for compatibility).
 pub fn bounds_table(cs: &[f64]) -> Result<Vec<serde_json::Value>, Error> {
-    crate::report::bounds::kernel_table(cs)
+    Ok(crate::report::bounds::kernel_table(
+        &crate::spectrum::paper_pair_table(cs)?,
+    ))
 }
 
 fn step_bounds(report: &mut Report) -> Result<(), Error> {
     use crate::report::bounds::{correlations, kernel_table, section};
     let cs = correlations();
     let bounds = crate::spectrum::paper_bounds(&cs, &cs)?;
-    report.sections.push(section(&bounds, kernel_table(&cs)?));
+    let table = crate::spectrum::paper_pair_table(&cs)?;
+    report.sections.push(section(&bounds, kernel_table(&table)));
     Ok(())
 }
 

@@ -467,6 +467,73 @@ pub enum BoundsError {
     },
 }
 
+/// One DAG's 2-point numbers at one correlation ([`paper_pair_table`]).
+#[derive(Debug, Clone, PartialEq, Serialize)]
+pub struct PairKernels {
+    /// `DAG#1`, `DAG#2`, `DAG#3`.
+    pub dag: String,
+    /// The path-sum bound `P - sum_p f^{d_p}(c)` (Eq. 12).
+    pub pathsum_bound: f64,
+    /// Per rule ([`crate::kernel::KernelKind::ALL`] order): `(rule, lambda_min,
+    /// lambda_min / mean diagonal)` of the 2x2 output Gram.
+    pub kernels: Vec<(crate::kernel::KernelKind, f64, f64)>,
+}
+
+/// The section-3 bounds and every rule's 2-point `lambda_min` of DAG#1-#3 at each
+/// correlation `c` of `cs`, for the dense lift's `K^0 = [[1, c], [c, 1]]`.
+///
+/// # Formula
+///
+/// For the 2x2 output Gram `G`, `lambda_min = (G_00 + G_11) / 2 - sqrt((G_00 - G_11)^2 / 4
+/// + G_01^2)` (closed form, a second route beside [`paper_bounds`]' eigensolver), and the
+/// normalised value divides by the mean diagonal `(G_00 + G_11) / 2`.
+///
+/// ```
+/// use archconv::spectrum::paper_pair_table;
+/// let t = paper_pair_table(&[0.5])?;
+/// assert_eq!(t[0].1.len(), 3);                               // DAG#1-#3
+/// assert_eq!(t[0].1[0].kernels.len(), 3);                    // three rules
+/// # Ok::<(), archconv::spectrum::BoundsError>(())
+/// ```
+pub fn paper_pair_table(cs: &[f64]) -> Result<Vec<(f64, Vec<PairKernels>)>, BoundsError> {
+    use crate::kernel::{Inputs, KernelKind, Lift};
+    let mut out = Vec::new();
+    for &c in cs {
+        let inp = Inputs::from_gram(ndarray::array![[1.0, c], [c, 1.0]], Lift::Dense).map_err(
+            |source| BoundsError::Kernel {
+                dag: "every DAG".into(),
+                c,
+                source,
+            },
+        )?;
+        let mut dags = Vec::new();
+        for (name, dag) in crate::Dag::paper_dags() {
+            let stats = PathStats::of(&dag)?;
+            let mut kernels = Vec::new();
+            for kind in KernelKind::ALL {
+                let k = inp
+                    .kernel(&dag, kind)
+                    .map_err(|source| BoundsError::Kernel {
+                        dag: name.into(),
+                        c,
+                        source,
+                    })?;
+                let g = &k.output().gram;
+                let lmin = 0.5 * (g[[0, 0]] + g[[1, 1]])
+                    - (0.25 * (g[[0, 0]] - g[[1, 1]]).powi(2) + g[[0, 1]].powi(2)).sqrt();
+                kernels.push((kind, lmin, lmin / (0.5 * (g[[0, 0]] + g[[1, 1]]))));
+            }
+            dags.push(PairKernels {
+                dag: name.into(),
+                pathsum_bound: pathsum_bound(&stats, c),
+                kernels,
+            });
+        }
+        out.push((c, dags));
+    }
+    Ok(out)
+}
+
 /// The section-3 bounds of one of the paper's DAGs ([`paper_bounds`]).
 #[derive(Debug, Clone, PartialEq, Serialize)]
 pub struct DagBounds {

@@ -3,11 +3,7 @@
 
 use super::{md_table, Section};
 use crate::kernel::relu::h_iter;
-use crate::kernel::{Inputs, KernelKind, Lift};
-use crate::paths::PathStats;
-use crate::spectrum::{pathsum_bound, PaperBounds};
-use crate::{Dag, Error};
-use ndarray::array;
+use crate::spectrum::{PairKernels, PaperBounds};
 
 /// The correlations of the `bounds` section: `-0.9, -0.8, ..., 1.0`, then `0.95, 0.99`.
 pub fn correlations() -> Vec<f64> {
@@ -17,35 +13,25 @@ pub fn correlations() -> Vec<f64> {
         .collect()
 }
 
-/// The section-3 bounds and each kernel's 2-point `lambda_min` at correlation `c`, one
-/// JSON row per `c`: `{"c", "DAG#k": {"pathsum_bound", "<kernel>": {"lambda_min",
-/// "normalised"}}}` (the `bounds` section's data).
-///
-/// # Formula
-///
-/// For the 2x2 output Gram `G` of `K^0 = [[1, c], [c, 1]]` (dense lift),
-/// `lambda_min = (G_00 + G_11) / 2 - sqrt((G_00 - G_11)^2 / 4 + G_01^2)`, normalised by
-/// the mean diagonal `(G_00 + G_11) / 2`.
-pub fn kernel_table(cs: &[f64]) -> Result<Vec<serde_json::Value>, Error> {
-    let mut out = Vec::new();
-    for &c in cs {
-        let inp = Inputs::from_gram(array![[1.0, c], [c, 1.0]], Lift::Dense)?;
-        let mut row = serde_json::json!({"c": c});
-        for (name, dag) in Dag::paper_dags() {
-            let stats = PathStats::of(&dag)?;
-            let mut entry = serde_json::json!({"pathsum_bound": pathsum_bound(&stats, c)});
-            for kind in KernelKind::ALL {
-                let k = inp.kernel(&dag, kind)?;
-                let g = &k.output().gram;
-                let lmin = 0.5 * (g[[0, 0]] + g[[1, 1]])
-                    - (0.25 * (g[[0, 0]] - g[[1, 1]]).powi(2) + g[[0, 1]].powi(2)).sqrt();
-                entry[kind.name()] = serde_json::json!({"lambda_min": lmin, "normalised": lmin / (0.5 * (g[[0, 0]] + g[[1, 1]]))});
+/// The `bounds` section's data, one JSON row per correlation of
+/// [`crate::spectrum::paper_pair_table`]: `{"c", "DAG#k": {"pathsum_bound", "<kernel>":
+/// {"lambda_min", "normalised"}}}`.
+pub fn kernel_table(table: &[(f64, Vec<PairKernels>)]) -> Vec<serde_json::Value> {
+    table
+        .iter()
+        .map(|(c, dags)| {
+            let mut row = serde_json::json!({ "c": c });
+            for d in dags {
+                let mut entry = serde_json::json!({ "pathsum_bound": d.pathsum_bound });
+                for (kind, lmin, normalised) in &d.kernels {
+                    entry[kind.name()] =
+                        serde_json::json!({ "lambda_min": lmin, "normalised": normalised });
+                }
+                row[d.dag.as_str()] = entry;
             }
-            row[name] = entry;
-        }
-        out.push(row);
-    }
-    Ok(out)
+            row
+        })
+        .collect()
 }
 
 /// The `bounds` section: the path-sum bounds of DAG#1-#3 beside the exact kernel's 2x2
