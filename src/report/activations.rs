@@ -5,6 +5,27 @@ use crate::activation_study::{ActivationStudy, StudyKernel};
 use crate::plot::{save_bars_png, save_bars_svg, BarData, BarGroup, PlotError};
 use std::path::Path;
 
+/// `lambda_min` (or its normalised value) of one row of `study`; NaN when absent.
+fn value(
+    study: &ActivationStudy,
+    kernel: StudyKernel,
+    activation: &str,
+    dag: &str,
+    normalized: bool,
+) -> f64 {
+    study
+        .rows
+        .iter()
+        .find(|r| r.kernel == kernel && r.activation == activation && r.dag == dag)
+        .map_or(f64::NAN, |r| {
+            if normalized {
+                r.normalized_lambda_min
+            } else {
+                r.lambda_min
+            }
+        })
+}
+
 /// The figure data of `study` for `kernel`: grouped bars of `lambda_min` (divided by
 /// the mean diagonal if `normalized`), one cluster per activation, one bar per DAG.
 pub fn bars(study: &ActivationStudy, kernel: StudyKernel, normalized: bool) -> BarData {
@@ -20,19 +41,7 @@ pub fn bars(study: &ActivationStudy, kernel: StudyKernel, normalized: bool) -> B
             name: d.to_string(),
             values: categories
                 .iter()
-                .map(|a| {
-                    study
-                        .rows
-                        .iter()
-                        .find(|r| r.kernel == kernel && &r.activation == a && r.dag == *d)
-                        .map_or(f64::NAN, |r| {
-                            if normalized {
-                                r.normalized_lambda_min
-                            } else {
-                                r.lambda_min
-                            }
-                        })
-                })
+                .map(|a| value(study, kernel, a, d, normalized))
                 .collect(),
         })
         .collect();
@@ -87,19 +96,7 @@ pub fn kernel_bars(study: &ActivationStudy, activation: &str, normalized: bool) 
             ),
             values: dags
                 .iter()
-                .map(|d| {
-                    study
-                        .rows
-                        .iter()
-                        .find(|r| r.kernel == kernel && r.activation == activation && r.dag == *d)
-                        .map_or(f64::NAN, |r| {
-                            if normalized {
-                                r.normalized_lambda_min
-                            } else {
-                                r.lambda_min
-                            }
-                        })
-                })
+                .map(|d| value(study, kernel, activation, d, normalized))
                 .collect(),
         })
         .collect();

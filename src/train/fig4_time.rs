@@ -30,7 +30,7 @@
 use super::fig4::mean_std;
 use super::loss::{loss_and_grad, Loss};
 use super::model::DagMlp;
-use super::trainer::evaluate;
+use super::trainer::{evaluate, gather};
 use super::TrainError;
 use crate::data::{self, Dataset, Split};
 use crate::kernel::{KernelFn, KernelKind, Lift};
@@ -252,11 +252,7 @@ pub fn run_in_time(
         }
         let idx = &order[pos..pos + batch];
         pos += batch;
-        let mut x = Array2::<f32>::zeros((idx.len(), train.dim()));
-        for (r, &i) in idx.iter().enumerate() {
-            x.row_mut(r).assign(&train.x.row(i));
-        }
-        let y: Vec<u8> = idx.iter().map(|&i| train.y[i]).collect();
+        let (x, y) = gather::<f32>(train, idx);
         let f = net.forward(x.view())?;
         let out = loss_and_grad(Loss::CrossEntropy, f.logits.view(), &y);
         if !out.loss.is_finite() {
@@ -520,7 +516,7 @@ pub fn fig4_time_on(
         .map(|j| (j * steps).div_ceil(budget.checkpoints))
         .collect();
     evals.dedup();
-    let x64 = train.x.mapv(f64::from);
+    let x64 = train.x_f64();
     let mut out = vec![];
     for (name, dag) in &dags {
         let theta = KernelFn::new(dag, Lift::ReluStem, KernelKind::Exact)

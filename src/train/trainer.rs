@@ -136,7 +136,8 @@ pub enum Event<'a> {
     Epoch(&'a EpochRecord),
 }
 
-fn gather<T: Scalar>(d: &Dataset, idx: &[usize]) -> (Array2<T>, Vec<u8>) {
+/// Rows `idx` of `d` as a batch in `T`, with their labels.
+pub(super) fn gather<T: Scalar>(d: &Dataset, idx: &[usize]) -> (Array2<T>, Vec<u8>) {
     let mut x = Array2::<T>::zeros((idx.len(), d.dim()));
     for (r, &i) in idx.iter().enumerate() {
         x.row_mut(r)
