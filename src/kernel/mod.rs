@@ -41,6 +41,7 @@ pub mod pathsum;
 pub mod relu;
 pub mod standard;
 pub mod stream;
+pub mod tiles;
 
 use crate::dag::Dag;
 use crate::model::LiftParams;
@@ -258,6 +259,26 @@ pub enum KernelError {
         value: f64,
         /// What is required.
         why: &'static str,
+    },
+    /// A streamed kernel (tiles, per-point terms) was asked of the path-sum rule.
+    #[error("the {rule} rule has no streamed form (tiles, per-point terms); use the exact or independent-branch rule")]
+    NotStreamed {
+        /// The rule's name.
+        rule: &'static str,
+    },
+    /// Per-point terms that do not belong with the rows or the kernel function given.
+    #[error("the per-point terms `{argument}` do not fit: {why}")]
+    TermsMismatch {
+        /// Which argument.
+        argument: &'static str,
+        /// What does not fit.
+        why: String,
+    },
+    /// Per-point terms rebuilt from inconsistent parts, or an invalid selection of them.
+    #[error("invalid per-point terms: {why}")]
+    BadTerms {
+        /// What is wrong.
+        why: String,
     },
     /// The DAG has no path from an input to the output, so its output Gram is zero.
     #[error("the DAG has no path from its input to node {node}; its kernel is identically zero")]

@@ -49,7 +49,7 @@
 use super::function::KernelFn;
 use super::ntk::NtkVariant;
 use super::stream::{prepare, DataLift, LiftTiles};
-use super::{Inputs, KernelError};
+use super::KernelError;
 use ndarray::ArrayView2;
 use rayon::prelude::*;
 use std::fs::OpenOptions;
@@ -283,36 +283,11 @@ impl KernelFn {
         if n < 2 {
             return Err(KernelError::TooFewPoints { n }.into());
         }
-        if d == 0 {
-            return Err(KernelError::NoFeatures { n }.into());
-        }
-        super::check_finite(x, "data matrix")?;
-        crate::budget::check(
-            format!("a copy of the N = {n} points (d = {d})"),
-            crate::budget::bytes(n, d).and_then(|b| b.checked_mul(8)),
-        )
-        .map_err(KernelError::from)?;
-        let normalize = self.normalizes();
-        let xs = if normalize {
-            Inputs::normalize_rows(x)
-        } else {
-            x.to_owned()
-        };
+        let xs = self.stream_rows(x, "data matrix")?;
         if xs.iter().all(|&v| v == 0.0) {
             return Err(KernelError::ZeroData { n, d }.into());
         }
-        if !normalize {
-            if let Some(i) = (0..n).find(|&i| !(xs.row(i).dot(&xs.row(i)) / d as f64).is_finite()) {
-                let largest = x.iter().fold(0.0f64, |a, &v| a.max(v.abs()));
-                return Err(KernelError::GramOverflow {
-                    row: i,
-                    col: i,
-                    value: f64::INFINITY,
-                    largest,
-                }
-                .into());
-            }
-        }
+        let normalize = self.normalizes();
         let ntk = match what {
             What::Nngp => None,
             What::Ntk(v) => Some(v),

@@ -462,26 +462,7 @@ fn diagonals(
         };
         lambda[t] = lam;
         for &id in &st.maps_of[t] {
-            let p = plan.params(st.maps[id].pid);
-            let hom = p.activation().is_positively_homogeneous();
-            if !hom && lam > MAX_UNSCALED_LOG {
-                return Err(KernelError::ScaleOutOfRange {
-                    node: t,
-                    log10_scale: lam / std::f64::consts::LN_10,
-                    activation: p.activation().to_string(),
-                });
-            }
-            let sigma = if hom { lam } else { 0.0 };
-            let kf = (lam - sigma).exp();
-            let bias = p.sb2() * (-sigma).exp();
-            let var: Vec<f64> = k.iter().map(|&d| p.sw2() * kf * d + bias).collect();
-            maps[id] = Some(ReadyMap {
-                entries: EntryMap::new(p.activation(), &var),
-                sigma,
-                sw2: p.sw2(),
-                kf,
-                bias,
-            });
+            maps[id] = Some(ready_map(plan, &st.maps[id], t, lam, &k)?);
         }
         mean[t] = Some(mu);
         diag[t] = Some(k);
@@ -490,6 +471,67 @@ fn diagonals(
         lambda,
         mean,
         diag,
+        maps,
+    })
+}
+
+/// The map of edge group `key` read from node `t`, whose scaled diagonal is `k` at
+/// log-scale `lam`.
+fn ready_map(
+    plan: &Plan<'_>,
+    key: &MapKey,
+    t: usize,
+    lam: f64,
+    k: &[f64],
+) -> Result<ReadyMap, KernelError> {
+    let p = plan.params(key.pid);
+    let hom = p.activation().is_positively_homogeneous();
+    if !hom && lam > MAX_UNSCALED_LOG {
+        return Err(KernelError::ScaleOutOfRange {
+            node: t,
+            log10_scale: lam / std::f64::consts::LN_10,
+            activation: p.activation().to_string(),
+        });
+    }
+    let sigma = if hom { lam } else { 0.0 };
+    let kf = (lam - sigma).exp();
+    let bias = p.sb2() * (-sigma).exp();
+    let var: Vec<f64> = k.iter().map(|&d| p.sw2() * kf * d + bias).collect();
+    Ok(ReadyMap {
+        entries: EntryMap::new(p.activation(), &var),
+        sigma,
+        sw2: p.sw2(),
+        kf,
+        bias,
+    })
+}
+
+/// A first pass's per-point results, taken out of a [`Prepared`] or given back to one
+/// ([`prepare`]): every node's log-scale, and the needed nodes' scaled diagonals and
+/// means (`None` elsewhere).
+#[derive(Debug, Clone, PartialEq)]
+pub(crate) struct Terms {
+    pub(crate) lambda: Vec<f64>,
+    pub(crate) diag: Vec<Option<Vec<f64>>>,
+    pub(crate) mean: Vec<Option<Vec<f64>>>,
+}
+
+/// The first pass rebuilt from given per-point terms (their points in the lift's order):
+/// the maps are built from the diagonals as [`diagonals`] builds them.
+fn from_terms(plan: &Plan<'_>, st: &Structure, terms: Terms) -> Result<Diagonals, KernelError> {
+    let nn = plan.dag().num_nodes();
+    let mut maps: Vec<Option<ReadyMap>> = (0..st.maps.len()).map(|_| None).collect();
+    for t in 0..nn {
+        if let Some(k) = &terms.diag[t] {
+            for &id in &st.maps_of[t] {
+                maps[id] = Some(ready_map(plan, &st.maps[id], t, terms.lambda[t], k)?);
+            }
+        }
+    }
+    Ok(Diagonals {
+        lambda: terms.lambda,
+        mean: terms.mean,
+        diag: terms.diag,
         maps,
     })
 }
@@ -845,6 +887,20 @@ impl Prepared<'_> {
         self.dg.lambda[self.out]
     }
 
+    /// The first pass's per-point results.
+    pub(crate) fn terms(&self) -> Terms {
+        Terms {
+            lambda: self.dg.lambda.clone(),
+            diag: self.dg.diag.clone(),
+            mean: self.dg.mean.clone(),
+        }
+    }
+
+    /// The output node.
+    pub(crate) fn output(&self) -> usize {
+        self.out
+    }
+
     /// The output's diagonal `K^H_ii / e^log_scale` over every point (first pass).
     pub(crate) fn diag(&self) -> &[f64] {
         self.dg.diag[self.out]
@@ -863,9 +919,25 @@ pub(crate) fn prepare<'a>(
     lift: LiftTiles<'a>,
     rule: Rule,
     ntk: Option<NtkVariant>,
+    dims: (usize, usize),
+    extra: u64,
+    target_rows: Option<usize>,
+) -> Result<Prepared<'a>, KernelError> {
+    prepare_with(dag, lift, rule, ntk, dims, extra, target_rows, None)
+}
+
+/// [`prepare`], with the first pass given as `terms` (of the lift's points, in order)
+/// instead of computed.
+#[allow(clippy::too_many_arguments)]
+pub(crate) fn prepare_with<'a>(
+    dag: &Dag,
+    lift: LiftTiles<'a>,
+    rule: Rule,
+    ntk: Option<NtkVariant>,
     (row_end, width): (usize, usize),
     extra: u64,
     target_rows: Option<usize>,
+    terms: Option<Terms>,
 ) -> Result<Prepared<'a>, KernelError> {
     let n = lift.len();
     let nn = dag.num_nodes() as u64;
@@ -903,7 +975,10 @@ pub(crate) fn prepare<'a>(
         ),
         estimate,
     )?;
-    let dg = diagonals(&plan, &st, &lift, rule)?;
+    let dg = match terms {
+        None => diagonals(&plan, &st, &lift, rule)?,
+        Some(terms) => from_terms(&plan, &st, terms)?,
+    };
     Ok(Prepared {
         st,
         dg,
