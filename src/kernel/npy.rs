@@ -207,7 +207,7 @@ fn io(path: &Path) -> impl FnOnce(std::io::Error) -> NpyError + '_ {
 }
 
 /// FNV-1a, 64-bit: a stable fingerprint of the run's inputs (not a cryptographic hash).
-fn fnv(h: u64, bytes: &[u8]) -> u64 {
+pub(super) fn fnv(h: u64, bytes: &[u8]) -> u64 {
     bytes
         .iter()
         .fold(h, |h, &b| (h ^ u64::from(b)).wrapping_mul(0x100_0000_01b3))
@@ -317,19 +317,10 @@ impl KernelFn {
             });
         }
         // The fingerprint of everything the numbers depend on.
-        let mut h = 0xcbf2_9ce4_8422_2325u64;
-        let dag_json = serde_json::to_string(self.dag()).unwrap_or_default();
-        for part in [
-            dag_json,
-            self.lift().to_string(),
-            self.kind().name().to_string(),
-            format!(
-                "{what:?} {:?} normalize={normalize} n={n} d={d}",
-                opts.dtype
-            ),
-        ] {
-            h = fnv(h, part.as_bytes());
-        }
+        let mut h = self.fingerprint_of(&format!(
+            "{what:?} {:?} normalize={normalize} n={n} d={d}",
+            opts.dtype
+        ));
         for v in x.iter() {
             h = fnv(h, &v.to_bits().to_le_bytes());
         }

@@ -32,7 +32,7 @@
 //! # Ok::<(), archconv::kernel::KernelError>(())
 //! ```
 
-use super::npy::What;
+use super::npy::{fnv, What};
 use super::ntk::NtkVariant;
 use super::stream::{prepare, prepare_with, DataLift, LiftTiles, Terms};
 use super::{Inputs, KernelError, KernelFn};
@@ -177,23 +177,19 @@ impl PointTerms {
 }
 
 impl KernelFn {
+    /// An FNV-1a fingerprint of the DAG, lift and rule, then `extra` (what a caller's
+    /// numbers also depend on).
+    pub(crate) fn fingerprint_of(&self, extra: &str) -> u64 {
+        let dag = serde_json::to_string(self.dag()).unwrap_or_default();
+        let lift = self.lift().to_string();
+        [dag.as_str(), lift.as_str(), self.kind().name(), extra]
+            .iter()
+            .fold(0xcbf2_9ce4_8422_2325u64, |h, part| fnv(h, part.as_bytes()))
+    }
+
     /// A fingerprint of everything a kernel entry depends on besides the data.
     fn fingerprint(&self) -> u64 {
-        let mut h = 0xcbf2_9ce4_8422_2325u64;
-        let dag = serde_json::to_string(self.dag()).unwrap_or_default();
-        for part in [
-            dag,
-            self.lift().to_string(),
-            self.kind().name().to_string(),
-            self.normalizes().to_string(),
-        ] {
-            for &b in part.as_bytes() {
-                h ^= u64::from(b);
-                h = h.wrapping_mul(0x0000_0100_0000_01b3);
-            }
-            h = h.rotate_left(7);
-        }
-        h
+        self.fingerprint_of(&format!("tiles normalize={}", self.normalizes()))
     }
 
     /// The rows of `x` as the streamed kernels read them: checked finite and, when this
