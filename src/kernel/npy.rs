@@ -75,6 +75,16 @@ pub enum Dtype {
     F32,
 }
 
+impl What {
+    /// The NTK variant asked for, or `None` for the NNGP.
+    pub fn ntk_variant(self) -> Option<NtkVariant> {
+        match self {
+            What::Nngp => None,
+            What::Ntk(v) => Some(v),
+        }
+    }
+}
+
 impl Dtype {
     fn bytes(self) -> usize {
         match self {
@@ -288,10 +298,7 @@ impl KernelFn {
             return Err(KernelError::ZeroData { n, d }.into());
         }
         let normalize = self.normalizes();
-        let ntk = match what {
-            What::Nngp => None,
-            What::Ntk(v) => Some(v),
-        };
+        let ntk = what.ntk_variant();
         let lift = DataLift::new(
             xs.view(),
             normalize,

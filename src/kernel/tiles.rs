@@ -358,10 +358,7 @@ impl KernelFn {
             ),
             self.tile_bytes(x1.nrows(), split.map(|s| xs.nrows() - s), what),
         )?;
-        let ntk = match what {
-            What::Nngp => None,
-            What::Ntk(v) => Some(v),
-        };
+        let ntk = what.ntk_variant();
         let n = xs.nrows();
         let (row_end, width) = match split {
             None => (n, n),
