@@ -9,16 +9,17 @@
 //! cargo run --release --example peers -- WORKLOAD DAG X.npy REPS OUT.npy
 //! ```
 //!
-//! Workloads: `nngp-exact`, `nngp-indep` (the output node's Gram), `ntk-exact`,
-//! `ntk-indep` (full NTK: readout, every linear edge, the lift), `lambda-min` and
-//! `spectrum` (of the exact NNGP output Gram, computed once, untimed), and `mc` (one
-//! conditional-sampler network of width 4096 in f32; the result is its output Gram).
-//! Prints one JSON line: `{"workload", "n", "first_s", "times_s": [...], "median_s",
-//! "value"}` (`value`: `lambda_min`, or the smallest eigenvalue for `spectrum`).
-use archconv::kernel::exact::Rule;
+//! Workloads: `nngp-exact`, `nngp-indep` (the output node's Gram, [`KernelFn::nngp`]),
+//! `ntk-exact`, `ntk-indep` (full NTK: readout, every linear edge, the lift;
+//! [`KernelFn::ntk`]), `lambda-min` and `spectrum` (of the exact NNGP output Gram,
+//! computed once, untimed), and `mc` (one conditional-sampler network of width 4096 in
+//! f32; the result is its output Gram). Prints one JSON line: `{"workload", "n",
+//! "first_s", "times_s": [...], "median_s", "value", "peak_mib"}` (`value`: `lambda_min`,
+//! or the smallest eigenvalue for `spectrum`; `peak_mib`: the process's peak resident
+//! memory).
 use archconv::kernel::ntk::NtkVariant;
 use archconv::montecarlo::{sample_network, McInputs, Precision, Sampler};
-use archconv::{Dag, Inputs, KernelKind, Lift, Op};
+use archconv::{Dag, Inputs, KernelFn, KernelKind, Lift, Op};
 use ndarray::Array2;
 use std::io::{Read, Write};
 use std::time::Instant;
@@ -110,6 +111,14 @@ fn dag_json(dag: &Dag) -> String {
     )
 }
 
+/// This process's peak resident memory in MiB (`VmHWM` of `/proc/self/status`; Linux).
+fn peak_mib() -> Option<u64> {
+    let status = std::fs::read_to_string("/proc/self/status").ok()?;
+    let line = status.lines().find(|l| l.starts_with("VmHWM:"))?;
+    let kb: u64 = line.split_whitespace().nth(1)?.parse().ok()?;
+    Some(kb / 1024)
+}
+
 /// One warm-up call (its time is `first`), then `reps` timed calls.
 fn time<T>(reps: usize, mut f: impl FnMut() -> Res<T>) -> Res<(f64, Vec<f64>, T)> {
     let t = Instant::now();
@@ -153,7 +162,6 @@ fn main() -> Res<()> {
             let x = read_npy(x)?;
             let reps: usize = reps.parse()?;
             let n = x.nrows();
-            let inputs = || Inputs::from_data(x.view(), Lift::Dense);
             let mut value = None;
             let (first, times, result) = match workload {
                 "nngp-exact" | "nngp-indep" => {
@@ -162,26 +170,21 @@ fn main() -> Res<()> {
                     } else {
                         KernelKind::IndependentBranch
                     };
-                    time(reps, || {
-                        Ok(inputs()?.kernel(&dag, kind)?.output().gram.clone())
-                    })?
+                    let kf = KernelFn::new(&dag, Lift::Dense, kind);
+                    time(reps, || Ok(kf.nngp(x.view(), None)?))?
                 }
                 "ntk-exact" | "ntk-indep" => {
-                    let rule = if workload == "ntk-exact" {
-                        Rule::Exact
+                    let kind = if workload == "ntk-exact" {
+                        KernelKind::Exact
                     } else {
-                        Rule::IndependentBranch
+                        KernelKind::IndependentBranch
                     };
-                    time(reps, || {
-                        Ok(inputs()?.ntk(&dag, rule)?.theta(NtkVariant::Full))
-                    })?
+                    let kf = KernelFn::new(&dag, Lift::Dense, kind);
+                    time(reps, || Ok(kf.ntk(x.view(), None, NtkVariant::Full)?))?
                 }
                 "lambda-min" | "spectrum" => {
-                    let k = inputs()?
-                        .kernel(&dag, KernelKind::Exact)?
-                        .output()
-                        .gram
-                        .clone();
+                    let k =
+                        KernelFn::new(&dag, Lift::Dense, KernelKind::Exact).nngp(x.view(), None)?;
                     let (first, times, v) = if workload == "lambda-min" {
                         time(reps, || Ok(archconv::spectrum::lambda_min(&k)?))?
                     } else {
@@ -215,9 +218,10 @@ fn main() -> Res<()> {
             let median = sorted.get(sorted.len() / 2).copied().unwrap_or(first);
             let times: Vec<String> = times.iter().map(|t| format!("{t:.6}")).collect();
             println!(
-                "{{\"workload\": \"{workload}\", \"n\": {n}, \"first_s\": {first:.6}, \"times_s\": [{}], \"median_s\": {median:.6}, \"value\": {}}}",
+                "{{\"workload\": \"{workload}\", \"n\": {n}, \"first_s\": {first:.6}, \"times_s\": [{}], \"median_s\": {median:.6}, \"value\": {}, \"peak_mib\": {}}}",
                 times.join(", "),
-                value.map_or("null".into(), |v: f64| format!("{v:e}"))
+                value.map_or("null".into(), |v: f64| format!("{v:e}")),
+                peak_mib().map_or("null".into(), |v| v.to_string())
             );
             Ok(())
         }

@@ -534,7 +534,7 @@ impl Dataset {
         assert_eq!(mean.len(), std.len(), "mean and std lengths differ");
         let c = mean.len();
         assert!(
-            c > 0 && self.dim() % c == 0,
+            c > 0 && self.dim().is_multiple_of(c),
             "{c} channels do not divide {} features",
             self.dim()
         );

@@ -220,23 +220,38 @@ pub(crate) fn tridiagonal_lambda_min(d: &[f64], e: &[f64]) -> f64 {
     0.5 * (lo + hi)
 }
 
-/// A Cholesky factor able to apply `K^{-1}` to a block of vectors in place.
+/// A Cholesky factor able to apply `(K - sigma I)^{-1}` to a block of vectors in place.
 pub(crate) struct CholSolver {
     #[cfg(not(feature = "lapack"))]
-    llt: faer::linalg::solvers::Llt<f64>,
+    l: Mat<f64>,
     #[cfg(feature = "lapack")]
     l: Array2<f64>,
     #[cfg(feature = "lapack")]
     lt: Array2<f64>,
 }
 
+/// Orders from which the factorization and the block solves of [`CholSolver`] run on
+/// every thread: below it, a `16`-vector solve is a fraction of a millisecond and
+/// waking the pool costs more than it gains.
+#[cfg(not(feature = "lapack"))]
+const CHOL_PAR_MIN: usize = 1500;
+
 impl CholSolver {
-    /// Factors `K = L L^T`; `None` when `K` is not numerically positive definite.
+    /// Factors `K = L L^T` (lower triangle of `K` read); `None` when `K` is not
+    /// numerically positive definite.
     pub(crate) fn new(k: ArrayView2<'_, f64>) -> Option<CholSolver> {
+        CholSolver::shifted(k, 0.0)
+    }
+
+    /// Factors `K - sigma I = L L^T`; `None` when that is not numerically positive
+    /// definite (so a success proves `sigma < lambda_min(K)` up to rounding).
+    pub(crate) fn shifted(k: ArrayView2<'_, f64>, sigma: f64) -> Option<CholSolver> {
         #[cfg(feature = "lapack")]
         {
             use ndarray_linalg::{Cholesky, UPLO};
-            let l = k.to_owned().cholesky(UPLO::Lower).ok()?;
+            let mut a = k.to_owned();
+            a.diag_mut().iter_mut().for_each(|d| *d -= sigma);
+            let l = a.cholesky(UPLO::Lower).ok()?;
             if l.diag().iter().any(|&d| !d.is_finite() || d <= 0.0) {
                 return None;
             }
@@ -245,15 +260,83 @@ impl CholSolver {
         }
         #[cfg(not(feature = "lapack"))]
         {
-            let ks = k.as_standard_layout();
-            let kv = ks.view();
-            let m = as_faer(&kv)?;
-            let llt = m.llt(faer::Side::Lower).ok()?;
-            Some(CholSolver { llt })
+            let mut l = Mat::<f64>::zeros(0, 0);
+            CholSolver::factor_into(&mut l, k, sigma).then_some(CholSolver { l })
         }
     }
 
-    /// `X <- K^{-1} X`.
+    /// Refactors with another shift, reusing the factor's storage: `K - sigma I`.
+    /// Returns `false` (and leaves the solver unusable) when it is not positive definite.
+    pub(crate) fn refactor(&mut self, k: ArrayView2<'_, f64>, sigma: f64) -> bool {
+        #[cfg(feature = "lapack")]
+        {
+            match CholSolver::shifted(k, sigma) {
+                Some(c) => {
+                    *self = c;
+                    true
+                }
+                None => false,
+            }
+        }
+        #[cfg(not(feature = "lapack"))]
+        {
+            CholSolver::factor_into(&mut self.l, k, sigma)
+        }
+    }
+
+    /// `l <- chol(K - sigma I)` in place: the lower triangle of `K` is copied (`K`'s rows
+    /// are the columns of the column-major `l`, so the copy is contiguous), shifted and
+    /// factored by faer.
+    #[cfg(not(feature = "lapack"))]
+    fn factor_into(l: &mut Mat<f64>, k: ArrayView2<'_, f64>, sigma: f64) -> bool {
+        use faer::dyn_stack::{MemBuffer, MemStack};
+        use faer::linalg::cholesky::llt::factor;
+        let n = k.nrows();
+        if k.ncols() != n || n == 0 {
+            return false;
+        }
+        if l.nrows() != n || l.ncols() != n {
+            *l = Mat::<f64>::zeros(n, n);
+        }
+        // The lower triangle of K (row-major) into the column-major l, in 32 x 32
+        // blocks so that both sides stay in cache.
+        const B: usize = 32;
+        let ks = k.as_standard_layout();
+        for i0 in (0..n).step_by(B) {
+            for j0 in (0..=i0).step_by(B) {
+                for i in i0..(i0 + B).min(n) {
+                    let row = ks.row(i);
+                    for j in j0..(j0 + B).min(i + 1) {
+                        l[(i, j)] = row[j];
+                    }
+                }
+            }
+        }
+        for i in 0..n {
+            l[(i, i)] -= sigma;
+        }
+        let par = if n >= CHOL_PAR_MIN {
+            Par::rayon(0)
+        } else {
+            Par::Seq
+        };
+        let mut mem = MemBuffer::new(factor::cholesky_in_place_scratch::<f64>(
+            n,
+            par,
+            Default::default(),
+        ));
+        let ok = factor::cholesky_in_place(
+            l.as_mut(),
+            Default::default(),
+            par,
+            MemStack::new(&mut mem),
+            Default::default(),
+        )
+        .is_ok();
+        ok && (0..n).all(|i| l[(i, i)].is_finite() && l[(i, i)] > 0.0)
+    }
+
+    /// `X <- (K - sigma I)^{-1} X`.
     pub(crate) fn solve_in_place(&self, x: &mut Mat<f64>) {
         #[cfg(feature = "lapack")]
         {
@@ -269,8 +352,20 @@ impl CholSolver {
         }
         #[cfg(not(feature = "lapack"))]
         {
-            use faer::linalg::solvers::Solve;
-            self.llt.solve_in_place(x.as_mut());
+            use faer::linalg::cholesky::llt::solve;
+            let n = self.l.nrows();
+            let par = if n >= CHOL_PAR_MIN {
+                Par::rayon(0)
+            } else {
+                Par::Seq
+            };
+            solve::solve_in_place_with_conj(
+                self.l.as_ref(),
+                faer::Conj::No,
+                x.as_mut(),
+                par,
+                faer::dyn_stack::MemStack::new(&mut []),
+            );
         }
     }
 }

@@ -138,7 +138,7 @@ fn block_krylov(
             v.as_ref().submatrix(0, 0, n, k + b).transpose(),
             aq.as_ref(),
             1.0,
-            Par::rayon(0),
+            krylov_par(n),
         );
         for j in 0..b {
             for i in 0..k + b {
@@ -164,7 +164,7 @@ fn block_krylov(
             av.as_ref().submatrix(0, 0, n, k),
             sv.as_mat(),
             1.0,
-            Par::rayon(0),
+            krylov_par(n),
         );
         faer::linalg::matmul::matmul(
             r.as_mut(),
@@ -172,7 +172,7 @@ fn block_krylov(
             v.as_ref().submatrix(0, 0, n, k),
             sv.as_mat(),
             -theta,
-            Par::rayon(0),
+            krylov_par(n),
         );
         let rn = r.norm_l2();
         let gap = theta - theta2;
@@ -198,6 +198,7 @@ fn block_krylov(
 /// Orthonormal basis of the columns of `x` after removing their components along the
 /// orthonormal `basis` (two passes of block Gram-Schmidt); drops near-dependent columns.
 fn orthonormalize(x: MatRef<'_, f64>, basis: Option<&Mat<f64>>) -> Option<Mat<f64>> {
+    let n = x.nrows();
     let mut w = x.to_owned();
     if let Some(v) = basis {
         for _ in 0..2 {
@@ -208,7 +209,7 @@ fn orthonormalize(x: MatRef<'_, f64>, basis: Option<&Mat<f64>>) -> Option<Mat<f6
                 v.transpose(),
                 w.as_ref(),
                 1.0,
-                Par::rayon(0),
+                krylov_par(n),
             );
             faer::linalg::matmul::matmul(
                 w.as_mut(),
@@ -216,7 +217,7 @@ fn orthonormalize(x: MatRef<'_, f64>, basis: Option<&Mat<f64>>) -> Option<Mat<f6
                 v.as_ref(),
                 c.as_ref(),
                 -1.0,
-                Par::rayon(0),
+                krylov_par(n),
             );
         }
     }
@@ -277,32 +278,30 @@ fn lambda_min_with_method(k: &Array2<f64>) -> Result<(f64, Method), SpectrumErro
 /// `sigma < lambda_min`), and block Krylov on `(K - sigma I)^{-1}`, whose top eigenvalue
 /// `1/(lambda_min - sigma)` is now well separated, converges in a few blocks.
 fn shift_invert_lambda_min(k: &Array2<f64>, n: usize) -> Option<f64> {
-    let chol = CholSolver::new(k.view())?;
-    let op = |x: &Mat<f64>| {
-        let mut y = x.clone();
-        chol.solve_in_place(&mut y);
-        y
+    let mut chol = CholSolver::new(k.view())?;
+    let (theta, _) = {
+        let op = |x: &Mat<f64>| {
+            let mut y = x.clone();
+            chol.solve_in_place(&mut y);
+            y
+        };
+        block_krylov(n, &op, BLOCK, PHASE1_DIM.min(n), 1e-6)?
     };
-    let (theta, _) = block_krylov(n, &op, 16, 128.min(n), 1e-6)?;
     if !(theta > 0.0 && theta.is_finite()) {
         return None;
     }
     let upper = 1.0 / theta;
-    drop(chol);
     let mut delta = 1e-2;
     for _ in 0..6 {
         let sigma = upper * (1.0 - delta);
-        let mut shifted = k.clone();
-        for i in 0..n {
-            shifted[[i, i]] -= sigma;
-        }
-        if let Some(sc) = CholSolver::new(shifted.view()) {
+        // The first factor's storage is reused for K - sigma I.
+        if chol.refactor(k.view(), sigma) {
             let sop = |x: &Mat<f64>| {
                 let mut y = x.clone();
-                sc.solve_in_place(&mut y);
+                chol.solve_in_place(&mut y);
                 y
             };
-            let (t, ok) = block_krylov(n, &sop, 16, 256.min(n), TOL)?;
+            let (t, ok) = block_krylov(n, &sop, BLOCK, 256.min(n), TOL)?;
             if ok && t > 0.0 {
                 return Some(sigma + 1.0 / t);
             }
@@ -312,6 +311,21 @@ fn shift_invert_lambda_min(k: &Array2<f64>, n: usize) -> Option<f64> {
     }
     None
 }
+
+/// Threads for the Krylov runs' `N x k` products: all of them from `N = 1500` (below,
+/// waking the pool costs more than the products).
+fn krylov_par(n: usize) -> Par {
+    if n >= 1500 {
+        Par::rayon(0)
+    } else {
+        Par::Seq
+    }
+}
+
+/// Vectors per block of the shift-invert Krylov runs.
+const BLOCK: usize = 16;
+/// Basis size of the first (estimating) run.
+const PHASE1_DIM: usize = 128;
 
 /// Smallest eigenvalue of the symmetric matrix `k` (module docs for the method).
 pub fn lambda_min(k: &Array2<f64>) -> Result<f64, SpectrumError> {

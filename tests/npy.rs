@@ -5,6 +5,7 @@
 //! Tolerance 1e-12 of the largest diagonal entry, as `tests/stream.rs` (f64); for f32
 //! files, one f32 rounding: 2^-24 relative, doubled.
 
+mod common;
 use archconv::activation::Activation;
 use archconv::kernel::npy::{Dtype, NpyError, NpyOptions, What};
 use archconv::kernel::ntk::NtkVariant;
@@ -115,8 +116,8 @@ fn files_equal_the_in_memory_kernels() {
     ];
     for (i, (name, kf, what)) in cases.iter().enumerate() {
         let want = match what {
-            What::Nngp => kf.nngp(x.view(), None).unwrap(),
-            What::Ntk(v) => kf.ntk(x.view(), None, *v).unwrap(),
+            What::Nngp => common::stored_kernel(kf, &x, None),
+            What::Ntk(v) => common::stored_kernel(kf, &x, Some(*v)),
         };
         for dtype in [Dtype::F64, Dtype::F32] {
             let path = dir.join(format!("k{i}-{dtype:?}.npy"));

@@ -93,14 +93,14 @@ fn assembled_tiles_equal_the_one_process_kernels() {
                 for kind in [KernelKind::Exact, KernelKind::IndependentBranch] {
                     let kf = KernelFn::new(&dag, lift.clone(), kind);
                     let what = format!("{name} {p:?} {lift} {kind}");
-                    let k = kf.nngp(x.view(), None).unwrap();
+                    let k = common::stored_kernel(&kf, &x, None);
                     assert_close(&assembled(&kf, &x, &cuts, What::Nngp), &k, &what);
                     for v in [
                         NtkVariant::Full,
                         NtkVariant::FrozenLift,
                         NtkVariant::ReadoutOnly,
                     ] {
-                        let t = kf.ntk(x.view(), None, v).unwrap();
+                        let t = common::stored_kernel(&kf, &x, Some(v));
                         let got = assembled(&kf, &x, &cuts, What::Ntk(v));
                         assert_close(&got, &t, &format!("{what} NTK {v:?}"));
                     }
@@ -118,7 +118,7 @@ fn unnormalised_tiles_and_one_tile_for_the_whole_set() {
     let p = EdgeParams::new(Activation::AbRelu { a: -0.3, b: 1.0 }, 1.7, 0.05).unwrap();
     let dag = Dag::dag3().with_all_params(&p);
     let kf = KernelFn::new(&dag, LiftParams::dense(), KernelKind::Exact).unnormalized();
-    let k = kf.nngp(x.view(), None).unwrap();
+    let k = common::stored_kernel(&kf, &x, None);
     assert_close(
         &assembled(&kf, &x, &[0, 8, 17], What::Nngp),
         &k,

@@ -8,12 +8,16 @@
 //! `x2` is the matching block of the kernel of the stacked set `[x1; x2]`, and it is
 //! computed without the `N1 x N1` and `N2 x N2` blocks: one pass over every node's
 //! diagonal and mean (`O(N1 + N2)` per node), then the cross entries tile by tile
-//! ([`super::stream`]). With `x2 = None` the symmetric kernel of `x1` is computed by the
-//! stored-state recursion ([`Inputs::kernel`], [`Inputs::ntk`]).
+//! ([`super::stream`]). With `x2 = None` the symmetric kernel of `x1` is the output node
+//! alone, block by block ([`KernelFn::point_terms`] then one [`KernelFn::tile`] over the
+//! set: `64 x 64` blocks of the upper triangle in parallel, mirrored), so no other node's
+//! `N x N` state is held: the memory is the result plus a few blocks per thread, and the
+//! entries equal the stored-state recursion's ([`Inputs::kernel`], [`Inputs::ntk`]) to
+//! rounding (tested).
 //!
 //! | rule | NNGP `x1` alone | NNGP `(x1, x2)` | NTK |
 //! |---|---|---|---|
-//! | exact, independent-branch | recursion | streamed cross block | recursion / streamed cross block |
+//! | exact, independent-branch | output blocks | streamed cross block | output blocks / streamed cross block |
 //! | path-sum | recursion | block of the kernel of `[x1; x2]` (costs `(N1 + N2)^2`) | not defined: refused |
 //!
 //! Row normalisation (the default, as [`Inputs::from_data`]) scales each point on its
@@ -37,6 +41,7 @@
 //! ```
 
 use super::exact::Rule;
+use super::npy::What;
 use super::ntk::NtkVariant;
 use super::stream::{prepare, LiftTiles, Region, ScaledGram};
 use super::{Inputs, KernelError, KernelKind, NodeState};
@@ -159,8 +164,8 @@ impl KernelFn {
 
     /// The output NNGP `K^H(x1, x2)` (`N1 x N2`), or `K^H(x1, x1)` when `x2` is `None`.
     ///
-    /// Errors: those of [`Inputs::from_data`] and [`Inputs::kernel`] (bad data, no path,
-    /// the memory budget), [`KernelError::DimensionMismatch`] when the sets' dimensions
+    /// Errors: bad data as [`Inputs::from_data`], no path and the memory budget (for the
+    /// path-sum rule, those of [`Inputs::kernel`]), [`KernelError::DimensionMismatch`] when the sets' dimensions
     /// differ, and [`KernelError::OutOfRange`] when an entry is past f64's range
     /// ([`Inputs::output_kernel`] keeps such kernels in scaled form).
     pub fn nngp(
@@ -171,6 +176,12 @@ impl KernelFn {
         if x2.is_none() && x1.nrows() == 1 {
             // One point: its 1 x 1 kernel is the cross block with itself.
             return self.nngp(x1, Some(x1));
+        }
+        if let (None, Some(_)) = (x2, self.rule()) {
+            // The output node alone, block by block ([`KernelFn::tile`]): no node's
+            // `N x N` state is ever held.
+            let terms = self.point_terms(x1)?;
+            return self.tile(x1, &terms, None, What::Nngp);
         }
         let (inp, split) = self.inputs(x1, x2)?;
         match (split, self.rule()) {
@@ -202,6 +213,10 @@ impl KernelFn {
         })?;
         if x2.is_none() && x1.nrows() == 1 {
             return self.ntk(x1, Some(x1), variant);
+        }
+        if x2.is_none() {
+            let terms = self.point_terms(x1)?;
+            return self.tile(x1, &terms, None, What::Ntk(variant));
         }
         let (inp, split) = self.inputs(x1, x2)?;
         match split {

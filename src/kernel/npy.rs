@@ -438,7 +438,7 @@ impl KernelFn {
             strips
                 .par_iter()
                 .map(|&(i0, i1)| {
-                    let (k, t) = pass.tile((i0, i1), i0);
+                    let (k, t) = pass.tile((i0, i1), (i0, n));
                     let v = if t.is_empty() {
                         k
                     } else {

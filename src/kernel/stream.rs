@@ -618,16 +618,20 @@ impl<'a> DataLift<'a> {
         }
     }
 
-    /// `(K^0, Theta^0)` on rows `[i0, i1)` x columns `[c0, N)`, row-major.
-    fn block(&self, i0: usize, i1: usize, c0: usize) -> (Vec<f64>, Option<Vec<f64>>) {
-        let n = self.x.nrows();
-        let w = n - c0;
+    /// `(K^0, Theta^0)` on rows `[i0, i1)` x columns `[c0, c1)`, row-major.
+    fn block(
+        &self,
+        i0: usize,
+        i1: usize,
+        (c0, c1): (usize, usize),
+    ) -> (Vec<f64>, Option<Vec<f64>>) {
+        let w = c1 - c0;
         let a = self.x.slice(ndarray::s![i0..i1, ..]);
-        let b = self.x.slice(ndarray::s![c0.., ..]);
+        let b = self.x.slice(ndarray::s![c0..c1, ..]);
         let mut g = a.dot(&b.t());
         g.mapv_inplace(|v| v * self.inv_d);
         if let Some(u) = &self.unit {
-            for i in i0.max(c0)..i1 {
+            for i in i0.max(c0)..i1.min(c1) {
                 g[[i - i0, i - c0]] = f64::from(u8::from(u[i]));
             }
         }
@@ -687,30 +691,29 @@ impl LiftTiles<'_> {
     }
 
     /// The lift's covariance `K^0 - mu^0 mu^0T` (exact) or `K^0` (branch) on rows
-    /// `[i0, i1)` x columns `[c0, N)`, and its NTK term when asked for.
+    /// `[i0, i1)` x columns `[c0, c1)`, and its NTK term when asked for.
     fn block(
         &self,
         (i0, i1): (usize, usize),
-        c0: usize,
+        (c0, c1): (usize, usize),
         exact: bool,
         ntk: bool,
     ) -> (Vec<f64>, Option<Vec<f64>>) {
-        let n = self.len();
-        let w = n - c0;
+        let w = c1 - c0;
         let (mut c, e) = match self {
             LiftTiles::Gram { k0, theta0, .. } => {
                 let c: Vec<f64> = (i0..i1)
-                    .flat_map(|i| k0.row(i).slice(ndarray::s![c0..]).to_vec())
+                    .flat_map(|i| k0.row(i).slice(ndarray::s![c0..c1]).to_vec())
                     .collect();
                 let e = theta0.as_ref().filter(|_| ntk).map(|t| {
                     (i0..i1)
-                        .flat_map(|i| t.row(i).slice(ndarray::s![c0..]).to_vec())
+                        .flat_map(|i| t.row(i).slice(ndarray::s![c0..c1]).to_vec())
                         .collect()
                 });
                 (c, e)
             }
             LiftTiles::Data(d) => {
-                let (c, e) = d.block(i0, i1, c0);
+                let (c, e) = d.block(i0, i1, (c0, c1));
                 (c, e.filter(|_| ntk))
             }
         };
@@ -727,7 +730,7 @@ impl LiftTiles<'_> {
     }
 }
 
-/// One block of output rows `[i0, i1)`, columns `[c0, N)`, row-major: `(K rows, Theta
+/// One block of output rows `[i0, i1)`, columns `[c0, c1)`, row-major: `(K rows, Theta
 /// rows)`.
 #[allow(clippy::too_many_arguments)]
 fn tile(
@@ -737,12 +740,11 @@ fn tile(
     rule: Rule,
     ntk: bool,
     out: usize,
-    n: usize,
     (i0, i1): (usize, usize),
-    c0: usize,
+    (c0, c1): (usize, usize),
 ) -> (Vec<f64>, Vec<f64>) {
     let exact = rule == Rule::Exact;
-    let w = n - c0;
+    let w = c1 - c0;
     let len = (i1 - i0) * w;
     let nn = st.need.len();
     let mut acc_k: Vec<Option<Vec<f64>>> = vec![None; nn];
@@ -761,7 +763,7 @@ fn tile(
     }
     // The lift's contributions, in true values (scale 0).
     {
-        let (c0v, e0) = lift.block((i0, i1), c0, exact, ntk);
+        let (c0v, e0) = lift.block((i0, i1), (c0, c1), exact, ntk);
         for &(t, lp) in &st.lift_reach {
             let f = (weight(lp) - dg.lambda[t]).exp();
             add_into(&mut acc_k[t], f, &c0v);
@@ -866,7 +868,6 @@ pub(crate) struct Prepared<'a> {
     /// Whether tiles carry the NTK.
     ntk: bool,
     out: usize,
-    n: usize,
     /// Rows per tile that fit the budget.
     pub(crate) rows: usize,
     /// The memory estimate the pass was admitted under.
@@ -874,11 +875,11 @@ pub(crate) struct Prepared<'a> {
 }
 
 impl Prepared<'_> {
-    /// Rows `[i0, i1)` x columns `[c0, N)` of the output NNGP (and NTK part), scaled by
+    /// Rows `[i0, i1)` x columns `[c0, c1)` of the output NNGP (and NTK part), scaled by
     /// `e^-log_scale`, row-major.
-    pub(crate) fn tile(&self, rows: (usize, usize), c0: usize) -> (Vec<f64>, Vec<f64>) {
+    pub(crate) fn tile(&self, rows: (usize, usize), cols: (usize, usize)) -> (Vec<f64>, Vec<f64>) {
         tile(
-            &self.st, &self.dg, &self.lift, self.rule, self.ntk, self.out, self.n, rows, c0,
+            &self.st, &self.dg, &self.lift, self.rule, self.ntk, self.out, rows, cols,
         )
     }
 
@@ -986,7 +987,6 @@ pub(crate) fn prepare_with<'a>(
         rule,
         ntk: with_ntk,
         out,
-        n,
         rows,
         estimate,
     })
@@ -1053,7 +1053,7 @@ impl Inputs {
         let parts: Vec<(usize, usize, Vec<f64>, Vec<f64>)> = blocks
             .par_iter()
             .map(|&(i0, i1)| {
-                let (k, t) = pass.tile((i0, i1), c0_of(i0));
+                let (k, t) = pass.tile((i0, i1), (c0_of(i0), n));
                 (i0, i1, k, t)
             })
             .collect();

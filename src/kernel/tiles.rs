@@ -375,43 +375,51 @@ impl KernelFn {
             LiftTiles::Data(Box::new(lift)),
             rule,
             ntk,
-            (row_end, width),
+            (row_end, BLOCK.min(width)),
             0,
-            None,
+            Some(BLOCK),
             Some(terms),
         )?;
-        let c0_of = |i0: usize| split.unwrap_or(i0);
-        let strips: Vec<(usize, usize)> = (0..row_end)
-            .step_by(pass.rows.max(1))
-            .map(|i0| (i0, (i0 + pass.rows.max(1)).min(row_end)))
-            .collect();
-        let mut out = Array2::<f64>::zeros((row_end, width));
+        // Blocks of `br x bc` entries (`br` the rows the budget admitted for blocks
+        // `BLOCK` wide): strips of `br` rows run in parallel, each over its blocks left to
+        // right; the symmetric kernel starts each strip at its diagonal block.
+        let br = pass.rows.max(1);
+        let bc = BLOCK.min(width).max(1);
+        let col_start = |i0: usize| split.unwrap_or(i0);
+        let off = split.unwrap_or(0);
+        let mut out = crate::linalg::zeros_fast(row_end, width);
         let scale = pass.log_scale().exp();
         let with_theta = matches!(ntk, Some(NtkVariant::Full | NtkVariant::FrozenLift));
-        // Each strip writes its own rows; the mirror half is filled afterwards.
-        out.axis_chunks_iter_mut(Axis(0), pass.rows.max(1))
+        let finite = out
+            .axis_chunks_iter_mut(Axis(0), br)
             .into_par_iter()
-            .zip(strips.par_iter())
-            .for_each(|(mut block, &(i0, i1))| {
-                let c0 = c0_of(i0);
-                let (k, th) = pass.tile((i0, i1), c0);
-                let w = n - c0;
-                for r in 0..(i1 - i0) {
-                    let j0 = match split {
-                        None => i0 + r,
-                        Some(_) => c0,
-                    };
-                    for j in j0..n {
-                        let q = r * w + (j - c0);
-                        let v = if with_theta { k[q] + th[q] } else { k[q] };
-                        block[[r, j - split.unwrap_or(0)]] = v * scale;
+            .enumerate()
+            .map(|(s, mut strip)| {
+                let (i0, i1) = (s * br, (s * br + br).min(row_end));
+                let mut finite = true;
+                for c0 in (col_start(i0)..n).step_by(bc) {
+                    let c1 = (c0 + bc).min(n);
+                    let (k, th) = pass.tile((i0, i1), (c0, c1));
+                    let w = c1 - c0;
+                    for r in 0..(i1 - i0) {
+                        // The symmetric kernel's strict lower triangle is mirrored below.
+                        let j0 = if split.is_none() { c0.max(i0 + r) } else { c0 };
+                        let dst = &mut strip.row_mut(r);
+                        for j in j0..c1 {
+                            let q = r * w + (j - c0);
+                            let v = if with_theta { k[q] + th[q] } else { k[q] } * scale;
+                            finite &= v.is_finite();
+                            dst[j - off] = v;
+                        }
                     }
                 }
-            });
+                finite
+            })
+            .reduce(|| true, |a, b| a && b);
         if split.is_none() {
             mirror_upper(&mut out);
         }
-        if out.iter().any(|v| !v.is_finite()) {
+        if !finite {
             return Err(KernelError::OutOfRange {
                 node: self.dag().output(),
                 log10_scale: pass.log_scale() / std::f64::consts::LN_10,
@@ -421,19 +429,43 @@ impl KernelFn {
     }
 }
 
-/// Copies the upper triangle of the square `a` onto the lower one, in cache-sized
-/// blocks (a row-by-row copy reads the upper triangle down its columns).
+/// Rows (and columns) of a block of [`KernelFn::tile`]: `64 x 64` entries fit the L2
+/// cache with every node's buffers, and the lift's `64 x d` by `d x 64` product is a
+/// real matrix product rather than one row at a time.
+const BLOCK: usize = 64;
+
+/// Copies the upper triangle of the square `a` onto the lower one in `BLOCK`-sized
+/// blocks, one strip of rows at a time with its blocks in parallel (a row-by-row copy
+/// reads the upper triangle down its columns).
 fn mirror_upper(a: &mut Array2<f64>) {
-    const B: usize = 64;
     let n = a.nrows();
-    for i0 in (0..n).step_by(B) {
-        for j0 in (0..=i0).step_by(B) {
-            for i in i0..(i0 + B).min(n) {
-                for j in j0..(j0 + B).min(i) {
-                    a[[i, j]] = a[[j, i]];
-                }
+    for i0 in (0..n).step_by(BLOCK) {
+        let i1 = (i0 + BLOCK).min(n);
+        let (top, rest) = a.view_mut().split_at(Axis(0), i0);
+        let mut strip = rest.slice_move(ndarray::s![..i1 - i0, ..]);
+        for r in 0..(i1 - i0) {
+            for c in 0..r {
+                strip[[r, i0 + c]] = strip[[c, i0 + r]];
             }
         }
+        let src = top.slice_move(ndarray::s![.., i0..i1]);
+        strip
+            .slice_mut(ndarray::s![.., ..i0])
+            .axis_chunks_iter_mut(Axis(1), BLOCK)
+            .into_par_iter()
+            .zip(src.axis_chunks_iter(Axis(0), BLOCK).into_par_iter())
+            .for_each(|(mut d, s)| {
+                // d[r][c] = s[c][r]: contiguous rows of `s`, 8 rows of `d` at a time.
+                for r0 in (0..d.nrows()).step_by(8) {
+                    let r1 = (r0 + 8).min(d.nrows());
+                    for (c, srow) in s.outer_iter().enumerate() {
+                        let srow = &srow.as_slice().expect("rows are contiguous")[r0..r1];
+                        for (k, &v) in srow.iter().enumerate() {
+                            d[[r0 + k, c]] = v;
+                        }
+                    }
+                }
+            });
     }
 }
 

@@ -167,7 +167,7 @@ impl Fig4TimeBudget {
                     w[0], w[1]
                 ));
             }
-            if self.rung_steps % k as usize != 0 {
+            if !self.rung_steps.is_multiple_of(k as usize) {
                 return bad(format!(
                     "rung_steps {} is not a multiple of the rate ratio {k}",
                     self.rung_steps

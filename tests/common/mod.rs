@@ -83,3 +83,35 @@ pub fn data_file(rel: &str) -> std::path::PathBuf {
     );
     p
 }
+
+/// The output NNGP (`ntk = None`) or NTK of `kf` on `x` by the stored-state recursions
+/// ([`archconv::Inputs::kernel`], [`archconv::Inputs::ntk`]): every node's `N x N` state
+/// held, a different algorithm from the block-by-block [`archconv::KernelFn::nngp`].
+pub fn stored_kernel(
+    kf: &archconv::KernelFn,
+    x: &Array2<f64>,
+    ntk: Option<archconv::kernel::ntk::NtkVariant>,
+) -> Array2<f64> {
+    use archconv::kernel::exact::Rule;
+    use archconv::{Inputs, KernelKind};
+    let inp = if kf.normalizes() {
+        Inputs::from_data_with(x.view(), kf.lift())
+    } else {
+        Inputs::from_data_unnormalized_with(x.view(), kf.lift())
+    }
+    .expect("valid data");
+    match ntk {
+        None => inp
+            .kernel(kf.dag(), kf.kind())
+            .expect("kernel")
+            .into_output_gram(),
+        Some(v) => {
+            let rule = match kf.kind() {
+                KernelKind::Exact => Rule::Exact,
+                KernelKind::IndependentBranch => Rule::IndependentBranch,
+                KernelKind::PathSum => panic!("the path-sum rule has no NTK"),
+            };
+            inp.ntk(kf.dag(), rule).expect("ntk").theta(v)
+        }
+    }
+}

@@ -43,7 +43,7 @@ impl Genotype {
             format: Format::Darts,
             source,
         };
-        if self.normal.is_empty() || self.normal.len() % 2 != 0 {
+        if self.normal.is_empty() || !self.normal.len().is_multiple_of(2) {
             return Err(graph(DagError::Empty));
         }
         let k = self.normal.len() / 2;

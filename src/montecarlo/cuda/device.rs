@@ -453,7 +453,7 @@ impl Device {
         act: (i32, f64, f64),
     ) -> Result<(), McError> {
         assert!(
-            acc.len() >= len && z.len() >= len && len % m.max(1) == 0 && bias.len() >= m,
+            acc.len() >= len && z.len() >= len && len.is_multiple_of(m.max(1)) && bias.len() >= m,
             "act_add: buffers shorter than len or the bias shorter than m"
         );
         let (len64, m64) = (len as u64, m as u64);
