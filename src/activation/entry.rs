@@ -188,7 +188,32 @@ impl EntryMap {
             }
             return;
         }
-        with_rule!(&self.act, r => self.row_pairs_with(r, i, c0, s12, nngp, ntk))
+        let ntk = match (ntk, &self.relu_sd) {
+            (Some(ntk), Some(sd)) => (ntk, sd),
+            (ntk, _) => {
+                return with_rule!(&self.act, r => self.row_pairs_with(r, i, c0, s12, nngp, ntk))
+            }
+        };
+        {
+            let (ntk, sd) = ntk;
+            let w = s12.len();
+            crate::kernel::relu::relu_pair_row(
+                nngp,
+                ntk,
+                s12,
+                &sd[c0..c0 + w],
+                &self.inv[c0..c0 + w],
+                sd[i],
+                self.inv[i],
+            );
+            // The diagonal and zero variances take the per-pair route.
+            for q in 0..w {
+                let j = c0 + q;
+                if i == j || self.var[i] == 0.0 || self.var[j] == 0.0 || s12[q].is_nan() {
+                    (nngp[q], ntk[q]) = self.pair(i, j, s12[q]);
+                }
+            }
+        }
     }
 
     fn row_pairs_with<R: Rule>(
@@ -413,6 +438,45 @@ fn homogeneous_of<R: Rule>(_: &R) -> bool {
 mod tests {
     use super::*;
     use ndarray::array;
+
+    /// The vectorised ReLU row of both duals equals the per-pair closed form bit for bit
+    /// (the same operations in the same order), at correlations inside, at and past the
+    /// snap to +-1, with zero variances and the diagonal in the row.
+    #[test]
+    fn relu_rows_with_the_ntk_equal_the_per_pair_route_bit_for_bit() {
+        let var = [1.7, 0.0, 2.3, 0.4, 1.0, 3.1, 0.9, 1.0, 2.0, 0.25, 5.0];
+        let m = EntryMap::new(&Activation::Relu, &var);
+        let n = var.len();
+        for i in 0..n {
+            for c0 in [0, 3] {
+                let s12: Vec<f64> = (c0..n)
+                    .map(|j| {
+                        let full = (var[i] * var[j]).sqrt();
+                        // Correlations from -1 to 1, with j = 7 exactly at 1 (snap) and
+                        // j = 8 a hair inside it.
+                        let rho = match j {
+                            7 => 1.0,
+                            8 => 1.0 - 3.0 * f64::EPSILON,
+                            _ => ((i * 7 + j * 3) % 11) as f64 / 5.0 - 1.0,
+                        };
+                        rho * full
+                    })
+                    .collect();
+                let w = s12.len();
+                let (mut a, mut b) = (vec![0.0; w], vec![0.0; w]);
+                m.row_pairs(i, c0, &s12, &mut a, Some(&mut b));
+                for q in 0..w {
+                    let (pa, pb) = m.pair(i, c0 + q, s12[q]);
+                    assert_eq!(
+                        (a[q].to_bits(), b[q].to_bits()),
+                        (pa.to_bits(), pb.to_bits()),
+                        "{i},{}",
+                        c0 + q
+                    );
+                }
+            }
+        }
+    }
 
     /// `ClosedRows` gives `dual_matrix`'s rows (zero-variance points included) for every
     /// closed form, and refuses quadrature activations.
