@@ -297,3 +297,53 @@ fn kernel_writes_a_npy_file_under_a_memory_cap() {
     assert!(!ok && err.contains("unknown unit"), "{err}");
     std::fs::remove_dir_all(&dir).unwrap();
 }
+
+/// `kernel --lambda-min`: the output kernel in memory and its smallest eigenvalue,
+/// against the full symmetric eigensolver on the stored-state recursion's kernel of the
+/// same seeded points (two other algorithms). The Cholesky-Krylov route is taken from
+/// N = 257 on; its answer agrees to its stopping test (1e-13 relative) plus rounding, so
+/// 1e-11 of `lambda_max` is a bound with room. A memory cap below the kernel and its
+/// factor is refused before anything is computed; `--out` and `--lambda-min` exclude each
+/// other, and one of them is required.
+#[test]
+fn kernel_lambda_min_reports_the_smallest_eigenvalue_of_the_output_kernel() {
+    use archconv::kernel::{Inputs, KernelKind, Lift};
+    let n = 300;
+    let (ok, text, err) = archconv(&["kernel", "2_21_112", "-n", "300", "--lambda-min", "--json"]);
+    assert!(ok, "{err}");
+    let v: serde_json::Value = serde_json::from_str(&text).expect("JSON report");
+    let got = v["lambda_min"].as_f64().expect("lambda_min");
+    assert_eq!(v["n"], n);
+    let x = Inputs::gaussian(n, 32, 0);
+    let k = Inputs::from_data(x.view(), Lift::Dense)
+        .unwrap()
+        .kernel(&archconv::Dag::dag3(), KernelKind::Exact)
+        .unwrap()
+        .into_output_gram();
+    let ev = archconv::spectrum::eigenvalues(&k).unwrap();
+    let lmax = ev[n - 1];
+    assert!((got - ev[0]).abs() <= 1e-11 * lmax, "{got} vs {}", ev[0]);
+    // 300^2 x 16 bytes is 1.4 MB: a 1 MiB cap refuses it.
+    let (ok, _, err) = archconv(&[
+        "kernel",
+        "2_21_112",
+        "-n",
+        "300",
+        "--lambda-min",
+        "--memory",
+        "1",
+    ]);
+    assert!(!ok && err.contains("Cholesky factor"), "{err}");
+    let (ok, _, err) = archconv(&["kernel", "2_21_112", "-n", "30"]);
+    assert!(!ok && err.contains("--out"), "{err}");
+    let (ok, _, err) = archconv(&[
+        "kernel",
+        "2_21_112",
+        "-n",
+        "30",
+        "--lambda-min",
+        "--out",
+        "k.npy",
+    ]);
+    assert!(!ok && err.contains("cannot be used with"), "{err}");
+}
