@@ -230,11 +230,17 @@ pub(crate) struct CholSolver {
     lt: Array2<f64>,
 }
 
-/// Orders from which the factorization and the block solves of [`CholSolver`] run on
-/// every thread: below it, a `16`-vector solve is a fraction of a millisecond and
-/// waking the pool costs more than it gains.
-#[cfg(not(feature = "lapack"))]
-const CHOL_PAR_MIN: usize = 1500;
+/// faer's parallelism for order-`n` factorizations and for `n x k` block products and
+/// solves with a few dozen columns (`lambda_min`'s Cholesky and Krylov runs): every
+/// thread from `n = 1500`, one below (there a 16-vector solve is a fraction of a
+/// millisecond and waking the pool costs more than it gains; measured at N = 1000).
+pub(crate) fn solve_par(n: usize) -> Par {
+    if n >= 1500 {
+        Par::rayon(0)
+    } else {
+        Par::Seq
+    }
+}
 
 impl CholSolver {
     /// Factors `K = L L^T` (lower triangle of `K` read); `None` when `K` is not
@@ -284,9 +290,8 @@ impl CholSolver {
         }
     }
 
-    /// `l <- chol(K - sigma I)` in place: the lower triangle of `K` is copied (`K`'s rows
-    /// are the columns of the column-major `l`, so the copy is contiguous), shifted and
-    /// factored by faer.
+    /// `l <- chol(K - sigma I)` in place: the lower triangle of the row-major `K` is
+    /// copied into the column-major `l` (in cache blocks), shifted and factored by faer.
     #[cfg(not(feature = "lapack"))]
     fn factor_into(l: &mut Mat<f64>, k: ArrayView2<'_, f64>, sigma: f64) -> bool {
         use faer::dyn_stack::{MemBuffer, MemStack};
@@ -315,11 +320,7 @@ impl CholSolver {
         for i in 0..n {
             l[(i, i)] -= sigma;
         }
-        let par = if n >= CHOL_PAR_MIN {
-            Par::rayon(0)
-        } else {
-            Par::Seq
-        };
+        let par = solve_par(n);
         let mut mem = MemBuffer::new(factor::cholesky_in_place_scratch::<f64>(
             n,
             par,
@@ -354,11 +355,7 @@ impl CholSolver {
         {
             use faer::linalg::cholesky::llt::solve;
             let n = self.l.nrows();
-            let par = if n >= CHOL_PAR_MIN {
-                Par::rayon(0)
-            } else {
-                Par::Seq
-            };
+            let par = solve_par(n);
             solve::solve_in_place_with_conj(
                 self.l.as_ref(),
                 faer::Conj::No,

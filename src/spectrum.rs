@@ -138,7 +138,7 @@ fn block_krylov(
             v.as_ref().submatrix(0, 0, n, k + b).transpose(),
             aq.as_ref(),
             1.0,
-            krylov_par(n),
+            linalg::solve_par(n),
         );
         for j in 0..b {
             for i in 0..k + b {
@@ -164,7 +164,7 @@ fn block_krylov(
             av.as_ref().submatrix(0, 0, n, k),
             sv.as_mat(),
             1.0,
-            krylov_par(n),
+            linalg::solve_par(n),
         );
         faer::linalg::matmul::matmul(
             r.as_mut(),
@@ -172,7 +172,7 @@ fn block_krylov(
             v.as_ref().submatrix(0, 0, n, k),
             sv.as_mat(),
             -theta,
-            krylov_par(n),
+            linalg::solve_par(n),
         );
         let rn = r.norm_l2();
         let gap = theta - theta2;
@@ -209,7 +209,7 @@ fn orthonormalize(x: MatRef<'_, f64>, basis: Option<&Mat<f64>>) -> Option<Mat<f6
                 v.transpose(),
                 w.as_ref(),
                 1.0,
-                krylov_par(n),
+                linalg::solve_par(n),
             );
             faer::linalg::matmul::matmul(
                 w.as_mut(),
@@ -217,7 +217,7 @@ fn orthonormalize(x: MatRef<'_, f64>, basis: Option<&Mat<f64>>) -> Option<Mat<f6
                 v.as_ref(),
                 c.as_ref(),
                 -1.0,
-                krylov_par(n),
+                linalg::solve_par(n),
             );
         }
     }
@@ -310,16 +310,6 @@ fn shift_invert_lambda_min(k: &Array2<f64>, n: usize) -> Option<f64> {
         delta *= 4.0;
     }
     None
-}
-
-/// Threads for the Krylov runs' `N x k` products: all of them from `N = 1500` (below,
-/// waking the pool costs more than the products).
-fn krylov_par(n: usize) -> Par {
-    if n >= 1500 {
-        Par::rayon(0)
-    } else {
-        Par::Seq
-    }
 }
 
 /// Vectors per block of the shift-invert Krylov runs.

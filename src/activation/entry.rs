@@ -188,30 +188,27 @@ impl EntryMap {
             }
             return;
         }
-        let ntk = match (ntk, &self.relu_sd) {
+        let (ntk, sd) = match (ntk, &self.relu_sd) {
             (Some(ntk), Some(sd)) => (ntk, sd),
             (ntk, _) => {
                 return with_rule!(&self.act, r => self.row_pairs_with(r, i, c0, s12, nngp, ntk))
             }
         };
-        {
-            let (ntk, sd) = ntk;
-            let w = s12.len();
-            crate::kernel::relu::relu_pair_row(
-                nngp,
-                ntk,
-                s12,
-                &sd[c0..c0 + w],
-                &self.inv[c0..c0 + w],
-                sd[i],
-                self.inv[i],
-            );
-            // The diagonal and zero variances take the per-pair route.
-            for q in 0..w {
-                let j = c0 + q;
-                if i == j || self.var[i] == 0.0 || self.var[j] == 0.0 || s12[q].is_nan() {
-                    (nngp[q], ntk[q]) = self.pair(i, j, s12[q]);
-                }
+        let w = s12.len();
+        super::relu::pair_row(
+            nngp,
+            ntk,
+            s12,
+            &sd[c0..c0 + w],
+            &self.inv[c0..c0 + w],
+            sd[i],
+            self.inv[i],
+        );
+        // The diagonal and zero variances take the per-pair route.
+        for q in 0..w {
+            let j = c0 + q;
+            if i == j || self.var[i] == 0.0 || self.var[j] == 0.0 || s12[q].is_nan() {
+                (nngp[q], ntk[q]) = self.pair(i, j, s12[q]);
             }
         }
     }

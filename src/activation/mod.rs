@@ -121,7 +121,7 @@ mod identity;
 mod matrix;
 mod quadrature;
 mod relu;
-pub(crate) mod rule;
+mod rule;
 mod silu;
 mod softplus;
 mod table;

@@ -66,3 +66,29 @@ impl Rule for Relu {
         f.write_str("relu")
     }
 }
+
+crate::simd::avx2_dispatch! {
+    /// One row of both ReLU duals, vectorised (the streamed kernels' inner loop,
+    /// [`super::EntryMap::row_pairs`] with the NTK): entry `j` is the closed form
+    /// [`Rule::closed`] of point `i` (`sd_i`, `inv_i`: its standard deviation and inverse)
+    /// against point `j` with covariance `s12[j]`, `E[relu(u) relu(v)]` into `o` and
+    /// `E[relu'(u) relu'(v)]` into `od`. The closed form itself is inlined into the loop,
+    /// so the entries are bit-for-bit the per-pair route's; the diagonal and zero
+    /// variances are the caller's.
+    pub(crate) fn pair_row(
+        o: &mut [f64],
+        od: &mut [f64],
+        s12: &[f64],
+        sd: &[f64],
+        inv: &[f64],
+        sd_i: f64,
+        inv_i: f64,
+    ) {
+        let p: Point = [sd_i * sd_i, sd_i, inv_i];
+        for ((((a, b), &s), &sj), &ij) in o.iter_mut().zip(od.iter_mut()).zip(s12).zip(sd).zip(inv) {
+            let q: Point = [sj * sj, sj, ij];
+            let pr = Relu.closed(&p, &q, s);
+            (*a, *b) = (pr.nngp, pr.ntk);
+        }
+    }
+}

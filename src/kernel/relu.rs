@@ -138,37 +138,6 @@ pub(crate) fn h_row(o: &mut [f64], s12: &[f64], sd: &[f64], inv: &[f64], si: f64
     corr_row(o, s12, sd, inv, si, ii, true, &h)
 }
 
-crate::simd::avx2_dispatch! {
-    /// One row of the ReLU edge's two duals for the streamed kernels, vectorised
-    /// ([`crate::activation::EntryMap::row_pairs`] with the NTK): with `rho_j =
-    /// snap(s12_j (ii inv_j))` and `theta = arccos rho`,
-    /// `o_j = si sd_j (sin theta + (pi - theta) rho) / (2 pi)` (`E[relu(u) relu(v)]`) and
-    /// `od_j = (pi - theta) / (2 pi)` (`E[relu'(u) relu'(v)]`): the same operations, in
-    /// the same order, as the activation's closed form (PAPER.md section 9), so the
-    /// entries are bit-for-bit those of the per-pair route. Entries with a zero variance
-    /// and the diagonal are the caller's.
-    pub(crate) fn relu_pair_row(
-        o: &mut [f64],
-        od: &mut [f64],
-        s12: &[f64],
-        sd: &[f64],
-        inv: &[f64],
-        si: f64,
-        ii: f64,
-    ) {
-        let snap = crate::activation::rule::SNAP;
-        for ((((a, b), &s), &sj), &ij) in o.iter_mut().zip(od.iter_mut()).zip(s12).zip(sd).zip(inv) {
-            let r = s * (ii * ij);
-            let rho = if r.abs() >= snap { 1.0f64.copysign(r) } else { r };
-            let sin = ((1.0 - rho) * (1.0 + rho)).max(0.0).sqrt();
-            let pi_minus_theta = FRAC_PI_2 + fast_asin(rho);
-            let plus = sin + rho * pi_minus_theta;
-            *a = (si * sj) * plus * (0.5 / PI);
-            *b = pi_minus_theta * (0.5 / PI);
-        }
-    }
-}
-
 /// [`corr_row`] for a row view of `K` (copied first if its entries are not contiguous).
 #[allow(clippy::too_many_arguments)]
 fn view_row(
