@@ -294,47 +294,12 @@ impl CholSolver {
     /// copied into the column-major `l` (in cache blocks), shifted and factored by faer.
     #[cfg(not(feature = "lapack"))]
     fn factor_into(l: &mut Mat<f64>, k: ArrayView2<'_, f64>, sigma: f64) -> bool {
-        use faer::dyn_stack::{MemBuffer, MemStack};
-        use faer::linalg::cholesky::llt::factor;
         let n = k.nrows();
         if k.ncols() != n || n == 0 {
             return false;
         }
-        if l.nrows() != n || l.ncols() != n {
-            *l = Mat::<f64>::zeros(n, n);
-        }
-        // The lower triangle of K (row-major) into the column-major l, in 32 x 32
-        // blocks so that both sides stay in cache.
-        const B: usize = 32;
-        let ks = k.as_standard_layout();
-        for i0 in (0..n).step_by(B) {
-            for j0 in (0..=i0).step_by(B) {
-                for i in i0..(i0 + B).min(n) {
-                    let row = ks.row(i);
-                    for j in j0..(j0 + B).min(i + 1) {
-                        l[(i, j)] = row[j];
-                    }
-                }
-            }
-        }
-        for i in 0..n {
-            l[(i, i)] -= sigma;
-        }
-        let par = solve_par(n);
-        let mut mem = MemBuffer::new(factor::cholesky_in_place_scratch::<f64>(
-            n,
-            par,
-            Default::default(),
-        ));
-        let ok = factor::cholesky_in_place(
-            l.as_mut(),
-            Default::default(),
-            par,
-            MemStack::new(&mut mem),
-            Default::default(),
-        )
-        .is_ok();
-        ok && (0..n).all(|i| l[(i, i)].is_finite() && l[(i, i)] > 0.0)
+        copy_lower(l, k, sigma, |v| v);
+        cholesky_lower(l)
     }
 
     /// `X <- (K - sigma I)^{-1} X`.
@@ -364,6 +329,99 @@ impl CholSolver {
                 faer::dyn_stack::MemStack::new(&mut []),
             );
         }
+    }
+}
+
+/// `l <- tril(K) - sigma I` in `l`'s precision (`conv`), `l` (column-major) resized to
+/// `N x N` when needed. The row-major `K` is read in 32 x 32 blocks so that both sides
+/// stay in cache; the strict upper triangle of `l` is left as it was.
+fn copy_lower<T: faer::traits::ComplexField + Copy>(
+    l: &mut Mat<T>,
+    k: ArrayView2<'_, f64>,
+    sigma: f64,
+    conv: impl Fn(f64) -> T,
+) {
+    let n = k.nrows();
+    if l.nrows() != n || l.ncols() != n {
+        *l = Mat::<T>::zeros(n, n);
+    }
+    const B: usize = 32;
+    let ks = k.as_standard_layout();
+    for i0 in (0..n).step_by(B) {
+        for j0 in (0..=i0).step_by(B) {
+            for i in i0..(i0 + B).min(n) {
+                let row = ks.row(i);
+                for j in j0..(j0 + B).min(i + 1) {
+                    l[(i, j)] = conv(row[j]);
+                }
+            }
+        }
+    }
+    for i in 0..n {
+        l[(i, i)] = conv(ks[[i, i]] - sigma);
+    }
+}
+
+/// faer's in-place Cholesky `A = L L^T` of the lower triangle of `l`; `false` when `A`
+/// is not numerically positive definite (a pivot is not finite and positive).
+fn cholesky_lower<T: faer::traits::RealField + Copy + Into<f64>>(l: &mut Mat<T>) -> bool {
+    use faer::dyn_stack::{MemBuffer, MemStack};
+    use faer::linalg::cholesky::llt::factor;
+    let n = l.nrows();
+    let par = solve_par(n);
+    let mut mem = MemBuffer::new(factor::cholesky_in_place_scratch::<T>(
+        n,
+        par,
+        Default::default(),
+    ));
+    let ok = factor::cholesky_in_place(
+        l.as_mut(),
+        Default::default(),
+        par,
+        MemStack::new(&mut mem),
+        Default::default(),
+    )
+    .is_ok();
+    ok && (0..n).all(|i| {
+        let d: f64 = l[(i, i)].into();
+        d.is_finite() && d > 0.0
+    })
+}
+
+/// A single-precision Cholesky factor of `K`, `K ~ L L^T` (`L` in `f32`): half the
+/// arithmetic and memory traffic of [`CholSolver`], for estimates only. Its inverse is
+/// `K^{-1}` up to a relative perturbation of order `cond(K) N eps_f32`, so what it yields
+/// must be confirmed in `f64` (as `lambda_min`'s shift is, by an `f64` factorization).
+pub(crate) struct CholF32 {
+    l: Mat<f32>,
+}
+
+impl CholF32 {
+    /// Factors `K` in `f32` (lower triangle read); `None` when that is not positive
+    /// definite in single precision (for instance `cond(K) > ~1e7`).
+    pub(crate) fn new(k: ArrayView2<'_, f64>) -> Option<CholF32> {
+        let n = k.nrows();
+        if k.ncols() != n || n == 0 {
+            return None;
+        }
+        let mut l = Mat::<f32>::zeros(0, 0);
+        copy_lower(&mut l, k, 0.0, |v| v as f32);
+        cholesky_lower(&mut l).then_some(CholF32 { l })
+    }
+
+    /// `X <- (L L^T)^{-1} X`, the block rounded to `f32` for the solve and back.
+    pub(crate) fn solve_in_place(&self, x: &mut Mat<f64>) {
+        use faer::linalg::cholesky::llt::solve;
+        let n = self.l.nrows();
+        let mut y = Mat::<f32>::from_fn(x.nrows(), x.ncols(), |i, j| x[(i, j)] as f32);
+        solve::solve_in_place_with_conj(
+            self.l.as_ref(),
+            faer::Conj::No,
+            y.as_mut(),
+            solve_par(n),
+            faer::dyn_stack::MemStack::new(&mut []),
+        );
+        *x = Mat::from_fn(y.nrows(), y.ncols(), |i, j| f64::from(y[(i, j)]));
     }
 }
 
@@ -472,4 +530,67 @@ pub(crate) fn clone_fast(a: &Array2<f64>) -> Array2<f64> {
         .and(a)
         .par_for_each(|o, &x| *o = x);
     out
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use ndarray::Array2;
+
+    /// `Q diag(ev) Q^T` with `Q` a product of Householder reflections from a fixed
+    /// sequence, symmetrised.
+    fn with_spectrum(ev: &[f64]) -> Array2<f64> {
+        let n = ev.len();
+        let mut k = Array2::from_diag(&ndarray::Array1::from(ev.to_vec()));
+        for r in 0..3 {
+            let v: Vec<f64> = (0..n)
+                .map(|i| ((i * 7 + r * 13) % 11) as f64 - 5.0 + 0.1 * r as f64)
+                .collect();
+            let vv: f64 = v.iter().map(|a| a * a).sum();
+            // H K H with H = I - 2 v v^T / (v^T v).
+            let kv: Vec<f64> = (0..n)
+                .map(|i| (0..n).map(|j| k[(i, j)] * v[j]).sum())
+                .collect();
+            let vkv: f64 = (0..n).map(|i| v[i] * kv[i]).sum();
+            for i in 0..n {
+                for j in 0..n {
+                    k[(i, j)] += -2.0 * (v[i] * kv[j] + kv[i] * v[j]) / vv
+                        + 4.0 * v[i] * v[j] * vkv / (vv * vv);
+                }
+            }
+        }
+        (&k + &k.t()) * 0.5
+    }
+
+    #[test]
+    fn f32_factor_solves_a_well_conditioned_system_to_single_precision() {
+        let n = 120;
+        let ev: Vec<f64> = (0..n).map(|i| 1.0 + i as f64 / 10.0).collect();
+        let k = with_spectrum(&ev);
+        let c = CholF32::new(k.view()).expect("cond 13 is positive definite in f32");
+        let b = Mat::<f64>::from_fn(n, 3, |i, j| ((i + 2 * j) % 5) as f64 - 2.0);
+        let mut x = b.clone();
+        c.solve_in_place(&mut x);
+        // Residual K x - b: the f32 factor's backward error is ~ n eps_f32 |K| per entry,
+        // so the relative residual is at most about n eps_f32 cond(K) ~ 120 * 6e-8 * 13.
+        let kf = Mat::<f64>::from_fn(n, n, |i, j| k[(i, j)]);
+        let r = &kf * &x - &b;
+        let rel = r.norm_l2() / b.norm_l2();
+        assert!(rel < 1e-4, "relative residual {rel}");
+        assert!(rel > 1e-13, "an f32 solve cannot be f64-accurate: {rel}");
+    }
+
+    #[test]
+    fn f32_factor_refuses_a_matrix_beyond_single_precision() {
+        // cond = 1e12: rounding K to f32 moves its eigenvalues by ~ eps_f32 |K| = 6e-7,
+        // far more than lambda_min = 1e-11, so the rounded matrix is not positive definite
+        // for this (fixed) basis, while the f64 factor still exists.
+        let n = 64;
+        let mut ev: Vec<f64> = (0..n).map(|i| 1.0 + i as f64 / 8.0).collect();
+        ev[0] = 1e-11;
+        ev[1] = 2e-11;
+        let k = with_spectrum(&ev);
+        assert!(CholF32::new(k.view()).is_none());
+        assert!(CholSolver::new(k.view()).is_some());
+    }
 }

@@ -2,14 +2,16 @@
 //! condition number, the full spectrum, `lambda_min` normalised by the mean diagonal,
 //! the 2x2 bound (Lemma 3.3) and the path-sum bound `P - sum_p f^{d_p}(c)` (Eq. 12).
 //!
-//! `lambda_min` avoids a full eigendecomposition: it factors `K = L L^T` (Cholesky),
-//! runs a short block Krylov method (full reorthogonalisation, Rayleigh-Ritz) on
-//! `K^{-1}` for an estimate `lambda_est >= lambda_min`, then shifts: `sigma` slightly
-//! below `lambda_est`, checked to lie below `lambda_min` by the Cholesky factorization of
-//! `K - sigma I` succeeding, and block Krylov on `(K - sigma I)^{-1}`, whose top eigenvalue
-//! is now well separated from the rest even when the bottom of the spectrum is clustered.
-//! It stops when the Ritz pair's residual `r` satisfies
-//! `min(|r|, |r|^2 / gap) <= 1e-13 theta` (the standard a-posteriori bounds). When `K` is not numerically positive definite
+//! `lambda_min` avoids a full eigendecomposition. A single-precision Cholesky factor of
+//! `K` (half the work of an `f64` one; an `f64` factor when `K` is too ill-conditioned for
+//! `f32`) drives a short block Krylov run (blocks of 4, full reorthogonalisation,
+//! Rayleigh-Ritz) on `K^{-1}` until its top Ritz pair has relative residual `4e-2`;
+//! the residual bound gives a shift `sigma < lambda_min`, checked by the `f64` Cholesky
+//! factorization of `K - sigma I` succeeding. Block Krylov on `(K - sigma I)^{-1}`, whose
+//! top eigenvalue `1/(lambda_min - sigma)` is now well separated from the rest even when
+//! the bottom of the spectrum is clustered, converges in a few blocks; it stops when
+//! `sigma + 1/theta` is accurate to `1e-13` relative by the standard a-posteriori bound
+//! `min(|r|, |r|^2 / gap)` on `theta`. When `K` is not numerically positive definite
 //! (singular kernels) or the iteration does not converge, it falls back to the full
 //! symmetric eigensolver. Small matrices (`N <= 256`) use the full solver directly.
 //!
@@ -75,6 +77,10 @@ fn validate(k: &Array2<f64>) -> Result<usize, SpectrumError> {
     if rows == 0 {
         return Err(SpectrumError::Empty);
     }
+    // A plain scan first (vectorised); the position only when something is wrong.
+    if k.iter().all(|v| v.is_finite()) {
+        return Ok(rows);
+    }
     for ((i, j), &value) in k.indexed_iter() {
         if !value.is_finite() {
             return Err(SpectrumError::NonFinite { i, j, value });
@@ -103,19 +109,34 @@ fn block_krylov_largest(
     block: usize,
     max_dim: usize,
 ) -> Option<f64> {
-    block_krylov(n, op, block, max_dim, TOL).map(|(theta, _)| theta)
+    block_krylov(n, op, block, max_dim, TOL, 0.0).map(|r| r.theta)
 }
 
-/// Block Krylov iteration (see [`block_krylov_largest`]) stopping at relative accuracy
-/// `tol`; returns the Ritz value and whether the residual test (rather than the size
-/// limit) stopped it. With `tol >= 1`, it only reports the last Ritz value at `max_dim`.
+/// The top Ritz pair of a [`block_krylov`] run.
+struct Ritz {
+    /// The largest Ritz value.
+    theta: f64,
+    /// Whether the residual test (rather than the size limit) stopped the run.
+    converged: bool,
+    /// The residual norm `|A y - theta y|` of its unit Ritz vector `y`: some eigenvalue
+    /// of `A` lies within it of `theta`.
+    residual: f64,
+}
+
+/// Block Krylov iteration (see [`block_krylov_largest`]) stopping when the top Ritz
+/// value `theta` of a shift-invert operator `(K - sigma I)^{-1}` gives `sigma + 1/theta`
+/// to relative accuracy `tol`: with the residual bound `b` on `|theta - mu_1|`, the error
+/// of `sigma + 1/theta` is `b / theta^2`, so the test is `b <= tol theta (1 + sigma theta)`
+/// (for `sigma = 0`, plain relative accuracy of `theta`). Returns the top Ritz pair and
+/// whether the residual test (rather than the size limit) stopped it.
 fn block_krylov(
     n: usize,
     op: &dyn Fn(&Mat<f64>) -> Mat<f64>,
     block: usize,
     max_dim: usize,
     tol: f64,
-) -> Option<(f64, bool)> {
+    sigma: f64,
+) -> Option<Ritz> {
     let block = block.min(n);
     let max_dim = max_dim.min(n);
     let mut rng = rand_chacha::ChaCha8Rng::seed_from_u64(0x5eed);
@@ -125,6 +146,11 @@ fn block_krylov(
     let mut av = Mat::<f64>::zeros(n, max_dim);
     let mut hm = Mat::<f64>::zeros(max_dim, max_dim);
     let mut k = 0usize;
+    let ritz = |theta, converged, residual| Ritz {
+        theta,
+        converged,
+        residual,
+    };
     while k + q.ncols() <= max_dim {
         let b = q.ncols();
         let aq = op(&q);
@@ -151,11 +177,8 @@ fn block_krylov(
         k += b;
         let hk = hm.as_ref().submatrix(0, 0, k, k);
         let hs = Mat::<f64>::from_fn(k, k, |i, j| 0.5 * (hk[(i, j)] + hk[(j, i)]));
-        let eig = hs.self_adjoint_eigen(faer::Side::Lower).ok()?;
-        let s = eig.S();
-        let theta = s[k - 1];
-        let theta2 = if k > 1 { s[k - 2] } else { f64::NEG_INFINITY };
-        let sv = eig.U().col(k - 1);
+        let (theta, theta2, u) = small_top_eigen(hs.as_ref())?;
+        let sv = u.col(k - 1);
         // r = A V s - theta V s
         let mut r = Mat::<f64>::zeros(n, 1);
         faer::linalg::matmul::matmul(
@@ -175,29 +198,60 @@ fn block_krylov(
             linalg::solve_par(n),
         );
         let rn = r.norm_l2();
-        let gap = theta - theta2;
+        // The gap to the rest of the spectrum is unknown from a single Ritz value.
+        let gap = if k > 1 { theta - theta2 } else { 0.0 };
         let bound = if gap > 0.0 { rn.min(rn * rn / gap) } else { rn };
         if std::env::var_os("ARCHCONV_DEBUG_KRYLOV").is_some() {
             eprintln!("krylov k={k} theta={theta:e} residual={rn:e} bound={bound:e}");
         }
-        if bound <= tol * theta.abs() || rn == 0.0 || k >= n {
-            return Some((theta, true));
+        if bound <= tol * theta.abs() * (1.0 + sigma * theta).abs() || rn == 0.0 || k >= n {
+            return Some(ritz(theta, true, rn));
         }
         if k + block > max_dim {
-            return Some((theta, false));
+            return Some(ritz(theta, false, rn));
         }
-        let basis = v.as_ref().submatrix(0, 0, n, k).to_owned();
-        q = match orthonormalize(aq.as_ref(), Some(&basis)) {
+        q = match orthonormalize(aq.as_ref(), Some(v.as_ref().submatrix(0, 0, n, k))) {
             Some(q) => q,
-            None => return Some((theta, true)), // invariant subspace found
+            // Invariant subspace found.
+            None => return Some(ritz(theta, true, rn)),
         };
     }
     None
 }
 
+/// The two largest eigenvalues `(theta_1, theta_2)` of the small symmetric `h`
+/// (`theta_2 = -inf` for `1 x 1`) and all its eigenvectors (columns, ascending), on the
+/// calling thread: for the Krylov runs' projected matrices (at most a few hundred rows),
+/// waking the thread pool costs more than the decomposition.
+fn small_top_eigen(h: MatRef<'_, f64>) -> Option<(f64, f64, Mat<f64>)> {
+    use faer::dyn_stack::{MemBuffer, MemStack};
+    use faer::linalg::evd;
+    let k = h.nrows();
+    let mut s = faer::diag::Diag::<f64>::zeros(k);
+    let mut u = Mat::<f64>::zeros(k, k);
+    let mut mem = MemBuffer::new(evd::self_adjoint_evd_scratch::<f64>(
+        k,
+        evd::ComputeEigenvectors::Yes,
+        Par::Seq,
+        Default::default(),
+    ));
+    evd::self_adjoint_evd(
+        h,
+        s.as_mut(),
+        Some(u.as_mut()),
+        Par::Seq,
+        MemStack::new(&mut mem),
+        Default::default(),
+    )
+    .ok()?;
+    let theta = s[k - 1];
+    let theta2 = if k > 1 { s[k - 2] } else { f64::NEG_INFINITY };
+    Some((theta, theta2, u))
+}
+
 /// Orthonormal basis of the columns of `x` after removing their components along the
 /// orthonormal `basis` (two passes of block Gram-Schmidt); drops near-dependent columns.
-fn orthonormalize(x: MatRef<'_, f64>, basis: Option<&Mat<f64>>) -> Option<Mat<f64>> {
+fn orthonormalize(x: MatRef<'_, f64>, basis: Option<MatRef<'_, f64>>) -> Option<Mat<f64>> {
     let n = x.nrows();
     let mut w = x.to_owned();
     if let Some(v) = basis {
@@ -214,7 +268,7 @@ fn orthonormalize(x: MatRef<'_, f64>, basis: Option<&Mat<f64>>) -> Option<Mat<f6
             faer::linalg::matmul::matmul(
                 w.as_mut(),
                 faer::Accum::Add,
-                v.as_ref(),
+                v,
                 c.as_ref(),
                 -1.0,
                 linalg::solve_par(n),
@@ -272,50 +326,104 @@ fn lambda_min_with_method(k: &Array2<f64>) -> Result<(f64, Method), SpectrumErro
     Ok((ev[0], Method::Full))
 }
 
-/// Two-phase shift-invert: a short block Krylov run on `K^{-1}` (after `K = L L^T`) gives
-/// an upper estimate `1/theta >= lambda_min`; a shift `sigma` a little below it is
-/// confirmed by the Cholesky factorization of `K - sigma I` succeeding (so
-/// `sigma < lambda_min`), and block Krylov on `(K - sigma I)^{-1}`, whose top eigenvalue
-/// `1/(lambda_min - sigma)` is now well separated, converges in a few blocks.
+/// Two-phase shift-invert: a short block Krylov run on `K^{-1}` gives an estimate of
+/// `lambda_min` and a shift `sigma` a little below it; the Cholesky factorization of
+/// `K - sigma I` succeeding confirms `sigma < lambda_min`, and block Krylov on
+/// `(K - sigma I)^{-1}`, whose top eigenvalue `1/(lambda_min - sigma)` is now well
+/// separated from the rest even when the bottom of the spectrum is clustered, converges in
+/// a few blocks.
+///
+/// The estimate comes from a single-precision factor of `K` ([`linalg::CholF32`]): half
+/// the work of an `f64` one, and only the shift depends on it (the `f64` factorization
+/// checks the shift). When `K` is too ill-conditioned for `f32`, an `f64` factor of `K`
+/// serves instead, and its storage is reused for the shifted factor.
 fn shift_invert_lambda_min(k: &Array2<f64>, n: usize) -> Option<f64> {
-    let mut chol = CholSolver::new(k.view())?;
-    let (theta, _) = {
+    let debug = std::env::var_os("ARCHCONV_DEBUG_KRYLOV").is_some();
+    let t0 = std::time::Instant::now();
+    let krylov_inv = |solve: &dyn Fn(&mut Mat<f64>)| {
         let op = |x: &Mat<f64>| {
             let mut y = x.clone();
-            chol.solve_in_place(&mut y);
+            solve(&mut y);
             y
         };
-        block_krylov(n, &op, BLOCK, PHASE1_DIM.min(n), 1e-6)?
+        block_krylov(n, &op, BLOCK, ESTIMATE_DIM.min(n), ESTIMATE_TOL, 0.0)
     };
-    if !(theta > 0.0 && theta.is_finite()) {
+    let mut chol = None;
+    let est = match linalg::CholF32::new(k.view()) {
+        Some(c) => krylov_inv(&|y| c.solve_in_place(y))?,
+        None => {
+            let c = CholSolver::new(k.view())?;
+            let est = krylov_inv(&|y| c.solve_in_place(y))?;
+            chol = Some(c);
+            est
+        }
+    };
+    if !(est.theta > 0.0 && est.theta.is_finite() && est.residual.is_finite()) {
         return None;
     }
-    let upper = 1.0 / theta;
-    let mut delta = 1e-2;
+    // Some eigenvalue of K^{-1} lies in [theta - r, theta + r]; taking it to be the top one
+    // (the run starts from a random block), lambda_min >= 1 / (theta + r).
+    let mut sigma = (1.0 - SHIFT_MARGIN) / (est.theta + est.residual);
+    if debug {
+        eprintln!(
+            "estimate 1/theta={:e} sigma={sigma:e} at {:?}",
+            1.0 / est.theta,
+            t0.elapsed()
+        );
+    }
     for _ in 0..6 {
-        let sigma = upper * (1.0 - delta);
-        // The first factor's storage is reused for K - sigma I.
-        if chol.refactor(k.view(), sigma) {
+        // A first factor's storage is reused for K - sigma I.
+        let ok = match chol.as_mut() {
+            Some(c) => c.refactor(k.view(), sigma),
+            None => {
+                chol = CholSolver::shifted(k.view(), sigma);
+                chol.is_some()
+            }
+        };
+        if debug {
+            eprintln!("shift sigma={sigma:e} ok={ok} at {:?}", t0.elapsed());
+        }
+        if ok {
+            let c = chol.as_ref()?;
             let sop = |x: &Mat<f64>| {
                 let mut y = x.clone();
-                chol.solve_in_place(&mut y);
+                c.solve_in_place(&mut y);
                 y
             };
-            let (t, ok) = block_krylov(n, &sop, BLOCK, 256.min(n), TOL)?;
-            if ok && t > 0.0 {
-                return Some(sigma + 1.0 / t);
+            let ritz = block_krylov(n, &sop, BLOCK, SHIFTED_DIM.min(n), TOL, sigma)?;
+            if debug {
+                eprintln!("shifted run done at {:?}", t0.elapsed());
+            }
+            if ritz.converged && ritz.theta > 0.0 {
+                return Some(sigma + 1.0 / ritz.theta);
             }
             return None;
         }
-        delta *= 4.0;
+        chol = None;
+        // The estimate was not of the bottom eigenvalue (or f32 rounding moved it): step
+        // well below.
+        sigma *= 0.5;
     }
     None
 }
 
-/// Vectors per block of the shift-invert Krylov runs.
-const BLOCK: usize = 16;
-/// Basis size of the first (estimating) run.
-const PHASE1_DIM: usize = 128;
+/// Vectors per block of the shift-invert Krylov runs: small blocks need the fewest
+/// vectors for a clustered bottom of the spectrum, and a 4-vector solve costs about
+/// as much as a 1-vector one (memory-bound on the factor; measured at N = 1000 and 4000).
+const BLOCK: usize = 4;
+/// Basis size of the estimating run.
+const ESTIMATE_DIM: usize = 128;
+/// Relative residual `r / theta` at which the estimating run stops: the shift then lies
+/// at most about that far below `lambda_min` (in practice a few tenths of that, since
+/// the residual overstates the error once the top Ritz value separates). Looser costs
+/// shifted blocks, tighter costs estimating blocks; 4e-2 was the fastest of 5e-3, 1e-2,
+/// 2e-2 and 4e-2 at N = 1000 and 4000 (DAG#3's exact NNGP, clustered bottom).
+const ESTIMATE_TOL: f64 = 4e-2;
+/// Extra relative margin of the shift below `1 / (theta + r)`, for the `f32` rounding of
+/// the estimate.
+const SHIFT_MARGIN: f64 = 1e-3;
+/// Basis size limit of the shifted run.
+const SHIFTED_DIM: usize = 256;
 
 /// Smallest eigenvalue of the symmetric matrix `k` (module docs for the method).
 pub fn lambda_min(k: &Array2<f64>) -> Result<f64, SpectrumError> {

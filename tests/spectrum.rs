@@ -206,3 +206,21 @@ fn bad_matrices_are_errors() {
         Err(SpectrumError::NonFinite { i: 1, j: 2, .. })
     ));
 }
+
+#[test]
+fn krylov_lambda_min_of_an_ill_conditioned_kernel_uses_the_f64_estimate() {
+    // cond = 1e10 at N = 300: the f32 factor of K cannot exist (rounding K to f32 moves
+    // eigenvalues by ~6e-8 |K| >> lambda_min), so the estimate runs on the f64 factor and
+    // its storage is reused for the shift. Known answer 1e-9; the tolerance is the
+    // stopping test (1e-13 relative) plus the N eps lambda_max rounding of forming K.
+    let mut ev: Vec<f64> = (0..300).map(|i| 1.0 + i as f64 * 0.03).collect();
+    ev[0] = 1e-9;
+    ev[1] = 1.5e-9;
+    let k = with_spectrum(&ev, 11);
+    let lmin = lambda_min(&k).unwrap();
+    let tol = 1e-13 * 1e-9 + common::analytic_tol(300, 10.0);
+    assert!((lmin - 1e-9).abs() <= tol, "{lmin} (tol {tol})");
+    // Against the full solver as well.
+    let full = eigenvalues(&k).unwrap()[0];
+    assert!((lmin - full).abs() <= 2.0 * tol, "{lmin} vs {full}");
+}
