@@ -146,6 +146,7 @@ fn block_krylov(
     let mut av = Mat::<f64>::zeros(n, max_dim);
     let mut hm = Mat::<f64>::zeros(max_dim, max_dim);
     let mut k = 0usize;
+    let debug = std::env::var_os("ARCHCONV_DEBUG_KRYLOV").is_some();
     let ritz = |theta, converged, residual| Ritz {
         theta,
         converged,
@@ -201,7 +202,7 @@ fn block_krylov(
         // The gap to the rest of the spectrum is unknown from a single Ritz value.
         let gap = if k > 1 { theta - theta2 } else { 0.0 };
         let bound = if gap > 0.0 { rn.min(rn * rn / gap) } else { rn };
-        if std::env::var_os("ARCHCONV_DEBUG_KRYLOV").is_some() {
+        if debug {
             eprintln!("krylov k={k} theta={theta:e} residual={rn:e} bound={bound:e}");
         }
         if bound <= tol * theta.abs() * (1.0 + sigma * theta).abs() || rn == 0.0 || k >= n {
@@ -372,7 +373,7 @@ fn shift_invert_lambda_min(k: &Array2<f64>, n: usize) -> Option<f64> {
         );
     }
     for _ in 0..6 {
-        // A first factor's storage is reused for K - sigma I.
+        // An existing factor's storage (the f64 estimate's, or a failed try's) is reused.
         let ok = match chol.as_mut() {
             Some(c) => c.refactor(k.view(), sigma),
             None => {
@@ -399,9 +400,8 @@ fn shift_invert_lambda_min(k: &Array2<f64>, n: usize) -> Option<f64> {
             }
             return None;
         }
-        chol = None;
         // The estimate was not of the bottom eigenvalue (or f32 rounding moved it): step
-        // well below.
+        // well below. A failed factor keeps its storage for the next try.
         sigma *= 0.5;
     }
     None
