@@ -1,14 +1,16 @@
 //! NASWOT on NAS-Bench-201 networks (feature `nas-cnn`): one cell scored on 128 CIFAR-10
 //! images (the 200-record fixture from `$ARCHCONV_DATA` or `../shared/datasets`; seeded
-//! Gaussian images when neither exists, which the output says). Target: under 1 s per
-//! cell on 2 cores.
+//! uniform images when neither exists, which the output says), by the hand-written network
+//! (`nas::cnn`, what the proxies use) and by the candle reference (`nas::net`), in one
+//! run. Target: under 1 s per cell on 2 cores.
 use archconv::dag::format::Nb201Arch;
 use archconv::data::{load_cifar10, Split, CIFAR_NORMALIZE};
+use archconv::nas::cnn::{Maps, Nb201Network, NetConfig};
 use archconv::nas::naswot;
-use archconv::nas::net::{Nb201Net, NetConfig};
+use archconv::nas::net::{self, Nb201Net};
 use criterion::{criterion_group, criterion_main, Criterion};
 
-fn images() -> candle_core::Tensor {
+fn images() -> Vec<f32> {
     let dir = std::env::var_os("ARCHCONV_DATA")
         .map(std::path::PathBuf::from)
         .unwrap_or_else(|| concat!(env!("CARGO_MANIFEST_DIR"), "/../shared/datasets").into());
@@ -16,18 +18,27 @@ fn images() -> candle_core::Tensor {
         Ok(mut ds) => {
             ds.standardize(&CIFAR_NORMALIZE.0, &CIFAR_NORMALIZE.1);
             eprintln!("images: {}", ds.source);
-            naswot::cifar_batch(&ds, 128).expect("128 images")
+            ds.x.rows()
+                .into_iter()
+                .take(128)
+                .flatten()
+                .copied()
+                .collect()
         }
         Err(e) => {
-            eprintln!("images: seeded Gaussian ({e})");
-            candle_core::Tensor::randn(0f32, 1.0, (128, 3, 32, 32), &candle_core::Device::Cpu)
-                .expect("random images")
+            eprintln!("images: seeded uniform ({e})");
+            (0..128 * 3 * 32 * 32)
+                .map(|i| ((i * 7919) % 1009) as f32 / 504.5 - 1.0)
+                .collect()
         }
     }
 }
 
 fn bench(c: &mut Criterion) {
-    let x = images();
+    let v = images();
+    let maps = Maps::from_nchw(&v, 128, 3, 32, 32);
+    let tensor = candle_core::Tensor::from_vec(v, (128, 3, 32, 32), &candle_core::Device::Cpu)
+        .expect("image tensor");
     let mut g = c.benchmark_group("naswot_128_cifar");
     g.sample_size(10);
     for (name, cell) in [
@@ -36,10 +47,16 @@ fn bench(c: &mut Criterion) {
         ("all_3x3", "|nor_conv_3x3~0|+|nor_conv_3x3~0|nor_conv_3x3~1|+|nor_conv_3x3~0|nor_conv_3x3~1|nor_conv_3x3~2|"),
     ] {
         let cell = Nb201Arch::parse(cell).expect("cell");
-        g.bench_function(name, |b| {
+        g.bench_function(format!("{name}/hand_written"), |b| {
+            b.iter(|| {
+                let net = Nb201Network::new(&cell, &NetConfig::cifar10(), 0).expect("network");
+                naswot::score(&net, &maps).expect("score").score
+            })
+        });
+        g.bench_function(format!("{name}/candle"), |b| {
             b.iter(|| {
                 let net = Nb201Net::new(&cell, &NetConfig::cifar10(), 0).expect("network");
-                naswot::score(&net, &x).expect("score").score
+                net::naswot(&net, &tensor).expect("score").score
             })
         });
     }

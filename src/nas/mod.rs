@@ -23,10 +23,10 @@
 //! # Ok::<(), archconv::nas::NasError>(())
 //! ```
 
+pub mod cnn;
 pub mod darts;
 pub mod filter;
 pub mod groups;
-#[cfg(feature = "nas-cnn")]
 pub mod naswot;
 #[cfg(feature = "nas-cnn")]
 pub mod net;

@@ -1,6 +1,6 @@
 //! NASWOT, the training-free score of Mellor et al. (ICML 2021), as the paper's authors
 //! run it (`hook_logdet` in their `nas-without-training/search.py`), on the networks of
-//! [`super::net`] (feature `nas-cnn`).
+//! [`super::cnn`].
 //!
 //! For a batch of `B` images, every ReLU's input is turned into binary codes
 //! `c_i = 1[x_i > 0]` (one vector of length `F` per image), and
@@ -12,20 +12,25 @@
 //! `K_ij` counts, summed over ReLUs, the units on which images `i` and `j` agree (both
 //! active or both inactive): `F - hamming(c_i, c_j)`. The codes are packed 64 to a word and
 //! compared with popcount, so `K` costs `B^2 F / 128` word operations per ReLU instead of
-//! a `B x F` by `F x B` product.
+//! a `B x F` by `F x B` product; ReLUs that read the same tensor (the convolution edges
+//! leaving one cell node) are packed once and added with their multiplicity. The order of
+//! units inside an image does not change a Hamming distance, so the channels-last layout
+//! is used as it is.
 //!
-//! ```no_run
+//! ```
 //! use archconv::dag::format::Nb201Arch;
-//! use archconv::nas::{naswot, net::{Nb201Net, NetConfig}};
-//! let cell = Nb201Arch::parse("|nor_conv_3x3~0|+|nor_conv_3x3~0|avg_pool_3x3~1|+|skip_connect~0|nor_conv_3x3~1|skip_connect~2|").unwrap();
-//! let net = Nb201Net::new(&cell, &NetConfig::cifar10(), 0).unwrap();
-//! let images = candle_core::Tensor::randn(0f32, 1.0, (16, 3, 32, 32), &candle_core::Device::Cpu).unwrap();
-//! let s = naswot::score(&net, &images).unwrap();
-//! println!("NASWOT {:.2} ({} ReLUs)", s.score, s.relus);
+//! use archconv::nas::{naswot, cnn::{Maps, Nb201Network, NetConfig}};
+//! let cell = Nb201Arch::parse("|nor_conv_3x3~0|+|nor_conv_3x3~0|avg_pool_3x3~1|+|skip_connect~0|nor_conv_3x3~1|skip_connect~2|")?;
+//! let cfg = NetConfig { channels: 4, cells_per_stage: 1, classes: 10 };
+//! let net = Nb201Network::new(&cell, &cfg, 0)?;
+//! let v: Vec<f32> = (0..8 * 3 * 16 * 16).map(|i| ((i * 7919) % 101) as f32 / 50.0 - 1.0).collect();
+//! let s = naswot::score(&net, &Maps::from_nchw(&v, 8, 3, 16, 16))?;
+//! assert_eq!(s.relus, 3 * 3 + 2 * 2 + 1);
+//! println!("NASWOT {:.2}", s.score);
+//! # Ok::<(), Box<dyn std::error::Error>>(())
 //! ```
 
-use super::net::{Nb201Net, NetError};
-use candle_core::{DType, Tensor};
+use super::cnn::{CnnError, Maps, Nb201Network};
 use rayon::prelude::*;
 
 /// A NASWOT evaluation.
@@ -41,60 +46,124 @@ pub struct NaswotScore {
     pub batch: usize,
 }
 
-/// Accumulates `K_ij += F - hamming(c_i, c_j)` for the codes of one ReLU input
-/// (`batch x ...`).
-fn add_codes(k: &mut [f64], x: &Tensor) -> Result<(), NetError> {
-    let e = |source| NetError::Tensor {
-        during: "NASWOT codes",
-        source,
-    };
-    let b = x.dims()[0];
-    let flat = x.flatten_from(1).map_err(e)?;
-    let f = flat.dims()[1];
-    let codes: Vec<Vec<u8>> = flat
-        .gt(0.0f32)
-        .map_err(e)?
-        .to_dtype(DType::U8)
-        .map_err(e)?
-        .to_vec2()
-        .map_err(e)?;
-    let words = f.div_ceil(64);
-    let packed: Vec<Vec<u64>> = codes
-        .par_iter()
-        .map(|row| {
-            let mut w = vec![0u64; words];
-            for (i, &c) in row.iter().enumerate() {
-                w[i / 64] |= u64::from(c) << (i % 64);
+/// The binary codes of one image, packed: bit `u % 64` of word `u / 64` is `1[x_u > 0]`
+/// for the units `u` in the order `rows` gives them.
+pub fn pack_codes<'a>(rows: impl Iterator<Item = &'a [f32]>, units: usize) -> Vec<u64> {
+    let mut w = vec![0u64; units.div_ceil(64)];
+    let mut u = 0usize;
+    for row in rows {
+        if u.is_multiple_of(64) && row.len().is_multiple_of(64) {
+            // Whole words: a branch-free loop the compiler turns into vector compares.
+            for (word, chunk) in w[u / 64..].iter_mut().zip(row.chunks_exact(64)) {
+                *word = chunk
+                    .iter()
+                    .enumerate()
+                    .fold(0u64, |acc, (i, v)| acc | (u64::from(*v > 0.0) << i));
             }
-            w
-        })
-        .collect();
-    // The upper triangle (j >= i), mirrored below: K is symmetric.
-    let rows: Vec<Vec<f64>> = (0..b)
-        .into_par_iter()
-        .map(|i| {
-            (i..b)
-                .map(|j| {
-                    let ham: u32 = packed[i]
-                        .iter()
-                        .zip(&packed[j])
-                        .map(|(a, c)| (a ^ c).count_ones())
-                        .sum();
-                    (f as u32 - ham) as f64
-                })
-                .collect()
-        })
-        .collect();
-    for (i, r) in rows.iter().enumerate() {
-        for (off, v) in r.iter().enumerate() {
-            let j = i + off;
-            k[i * b + j] += v;
-            if j != i {
-                k[j * b + i] += v;
+            u += row.len();
+        } else {
+            for v in row {
+                w[u / 64] |= u64::from(*v > 0.0) << (u % 64);
+                u += 1;
             }
         }
     }
-    Ok(())
+    w
+}
+
+/// `sum_k popcount(a_k xor b_k)`.
+#[inline(always)]
+fn hamming_plain(a: &[u64], b: &[u64]) -> u64 {
+    a.iter()
+        .zip(b)
+        .map(|(x, y)| u64::from((x ^ y).count_ones()))
+        .sum()
+}
+
+#[cfg(target_arch = "x86_64")]
+#[target_feature(enable = "popcnt")]
+fn hamming_popcnt(a: &[u64], b: &[u64]) -> u64 {
+    hamming_plain(a, b)
+}
+
+/// The Hamming distance of two packed code vectors, with the processor's `popcnt` when it
+/// has one (the baseline `x86-64` target does not assume it).
+fn hamming(a: &[u64], b: &[u64]) -> u64 {
+    #[cfg(target_arch = "x86_64")]
+    if std::arch::is_x86_feature_detected!("popcnt") {
+        // SAFETY: the processor supports POPCNT (checked just above).
+        return unsafe { hamming_popcnt(a, b) };
+    }
+    hamming_plain(a, b)
+}
+
+/// The running sum `K` over ReLUs.
+#[derive(Debug, Clone)]
+pub struct CodeKernel {
+    batch: usize,
+    k: Vec<f64>,
+    relus: usize,
+}
+
+impl CodeKernel {
+    /// `K = 0` for `batch` images.
+    pub fn new(batch: usize) -> CodeKernel {
+        CodeKernel {
+            batch,
+            k: vec![0.0; batch * batch],
+            relus: 0,
+        }
+    }
+
+    /// Adds `times` copies of `c c^T + (1 - c)(1 - c)^T` for the packed codes of each
+    /// image (`codes.len() = B`, each of `units` bits).
+    pub fn add(&mut self, codes: &[Vec<u64>], units: usize, times: usize) {
+        let b = self.batch;
+        assert_eq!(codes.len(), b, "one code vector per image");
+        // The upper triangle (j >= i), mirrored below: K is symmetric.
+        let rows: Vec<Vec<f64>> = (0..b)
+            .into_par_iter()
+            .map(|i| {
+                (i..b)
+                    .map(|j| {
+                        let ham = hamming(&codes[i], &codes[j]);
+                        ((units as u64 - ham) * times as u64) as f64
+                    })
+                    .collect()
+            })
+            .collect();
+        for (i, r) in rows.iter().enumerate() {
+            for (off, v) in r.iter().enumerate() {
+                let j = i + off;
+                self.k[i * b + j] += v;
+                if j != i {
+                    self.k[j * b + i] += v;
+                }
+            }
+        }
+        self.relus += times;
+    }
+
+    /// Adds a ReLU input read by `times` ReLUs.
+    pub fn add_maps(&mut self, x: &Maps, times: usize) {
+        let units = x.units();
+        let codes: Vec<Vec<u64>> = (0..x.batch)
+            .into_par_iter()
+            .map(|b| pack_codes(x.image_rows(b), units))
+            .collect();
+        self.add(&codes, units, times);
+    }
+
+    /// The score `ln |det K|`.
+    pub fn finish(self) -> Result<NaswotScore, CnnError> {
+        let n = self.batch;
+        Ok(NaswotScore {
+            score: logdet(&self.k, n).ok_or(CnnError::NoConvergence { n })?,
+            relus: self.relus,
+            kernel: self.k,
+            batch: n,
+        })
+    }
 }
 
 /// `ln |det K|` of a symmetric matrix: Cholesky when `K` is positive definite, else the
@@ -111,66 +180,57 @@ pub fn logdet(k: &[f64], n: usize) -> Option<f64> {
 }
 
 /// The first `b` images of a CIFAR dataset ([`crate::data::load_cifar10`], standardised
-/// or not) as a `b x 3 x 32 x 32` tensor (each row is the R, G and B planes in order).
-pub fn cifar_batch(ds: &crate::data::Dataset, b: usize) -> Result<Tensor, NetError> {
-    let shape = vec![ds.len(), ds.dim()];
+/// or not) as [`Maps`] (each row of the dataset is the R, G and B planes in order).
+pub fn cifar_batch(ds: &crate::data::Dataset, b: usize) -> Result<Maps, CnnError> {
     if ds.dim() != 3 * 32 * 32 || b == 0 || b > ds.len() {
-        return Err(NetError::BadInput { shape });
+        return Err(CnnError::BadInput {
+            shape: vec![ds.len(), ds.dim()],
+            channels: 3,
+        });
     }
     let v: Vec<f32> = ds.x.rows().into_iter().take(b).flatten().copied().collect();
-    Tensor::from_vec(v, (b, 3, 32, 32), &candle_core::Device::Cpu).map_err(|source| {
-        NetError::Tensor {
-            during: "building the image batch",
-            source,
-        }
-    })
+    Ok(Maps::from_nchw(&v, b, 3, 32, 32))
 }
 
-/// The NASWOT score of `net` on `images` (`B x 3 x 32 x 32`).
-pub fn score(net: &Nb201Net, images: &Tensor) -> Result<NaswotScore, NetError> {
-    let b = images.dims().first().copied().unwrap_or(0);
-    let mut k = vec![0.0f64; b * b];
-    let mut relus = 0usize;
-    net.forward(images, &mut |x: &Tensor| {
-        relus += 1;
-        add_codes(&mut k, x)
+/// The NASWOT score of `net` on `images`.
+pub fn score(net: &Nb201Network, images: &Maps) -> Result<NaswotScore, CnnError> {
+    let mut k = CodeKernel::new(images.batch);
+    net.forward(images, &mut |x: &Maps, times| {
+        k.add_maps(x, times);
+        Ok(())
     })?;
-    Ok(NaswotScore {
-        score: logdet(&k, b).ok_or(NetError::NoConvergence { n: b })?,
-        relus,
-        kernel: k,
-        batch: b,
-    })
+    k.finish()
 }
 
 #[cfg(test)]
 mod tests {
     use super::*;
-    use candle_core::Device;
 
     #[test]
     fn packed_codes_equal_the_float_products() {
-        // 5 images x 2 x 7 x 11 = 154 units (not a multiple of 64): the last word is partial.
-        let (b, f) = (5usize, 154usize);
+        // 5 images x 7 x 11 x 2 = 154 units (not a multiple of 64): the last word is partial.
+        let (b, c, h, w) = (5usize, 2usize, 7usize, 11usize);
+        let f = c * h * w;
         let v: Vec<f32> = (0..b * f).map(|i| ((i * 7919) % 13) as f32 - 6.0).collect();
-        let x = Tensor::from_vec(v.clone(), (b, 2, 7, 11), &Device::Cpu).unwrap();
-        let mut k = vec![0.0; b * b];
-        add_codes(&mut k, &x).unwrap();
+        let x = Maps::from_nchw(&v, b, c, h, w);
+        let mut k = CodeKernel::new(b);
+        k.add_maps(&x, 2);
         for i in 0..b {
             for j in 0..b {
-                let c = |r: usize, u: usize| if v[r * f + u] > 0.0 { 1.0 } else { 0.0 };
+                let cc = |r: usize, u: usize| if v[r * f + u] > 0.0 { 1.0 } else { 0.0 };
                 let want: f64 = (0..f)
-                    .map(|u| c(i, u) * c(j, u) + (1.0 - c(i, u)) * (1.0 - c(j, u)))
+                    .map(|u| cc(i, u) * cc(j, u) + (1.0 - cc(i, u)) * (1.0 - cc(j, u)))
                     .sum();
-                assert_eq!(k[i * b + j], want, "K[{i}, {j}]");
+                assert_eq!(k.k[i * b + j], 2.0 * want, "K[{i}, {j}]");
             }
-            assert_eq!(k[i * b + i], f as f64);
+            assert_eq!(k.k[i * b + i], 2.0 * f as f64);
         }
+        assert_eq!(k.relus, 2);
     }
 
     #[test]
     fn logdet_matches_the_product_of_eigenvalues() {
-        // A 3 x 3 SPD matrix with det = 2 * 3 * 4 in a rotated basis, and a singular one.
+        // A 3 x 3 SPD matrix and its determinant by cofactors, and a singular one.
         let k = [4.0, 1.0, 0.0, 1.0, 3.0, 0.5, 0.0, 0.5, 2.0];
         let det = 4.0 * (3.0 * 2.0 - 0.25) - 1.0 * (2.0 - 0.0);
         assert!((logdet(&k, 3).unwrap() - f64::ln(det)).abs() < 1e-14);

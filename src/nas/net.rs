@@ -1,73 +1,37 @@
-//! NAS-Bench-201 networks at initialisation (feature `nas-cnn`), on candle's CPU tensors.
-//!
-//! The benchmark's macro skeleton for CIFAR (Dong and Yang, ICLR 2020):
-//!
-//! ```text
-//! stem: conv 3x3 (3 -> C, no bias) + BN
-//! stage 1: N cells at C          (32 x 32)
-//! reduction: residual block C -> 2C, stride 2
-//! stage 2: N cells at 2C         (16 x 16)
-//! reduction: residual block 2C -> 4C, stride 2
-//! stage 3: N cells at 4C         (8 x 8)
-//! head: BN + ReLU, global average pooling, linear 4C -> classes
-//! ```
-//!
-//! with `C = 16`, `N = 5`. A cell has nodes 0..3; node `j = sum_{i < j} op_ij(node i)` and
-//! node 3 is the output. Cell operations: `none` (zero), `skip_connect` (identity),
-//! `nor_conv_1x1` / `nor_conv_3x3` (ReLU, convolution without bias, BN), `avg_pool_3x3`
-//! (stride 1, padding 1, averaging over the window's entries inside the image). The
-//! residual block is `ReLU-Conv3x3(stride 2)-BN, ReLU-Conv3x3-BN` plus a shortcut
-//! `AvgPool2x2(stride 2), Conv1x1`. Batch norm is in training mode (the batch's own mean
-//! and biased variance, `eps = 1e-5`), as the zero-cost proxies use it.
-//!
-//! Initialisation is PyTorch's default, which the benchmark's networks keep: every
-//! convolution weight `U(-1/sqrt(fan_in), 1/sqrt(fan_in))` with `fan_in = C_in k^2`, the
-//! linear head's weight and bias `U(-1/sqrt(4C), 1/sqrt(4C))`, BN scale 1 and shift 0.
-//! Weights are drawn from one seeded ChaCha8 stream in construction order, so a seed gives
-//! the same network on every machine.
+//! The reference NAS-Bench-201 network on candle's CPU tensors (feature `nas-cnn`): the
+//! same skeleton, operations, initialisation and weights (one seeded stream, drawn in the
+//! same order) as [`super::cnn::Nb201Network`], written with a tensor library's NCHW
+//! convolutions and reductions. The tests compare the two forward passes (logits and every
+//! ReLU's codes), and `benches/nas_cnn.rs` times both: the hand-written one is the one the
+//! proxies use. See [`super::cnn`] for the skeleton.
 //!
 //! ```
 //! use archconv::dag::format::Nb201Arch;
-//! use archconv::nas::net::{Nb201Net, NetConfig};
+//! use archconv::nas::cnn::NetConfig;
+//! use archconv::nas::net::Nb201Net;
 //! let cell = Nb201Arch::parse("|nor_conv_3x3~0|+|nor_conv_3x3~0|nor_conv_3x3~1|+|nor_conv_3x3~0|nor_conv_3x3~1|nor_conv_3x3~2|").unwrap();
 //! let net = Nb201Net::new(&cell, &NetConfig::cifar10(), 0).unwrap();
 //! assert_eq!(net.num_params(), 1_531_546); // the benchmark's largest CIFAR-10 network
 //! ```
 
-use crate::dag::format::{Nb201Arch, ParseError};
+use super::cnn::{cell_ops, CellOp, CnnError, NetConfig};
+use super::naswot::{pack_codes, CodeKernel, NaswotScore};
+use crate::dag::format::Nb201Arch;
 use candle_core::{DType, Device, Tensor, D};
-use rand::{Rng, SeedableRng};
+use rand::SeedableRng;
 
 /// What can go wrong building or running a network.
 #[derive(Debug, thiserror::Error)]
 #[non_exhaustive]
 pub enum NetError {
-    /// The cell string does not parse.
+    /// The cell, the configuration or the proxy (shared with the hand-written network).
     #[error(transparent)]
-    Parse(#[from] ParseError),
-    /// A cell that is not the benchmark's 4-node, 6-edge cell.
-    #[error("cell {cell} is not a NAS-Bench-201 cell: it needs nodes 1, 2, 3 with 1, 2, 3 inputs")]
-    NotNb201 {
-        /// The cell string.
-        cell: String,
-    },
-    /// An operation name outside the benchmark's five.
-    #[error("cell operation '{op}' is not one of none, skip_connect, nor_conv_1x1, nor_conv_3x3, avg_pool_3x3")]
-    UnknownOp {
-        /// The name.
-        op: String,
-    },
+    Cnn(#[from] CnnError),
     /// Images of the wrong shape.
     #[error("input batch has shape {shape:?}; the network takes (batch, 3, 32, 32)")]
     BadInput {
         /// The shape given.
         shape: Vec<usize>,
-    },
-    /// The eigensolver behind a log-determinant did not converge.
-    #[error("the eigensolver did not converge on the {n} x {n} NASWOT kernel")]
-    NoConvergence {
-        /// Order of the matrix.
-        n: usize,
     },
     /// A tensor operation failed.
     #[error("tensor operation failed in {during}: {source}")]
@@ -85,57 +49,6 @@ fn terr(during: &'static str) -> impl Fn(candle_core::Error) -> NetError {
 
 type R<T> = Result<T, NetError>;
 
-/// The benchmark's five cell operations.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
-pub enum CellOp {
-    /// `none`: the edge carries zeros.
-    None,
-    /// `skip_connect`: identity.
-    Skip,
-    /// `nor_conv_1x1`: ReLU, 1x1 convolution, BN.
-    Conv1x1,
-    /// `nor_conv_3x3`: ReLU, 3x3 convolution (padding 1), BN.
-    Conv3x3,
-    /// `avg_pool_3x3`: 3x3 average pooling, stride 1, padding 1, padding not counted.
-    AvgPool3x3,
-}
-
-impl CellOp {
-    /// The operation named `name` in the benchmark's arch strings.
-    pub fn from_name(name: &str) -> Option<CellOp> {
-        Some(match name {
-            "none" => CellOp::None,
-            "skip_connect" => CellOp::Skip,
-            "nor_conv_1x1" => CellOp::Conv1x1,
-            "nor_conv_3x3" => CellOp::Conv3x3,
-            "avg_pool_3x3" => CellOp::AvgPool3x3,
-            _ => return None,
-        })
-    }
-}
-
-/// Sizes of the skeleton.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub struct NetConfig {
-    /// Channels of the first stage `C` (16).
-    pub channels: usize,
-    /// Cells per stage `N` (5).
-    pub cells_per_stage: usize,
-    /// Output classes (10 for CIFAR-10, 100 for CIFAR-100).
-    pub classes: usize,
-}
-
-impl NetConfig {
-    /// The benchmark's CIFAR-10 network: `C = 16`, `N = 5`, 10 classes.
-    pub fn cifar10() -> NetConfig {
-        NetConfig {
-            channels: 16,
-            cells_per_stage: 5,
-            classes: 10,
-        }
-    }
-}
-
 /// A convolution (no bias) followed by training-mode BN.
 #[derive(Debug)]
 struct ConvBn {
@@ -146,11 +59,11 @@ struct ConvBn {
     pad: usize,
 }
 
-/// PyTorch's default (kaiming-uniform with `a = sqrt 5`) bound `1 / sqrt(fan_in)`.
+/// PyTorch's default bound `1 / sqrt(fan_in)`, from the stream the hand-written network
+/// draws from.
 fn uniform(rng: &mut rand_chacha::ChaCha8Rng, shape: &[usize], fan_in: usize) -> R<Tensor> {
-    let b = 1.0 / (fan_in as f64).sqrt();
     let n: usize = shape.iter().product();
-    let v: Vec<f32> = (0..n).map(|_| rng.random_range(-b..b) as f32).collect();
+    let v = super::cnn::conv::uniform(rng, n, fan_in);
     Tensor::from_vec(v, shape, &Device::Cpu).map_err(terr("initialising weights"))
 }
 
@@ -363,36 +276,11 @@ pub struct Nb201Net {
     head_b: Tensor,
 }
 
-/// The six `(from, to, op)` edges of a benchmark cell.
-pub fn cell_ops(cell: &Nb201Arch) -> Result<Vec<(usize, usize, CellOp)>, NetError> {
-    let not_nb201 = || NetError::NotNb201 {
-        cell: cell.to_string(),
-    };
-    let nodes = cell.nodes();
-    // Node t (1..=3) reads sources 0..t, each once, in order.
-    if nodes.len() != 3
-        || nodes
-            .iter()
-            .enumerate()
-            .any(|(i, g)| !g.iter().map(|(_, s)| *s).eq(0..=i))
-    {
-        return Err(not_nb201());
-    }
-    let mut ops = Vec::with_capacity(6);
-    for (i, group) in nodes.iter().enumerate() {
-        for (name, from) in group {
-            let op =
-                CellOp::from_name(name).ok_or_else(|| NetError::UnknownOp { op: name.clone() })?;
-            ops.push((*from, i + 1, op));
-        }
-    }
-    Ok(ops)
-}
-
 impl Nb201Net {
     /// Builds the network of `cell` with weights from `seed` (see the module docs).
     pub fn new(cell: &Nb201Arch, cfg: &NetConfig, seed: u64) -> Result<Nb201Net, NetError> {
         let ops = cell_ops(cell)?;
+        cfg.validate()?;
         let mut rng = rand_chacha::ChaCha8Rng::seed_from_u64(seed);
         let c = cfg.channels;
         let stem = ConvBn::new(&mut rng, 3, c, 3, 1, 1)?;
@@ -472,6 +360,38 @@ impl Nb201Net {
     }
 }
 
+/// NASWOT ([`super::naswot`]) on the reference network, each ReLU's codes packed in
+/// NCHW order.
+pub fn naswot(net: &Nb201Net, images: &Tensor) -> Result<NaswotScore, NetError> {
+    let b = images.dims().first().copied().unwrap_or(0);
+    let mut k = CodeKernel::new(b);
+    net.forward(images, &mut |x: &Tensor| {
+        let rows: Vec<Vec<f32>> = x
+            .flatten_from(1)
+            .and_then(|t| t.to_vec2())
+            .map_err(terr("NASWOT codes"))?;
+        let units = rows.first().map_or(0, Vec::len);
+        let codes: Vec<Vec<u64>> = rows
+            .iter()
+            .map(|r| pack_codes(std::iter::once(r.as_slice()), units))
+            .collect();
+        k.add(&codes, units, 1);
+        Ok(())
+    })?;
+    Ok(k.finish()?)
+}
+
+/// The first `b` images of a CIFAR dataset as a `b x 3 x 32 x 32` tensor.
+pub fn cifar_tensor(ds: &crate::data::Dataset, b: usize) -> Result<Tensor, NetError> {
+    if ds.dim() != 3 * 32 * 32 || b == 0 || b > ds.len() {
+        return Err(NetError::BadInput {
+            shape: vec![ds.len(), ds.dim()],
+        });
+    }
+    let v: Vec<f32> = ds.x.rows().into_iter().take(b).flatten().copied().collect();
+    Tensor::from_vec(v, (b, 3, 32, 32), &Device::Cpu).map_err(terr("building the image batch"))
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -543,7 +463,7 @@ mod tests {
     #[test]
     fn cells_outside_the_space_are_typed_errors() {
         let two = Nb201Arch::parse("|nor_conv_3x3~0|+|skip_connect~0|none~1|").unwrap();
-        assert!(matches!(cell_ops(&two), Err(NetError::NotNb201 { .. })));
+        assert!(matches!(cell_ops(&two), Err(CnnError::NotNb201 { .. })));
         let x = Tensor::zeros((1, 3, 16, 16), DType::F32, &Device::Cpu).unwrap();
         let cell = Nb201Arch::from_ops(["skip_connect"; 6]);
         let net = Nb201Net::new(

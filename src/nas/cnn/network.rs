@@ -1,0 +1,291 @@
+//! The NAS-Bench-201 skeleton ([`super`]'s docs) built from a cell, its forward pass, its
+//! parameter count and its FLOPs.
+//!
+//! ```
+//! use archconv::dag::format::Nb201Arch;
+//! use archconv::nas::cnn::{Maps, Nb201Network, NetConfig};
+//! let cell = Nb201Arch::from_ops(["nor_conv_1x1"; 6]);
+//! let cfg = NetConfig { channels: 4, cells_per_stage: 1, classes: 3 };
+//! let net = Nb201Network::new(&cell, &cfg, 7)?;
+//! let x = Maps::from_nchw(&vec![0.5; 2 * 3 * 8 * 8], 2, 3, 8, 8);
+//! let mut relus = 0;
+//! let logits = net.forward(&x, &mut |_, times| { relus += times; Ok(()) })?;
+//! assert_eq!((logits.len(), relus), (2 * 3, 3 * 6 + 2 * 2 + 1));
+//! # Ok::<(), archconv::nas::cnn::CnnError>(())
+//! ```
+
+use super::conv::{uniform, Conv};
+use super::norm::batch_norm;
+use super::pool::{avg_pool2, avg_pool3};
+use super::{cell_ops, CellOp, CnnError, Maps, NetConfig};
+use crate::dag::format::Nb201Arch;
+use rand::SeedableRng;
+
+/// Called with a ReLU's input and how many ReLUs of the network read that same tensor
+/// (convolution edges leaving one cell node all apply ReLU to it), in forward order.
+pub type ReluHook<'a> = &'a mut dyn FnMut(&Maps, usize) -> Result<(), CnnError>;
+
+/// One cell edge with its parameters.
+#[derive(Debug, Clone)]
+enum Edge {
+    None,
+    Skip,
+    Conv(Conv),
+    Pool,
+}
+
+/// A cell at one width: its edges `(from, to, edge)`.
+#[derive(Debug, Clone)]
+struct Cell {
+    edges: Vec<(usize, usize, Edge)>,
+}
+
+impl Cell {
+    fn new(rng: &mut rand_chacha::ChaCha8Rng, ops: &[(usize, usize, CellOp)], c: usize) -> Cell {
+        let edges = ops
+            .iter()
+            .map(|&(from, to, op)| {
+                let e = match op {
+                    CellOp::None => Edge::None,
+                    CellOp::Skip => Edge::Skip,
+                    CellOp::Conv1x1 => Edge::Conv(Conv::init(rng, c, c, 1, 1)),
+                    CellOp::Conv3x3 => Edge::Conv(Conv::init(rng, c, c, 3, 1)),
+                    CellOp::AvgPool3x3 => Edge::Pool,
+                };
+                (from, to, e)
+            })
+            .collect();
+        Cell { edges }
+    }
+
+    fn forward(&self, x: Maps, hook: ReluHook<'_>) -> Result<Maps, CnnError> {
+        let mut nodes: Vec<Maps> = vec![x];
+        for t in 1..=3 {
+            // ReLU of each source node, computed once for all its convolution edges.
+            let mut relu: Vec<Option<Maps>> = vec![None; t];
+            for (from, r) in relu.iter_mut().enumerate() {
+                let convs = self
+                    .edges
+                    .iter()
+                    .filter(|(f, to, e)| *f == from && *to == t && matches!(e, Edge::Conv(_)))
+                    .count();
+                if convs > 0 {
+                    hook(&nodes[from], convs)?;
+                    *r = Some(nodes[from].relu());
+                }
+            }
+            let mut acc: Option<Maps> = None;
+            for (from, to, e) in &self.edges {
+                if *to != t {
+                    continue;
+                }
+                let y = match e {
+                    Edge::None => continue,
+                    Edge::Skip => None,
+                    Edge::Conv(c) => {
+                        let mut y = c.forward(relu[*from].as_ref().expect("ReLU computed above"));
+                        batch_norm(&mut y);
+                        Some(y)
+                    }
+                    Edge::Pool => Some(avg_pool3(&nodes[*from])),
+                };
+                let src = y.as_ref().unwrap_or(&nodes[*from]);
+                match acc.as_mut() {
+                    Some(a) => a.add_assign(src),
+                    None => acc = Some(y.unwrap_or_else(|| nodes[*from].clone())),
+                }
+            }
+            let x0 = &nodes[0];
+            // A node with only `none` inputs carries zeros.
+            nodes.push(acc.unwrap_or_else(|| Maps::zeros(x0.batch, x0.h, x0.w, x0.c)));
+        }
+        Ok(nodes.pop().expect("node 3"))
+    }
+
+    fn convs(&self) -> impl Iterator<Item = &Conv> {
+        self.edges.iter().filter_map(|(_, _, e)| match e {
+            Edge::Conv(c) => Some(c),
+            Edge::None | Edge::Skip | Edge::Pool => None,
+        })
+    }
+}
+
+/// The residual reduction block `cin -> cout`, stride 2.
+#[derive(Debug, Clone)]
+struct Reduction {
+    a: Conv,
+    b: Conv,
+    shortcut: Conv,
+}
+
+impl Reduction {
+    fn new(rng: &mut rand_chacha::ChaCha8Rng, cin: usize, cout: usize) -> Reduction {
+        Reduction {
+            a: Conv::init(rng, cin, cout, 3, 2),
+            b: Conv::init(rng, cout, cout, 3, 1),
+            shortcut: Conv::init(rng, cin, cout, 1, 1),
+        }
+    }
+
+    fn forward(&self, x: &Maps, hook: ReluHook<'_>) -> Result<Maps, CnnError> {
+        hook(x, 1)?;
+        let mut y = self.a.forward(&x.relu());
+        batch_norm(&mut y);
+        hook(&y, 1)?;
+        let mut y = self.b.forward(&y.relu());
+        batch_norm(&mut y);
+        y.add_assign(&self.shortcut.forward(&avg_pool2(x)));
+        Ok(y)
+    }
+}
+
+/// A NAS-Bench-201 network at initialisation.
+#[derive(Debug, Clone)]
+pub struct Nb201Network {
+    cell: String,
+    cfg: NetConfig,
+    stem: Conv,
+    stages: Vec<(Option<Reduction>, Vec<Cell>)>,
+    /// `classes x 4C`, row-major.
+    head_w: Vec<f32>,
+    head_b: Vec<f32>,
+}
+
+impl Nb201Network {
+    /// Builds the network of `cell` with weights from `seed` (see [`super`]'s docs).
+    pub fn new(cell: &Nb201Arch, cfg: &NetConfig, seed: u64) -> Result<Nb201Network, CnnError> {
+        cfg.validate()?;
+        let ops = cell_ops(cell)?;
+        let mut rng = rand_chacha::ChaCha8Rng::seed_from_u64(seed);
+        let c = cfg.channels;
+        let stem = Conv::init(&mut rng, 3, c, 3, 1);
+        let mut stages = Vec::with_capacity(3);
+        for (s, width) in [c, 2 * c, 4 * c].into_iter().enumerate() {
+            let red = (s > 0).then(|| Reduction::new(&mut rng, width / 2, width));
+            let cells = (0..cfg.cells_per_stage)
+                .map(|_| Cell::new(&mut rng, &ops, width))
+                .collect();
+            stages.push((red, cells));
+        }
+        let last = 4 * c;
+        Ok(Nb201Network {
+            cell: cell.to_string(),
+            cfg: *cfg,
+            stem,
+            stages,
+            head_w: uniform(&mut rng, cfg.classes * last, last),
+            head_b: uniform(&mut rng, cfg.classes, last),
+        })
+    }
+
+    /// The cell's arch string.
+    pub fn cell(&self) -> &str {
+        &self.cell
+    }
+
+    /// The skeleton's sizes.
+    pub fn config(&self) -> &NetConfig {
+        &self.cfg
+    }
+
+    fn convs(&self) -> impl Iterator<Item = (&Conv, usize)> {
+        // (convolution, its output resolution divisor: 1, 2 or 4).
+        std::iter::once((&self.stem, 1)).chain(self.stages.iter().enumerate().flat_map(
+            |(s, (r, cells))| {
+                let div = 1 << s;
+                r.iter()
+                    .flat_map(move |r| [(&r.a, div), (&r.b, div), (&r.shortcut, div)])
+                    .chain(
+                        cells
+                            .iter()
+                            .flat_map(move |c| c.convs().map(move |k| (k, div))),
+                    )
+            },
+        ))
+    }
+
+    /// Trainable parameters (convolution and linear weights, biases, BN scales and shifts;
+    /// not BN's running statistics), as the benchmark counts them: a convolution
+    /// followed by BN has `C_out C_in k^2 + 2 C_out`; the shortcut's 1x1 convolution has
+    /// no BN; the head has `2 (4C) + 4C classes + classes`.
+    pub fn num_params(&self) -> usize {
+        let mut n: usize = self.convs().map(|(k, _)| k.params()).sum();
+        // BN after every convolution but the shortcuts: 2 per output channel.
+        n += 2 * self.cfg.channels; // stem
+        for (s, (r, cells)) in self.stages.iter().enumerate() {
+            let width = self.cfg.channels << s;
+            if r.is_some() {
+                n += 2 * 2 * width;
+            }
+            n += cells
+                .iter()
+                .map(|c| c.convs().count() * 2 * width)
+                .sum::<usize>();
+        }
+        let last = 4 * self.cfg.channels;
+        n + 2 * last + self.head_w.len() + self.head_b.len()
+    }
+
+    /// Multiply-adds of one forward pass per image on `h x w` inputs: every convolution's
+    /// `H_out W_out C_in k^2 C_out` and the head's `4C classes` (pooling, BN and additions
+    /// not counted), as the benchmark's FLOPs column counts them.
+    pub fn flops(&self, h: usize, w: usize) -> usize {
+        let convs: usize = self
+            .convs()
+            .map(|(k, div)| (h / div) * (w / div) * k.macs_per_pixel())
+            .sum();
+        convs + self.head_w.len()
+    }
+
+    /// Logits (`batch x classes`, row-major) of images `x` (`x.c = 3`; `H` and `W`
+    /// positive multiples of 4), calling `hook` with the input of every ReLU (each cell
+    /// node read by convolution edges, each reduction block's two, the head's).
+    pub fn forward(&self, x: &Maps, hook: ReluHook<'_>) -> Result<Vec<f32>, CnnError> {
+        if x.c != 3
+            || x.batch == 0
+            || x.h == 0
+            || x.w == 0
+            || !x.h.is_multiple_of(4)
+            || !x.w.is_multiple_of(4)
+        {
+            return Err(CnnError::BadInput {
+                shape: vec![x.batch, x.c, x.h, x.w],
+                channels: 3,
+            });
+        }
+        // Live at once in a stage-1 cell: the input, four nodes, up to three ReLU copies,
+        // a convolution's output and a pooled map; twelve maps bound it.
+        let one = Maps::bytes(x.batch, x.h, x.w, self.cfg.channels);
+        crate::budget::check(
+            format!(
+                "the NAS-Bench-201 forward pass on {} images of {} x {} ({} channels)",
+                x.batch, x.h, x.w, self.cfg.channels
+            ),
+            one.and_then(|b| b.checked_mul(12)),
+        )?;
+        let mut h = self.stem.forward(x);
+        batch_norm(&mut h);
+        for (red, cells) in &self.stages {
+            if let Some(r) = red {
+                h = r.forward(&h, hook)?;
+            }
+            for c in cells {
+                h = c.forward(h, hook)?;
+            }
+        }
+        batch_norm(&mut h);
+        hook(&h, 1)?;
+        let pooled = h.relu().global_mean();
+        let (last, classes) = (h.c, self.cfg.classes);
+        let mut logits = vec![0.0f32; x.batch * classes];
+        for (b, out) in logits.chunks_exact_mut(classes).enumerate() {
+            let p = &pooled[b * last..(b + 1) * last];
+            for (k, o) in out.iter_mut().enumerate() {
+                let wk = &self.head_w[k * last..(k + 1) * last];
+                let dot: f64 = p.iter().zip(wk).map(|(a, w)| a * f64::from(*w)).sum();
+                *o = (dot + f64::from(self.head_b[k])) as f32;
+            }
+        }
+        Ok(logits)
+    }
+}
