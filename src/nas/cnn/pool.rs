@@ -17,33 +17,46 @@
 use super::Maps;
 use rayon::prelude::*;
 
+crate::simd::avx2_dispatch! {
+    /// One image of [`avg_pool3`]: `img` and `o` are padded `(h + 2) x (w + 2) x c`
+    /// blocks. Separable: each output row is the sum of three padded input rows
+    /// (vertical), then of three neighbouring pixels (horizontal), then scaled.
+    fn pool3_image(o: &mut [f32], img: &[f32], h: usize, w: usize, c: usize, col: &mut [f32]) {
+        let row = (w + 2) * c;
+        let inside = |i: usize, n: usize| (3 - usize::from(i == 0) - usize::from(i + 1 == n)) as f32;
+        for y in 0..h {
+            // col = sum of padded rows y, y + 1, y + 2 (every column, borders included).
+            let (r0, r1, r2) = (&img[y * row..(y + 1) * row], &img[(y + 1) * row..(y + 2) * row], &img[(y + 2) * row..(y + 3) * row]);
+            for (((s, a), b), d) in col.iter_mut().zip(r0).zip(r1).zip(r2) {
+                *s = a + b + d;
+            }
+            let ry = inside(y, h);
+            let out = &mut o[(y + 1) * row..(y + 2) * row];
+            for x in 0..w {
+                let inv = 1.0 / (ry * inside(x, w));
+                let (dst, win) = (&mut out[(x + 1) * c..(x + 2) * c], &col[x * c..(x + 3) * c]);
+                let (a, rest) = win.split_at(c);
+                let (b, d) = rest.split_at(c);
+                for (((o, a), b), d) in dst.iter_mut().zip(a).zip(b).zip(d) {
+                    *o = (a + b + d) * inv;
+                }
+            }
+        }
+    }
+}
+
 /// 3x3 average pooling, stride 1, padding not counted.
 pub fn avg_pool3(x: &Maps) -> Maps {
     let (h, w, c) = (x.h, x.w, x.c);
     let mut out = Maps::zeros(x.batch, h, w, c);
     let block = x.image_len();
-    let inside = |i: usize, n: usize| (3 - usize::from(i == 0) - usize::from(i + 1 == n)) as f32;
-    let row = (w + 2) * c;
     out.data
         .par_chunks_mut(block)
         .zip(x.data.par_chunks(block))
-        .for_each(|(o, img)| {
-            for y in 0..h {
-                for xx in 0..w {
-                    let inv = 1.0 / (inside(y, h) * inside(xx, w));
-                    let centre = (y + 1) * row + (xx + 1) * c;
-                    let dst = &mut o[centre..centre + c];
-                    for dy in 0..3 {
-                        // Window row dy: padded pixels (y + dy, xx .. xx + 2).
-                        let s = (y + dy) * row + xx * c;
-                        for px in img[s..s + 3 * c].chunks_exact(c) {
-                            dst.iter_mut().zip(px).for_each(|(d, v)| *d += v);
-                        }
-                    }
-                    dst.iter_mut().for_each(|d| *d *= inv);
-                }
-            }
-        });
+        .for_each_init(
+            || vec![0.0f32; (w + 2) * c],
+            |col, (o, img)| pool3_image(o, img, h, w, c, col),
+        );
     out
 }
 
@@ -76,4 +89,50 @@ pub fn avg_pool2(x: &Maps) -> Maps {
             }
         });
     out
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn pooling_matches_the_direct_window_means() {
+        let (b, c, h, w) = (2, 5, 6, 4);
+        let v: Vec<f32> = (0..b * c * h * w)
+            .map(|i| ((i * 37) % 11) as f32 - 5.0)
+            .collect();
+        let x = Maps::from_nchw(&v, b, c, h, w);
+        let (p3, p2) = (avg_pool3(&x), avg_pool2(&x));
+        let at = |bb: usize, ch: usize, r: usize, q: usize| v[((bb * c + ch) * h + r) * w + q];
+        for bb in 0..b {
+            for ch in 0..c {
+                for r in 0..h {
+                    for q in 0..w {
+                        let (mut s, mut k) = (0.0f32, 0.0f32);
+                        for rr in r.saturating_sub(1)..(r + 2).min(h) {
+                            for qq in q.saturating_sub(1)..(q + 2).min(w) {
+                                s += at(bb, ch, rr, qq);
+                                k += 1.0;
+                            }
+                        }
+                        // Sums of at most 9 small integers are exact; one division.
+                        let want = s / k;
+                        let got = p3.at(bb, ch, r, q);
+                        assert!(
+                            (got - want).abs() <= 2.0 * f32::EPSILON * want.abs().max(1.0),
+                            "3x3 ({bb},{ch},{r},{q}): {got} vs {want}"
+                        );
+                        if r < h / 2 && q < w / 2 {
+                            let m = (at(bb, ch, 2 * r, 2 * q)
+                                + at(bb, ch, 2 * r, 2 * q + 1)
+                                + at(bb, ch, 2 * r + 1, 2 * q)
+                                + at(bb, ch, 2 * r + 1, 2 * q + 1))
+                                / 4.0;
+                            assert_eq!(p2.at(bb, ch, r, q), m, "2x2 ({bb},{ch},{r},{q})");
+                        }
+                    }
+                }
+            }
+        }
+    }
 }
