@@ -93,6 +93,9 @@ pub enum Error {
     /// NAS-Bench-201 / DARTS studies.
     #[error(transparent)]
     Nas(#[from] nas::NasError),
+    /// Zero-cost proxies on real NAS-Bench-201 networks.
+    #[error(transparent)]
+    ZeroCost(#[from] nas::zero_cost::ZcError),
     /// Reading data files.
     #[error(transparent)]
     Data(#[from] data::DataError),

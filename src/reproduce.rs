@@ -162,33 +162,35 @@ pub fn reproduce(opts: &ReproduceOptions, progress: &mut dyn FnMut(&str)) -> Res
 
 fn run_steps(opts: &ReproduceOptions, progress: &mut dyn FnMut(&str)) -> Result<Report, Error> {
     let mut report = Report::default();
-    progress("[1/12] path statistics and kernel spectra of DAG#1-#3; Fig. 3 and bound figures");
+    progress("[1/13] path statistics and kernel spectra of DAG#1-#3; Fig. 3 and bound figures");
     step_dags(&mut report, opts)?;
     report
         .sections
         .push(crate::report::theory::theory_figures(&opts.out)?);
-    progress("[2/12] section-3 bounds versus input correlation");
+    progress("[2/13] section-3 bounds versus input correlation");
     step_bounds(&mut report)?;
-    progress("[3/12] NAS-Bench-201 space: effective depth/width and filter");
+    progress("[3/13] NAS-Bench-201 space: effective depth/width and filter");
     step_space(&mut report);
-    progress("[4/12] NAS-Bench-201 accuracies: Fig. 5, filter, search simulation, kernel proxy; DARTS space");
+    progress("[4/13] NAS-Bench-201 accuracies: Fig. 5, filter, search simulation, kernel proxy; DARTS space");
     step_nas(&mut report, opts)?;
-    progress("[5/12] finite-width Monte Carlo versus the three kernels; width sweep");
+    progress("[5/13] finite-width Monte Carlo versus the three kernels; width sweep");
     step_montecarlo(&mut report, opts)?;
-    progress("[6/12] training DAG-MLPs: Fig. 4");
+    progress("[6/13] training DAG-MLPs: Fig. 4");
     step_fig4(&mut report, opts, progress)?;
-    progress("[7/12] convergence-rate test (full-batch GD on MNIST)");
+    progress("[7/13] convergence-rate test (full-batch GD on MNIST)");
     step_rate(&mut report, opts, progress)?;
-    progress("[8/12] NTK step-size study: fixed versus tuned step (finite-width GD)");
+    progress("[8/13] NTK step-size study: fixed versus tuned step (finite-width GD)");
     step_stepsize(&mut report, opts)?;
-    progress("[9/12] the paper's ordering for other activations (exact NNGP and NTK)");
+    progress("[9/13] the paper's ordering for other activations (exact NNGP and NTK)");
     step_activations(&mut report, opts)?;
-    progress("[10/12] kernel-regime generalisation: NNGP/NTK accuracy against lambda_min");
+    progress("[10/13] kernel-regime generalisation: NNGP/NTK accuracy against lambda_min");
     step_generalisation(&mut report, opts, progress)?;
-    progress("[11/12] exact-NTK predicted training against finite-width gradient descent");
+    progress("[11/13] exact-NTK predicted training against finite-width gradient descent");
     step_linearised(&mut report, opts, progress)?;
-    progress("[12/12] Fig. 4 against time t = lr x steps: learning-rate collapse, paper's time, NTK prediction");
+    progress("[12/13] Fig. 4 against time t = lr x steps: learning-rate collapse, paper's time, NTK prediction");
     step_fig4_time(&mut report, opts, progress)?;
+    progress("[13/13] training-free NAS on real NAS-Bench-201 networks: NASWOT, #params, FLOPs; Tables 1-3 search");
+    step_nas_search(&mut report, opts, progress)?;
     report.write(&opts.out)?;
     Ok(report)
 }
@@ -321,6 +323,94 @@ fn step_nas(report: &mut Report, opts: &ReproduceOptions) -> Result<(), Error> {
         }
     }
     report.sections.push(darts_section(&DartsSpace::compute(4)));
+    Ok(())
+}
+
+/// NASWOT and the other zero-cost proxies on a seeded sample of real networks (1,000
+/// cells; 24 with `quick`, on 32 images), cached under `OUT/zero-cost-cache` so a rerun
+/// resumes; then the correlation table and the authors' search (500 runs of 100 cells;
+/// 50 of 10 with `quick`).
+fn step_nas_search(
+    report: &mut Report,
+    opts: &ReproduceOptions,
+    progress: &mut dyn FnMut(&str),
+) -> Result<(), Error> {
+    use crate::nas::zero_cost::{self, search::Convention, search::SearchOptions, ZcSettings};
+    let Some(dir) = &opts.data else {
+        report.skipped.push("training-free NAS search: no data directory (--data or ARCHCONV_DATA); it needs nats-bench-tss/ and cifar10-subset200/".into());
+        return Ok(());
+    };
+    let table = match crate::nas::Nb201Table::load_from_dir(dir) {
+        Ok(t) => t,
+        Err(crate::nas::NasError::Data(e @ crate::data::DataError::Missing { .. })) => {
+            report
+                .skipped
+                .push(format!("training-free NAS search: {e}"));
+            return Ok(());
+        }
+        Err(e) => return Err(e.into()),
+    };
+    let mut ds = match crate::data::load_cifar10(dir, crate::data::Split::Train) {
+        Ok(d) => d,
+        Err(e @ crate::data::DataError::Missing { .. }) => {
+            report
+                .skipped
+                .push(format!("training-free NAS search: {e}"));
+            return Ok(());
+        }
+        Err(e) => return Err(e.into()),
+    };
+    ds.standardize(
+        &crate::data::CIFAR_NORMALIZE.0,
+        &crate::data::CIFAR_NORMALIZE.1,
+    );
+    let (sample, batch, options) = if opts.quick {
+        (
+            24,
+            32,
+            SearchOptions {
+                runs: 50,
+                per_run: 10,
+                seed: 0,
+            },
+        )
+    } else {
+        (1000, 128, SearchOptions::default())
+    };
+    let settings = ZcSettings {
+        sample,
+        batch,
+        images: ds.source.clone(),
+        ..ZcSettings::default()
+    };
+    let images = crate::nas::naswot::cifar_batch(&ds, batch).map_err(zero_cost::ZcError::from)?;
+    let cache = opts.out.join("zero-cost-cache");
+    let mut last = 0;
+    zero_cost::run_shard(
+        &settings,
+        &images,
+        &zero_cost::shard_file(&cache, (0, 1)),
+        (0, 1),
+        &mut |done, total| {
+            if done == total || done >= last + 100 {
+                last = done;
+                progress(&format!("  scored {done}/{total} cells"));
+            }
+        },
+    )?;
+    let records = zero_cost::collect(&cache, &settings)?;
+    let kernel = crate::nas::ProxyScores::compute(Default::default())?;
+    let rep = zero_cost::report(
+        &table,
+        &records,
+        &settings,
+        &kernel,
+        Convention::AuthorsCode,
+        options,
+    );
+    report.sections.push(crate::report::zero_cost::section(
+        &rep, &table, &records, &opts.out,
+    )?);
     Ok(())
 }
 

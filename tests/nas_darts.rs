@@ -141,3 +141,39 @@ fn dp_statistics_match_path_enumeration_and_genotype_route() {
     assert_eq!(s.labelled, 46_080);
     assert!(s.structures < s.labelled && s.structures * 24 >= s.labelled);
 }
+
+#[test]
+fn darts_v2_normal_cell_has_depth_1_and_width_7_under_the_authors_convention() {
+    // By hand: paths 0-2, 1-2, 0-3, 1-3, 1-4 (one convolution each), 0-4 and 0-5 (skip),
+    // 0-2-5 and 1-2-5 (two convolutions), every intermediate joined to the output by a
+    // weight-0 edge: P = 9, sum of depths 9, so dbar = 1 and mbar = 7 / 1 = 7.
+    let g = Genotype::parse(
+        "Genotype(normal=[('sep_conv_3x3', 0), ('sep_conv_3x3', 1), ('sep_conv_3x3', 0), \
+         ('sep_conv_3x3', 1), ('sep_conv_3x3', 1), ('skip_connect', 0), ('skip_connect', 0), \
+         ('dil_conv_3x3', 2)], normal_concat=[2, 3, 4, 5], reduce=[], reduce_concat=[2, 3, 4, 5])",
+    )
+    .unwrap();
+    let s = PathStats::of(&g.dag()).unwrap();
+    assert_eq!(s.effective_depth_exact(), Some(Ratio::new(1, 1)));
+    assert_eq!(s.effective_width_exact(), Some(Ratio::new(7, 1)));
+    // The two conventions' boxes: the authors' code box holds DARTS-V2's (1, 7), and the
+    // box table names both with their structure counts.
+    let space = DartsSpace::compute(4);
+    let boxes = space.boxes();
+    assert_eq!(boxes.len(), 3);
+    let code = &boxes[2];
+    assert_eq!((code.depth, code.width), ((0.5, 1.6), (4.0, 12.0)));
+    assert!(code.structures > 0 && code.structures < space.structures);
+    let paper = &boxes[1];
+    assert!((paper.depth.0 - 0.8).abs() < 1e-12 && (paper.width.1 - 15.3).abs() < 1e-12);
+    // Structures inside a box equal a direct count over the groups.
+    let direct: usize = space
+        .groups
+        .iter()
+        .filter(|(d, m, _, _)| {
+            (0.5..=1.6).contains(&d.to_f64()) && (4.0..=12.0).contains(&m.to_f64())
+        })
+        .map(|g| g.2)
+        .sum();
+    assert_eq!(code.structures, direct);
+}

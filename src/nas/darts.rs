@@ -36,6 +36,71 @@ use std::collections::BTreeMap;
 pub const PAPER_CENTER: (f64, f64) = (1.5, 10.5);
 /// The paper's DARTS half-radius.
 pub const PAPER_HALF_RADIUS: (f64, f64) = (0.7, 4.8);
+/// The box in the authors' released code for DARTS/NDS (commented out there):
+/// depth `[0.5, 1.6]`, width `[4, 12]`.
+pub const CODE_BOX: ((f64, f64), (f64, f64)) = ((0.5, 1.6), (4.0, 12.0));
+
+/// A filter box on the DARTS space and how it compares with the space's own.
+#[derive(Debug, Clone, PartialEq, Serialize)]
+pub struct DartsBox {
+    /// Which box.
+    pub name: String,
+    /// Depth range.
+    pub depth: (f64, f64),
+    /// Width range.
+    pub width: (f64, f64),
+    /// Its center minus the space's filter center `(dd, dm)`.
+    pub center_offset: (f64, f64),
+    /// Distinct structures inside it.
+    pub structures: usize,
+}
+
+impl DartsSpace {
+    /// The space's half-radius box, the paper's text box (center `(1.5, 10.5)` +-
+    /// `(0.7, 4.8)`: the `paper-text` convention) and the authors' code box
+    /// ([`CODE_BOX`]: `authors-code`), each with its center offset from the space's
+    /// filter center and the structures inside. Both conventions count paths the same
+    /// way (from both cell inputs, pooled; convolutions 1, skip and pooling 0): the
+    /// paper's text defines no other, so they differ only in the box.
+    pub fn boxes(&self) -> Vec<DartsBox> {
+        let (c, h) = (self.filter.center, self.half_radius);
+        let make = |name: &str, depth: (f64, f64), width: (f64, f64)| DartsBox {
+            name: name.into(),
+            depth,
+            width,
+            center_offset: (
+                (depth.0 + depth.1) / 2.0 - c.0,
+                (width.0 + width.1) / 2.0 - c.1,
+            ),
+            structures: self
+                .groups
+                .iter()
+                .filter(|(d, m, _, _)| {
+                    let (d, m) = (d.to_f64(), m.to_f64());
+                    d >= depth.0 - 1e-12
+                        && d <= depth.1 + 1e-12
+                        && m >= width.0 - 1e-12
+                        && m <= width.1 + 1e-12
+                })
+                .map(|g| g.2)
+                .sum(),
+        };
+        let (pc, ph) = (self.paper_center, self.paper_half_radius);
+        vec![
+            make(
+                "this space, half radius",
+                (c.0 - h.0, c.0 + h.0),
+                (c.1 - h.1, c.1 + h.1),
+            ),
+            make(
+                "paper-text: (1.5, 10.5) +- (0.7, 4.8)",
+                (pc.0 - ph.0, pc.0 + ph.0),
+                (pc.1 - ph.1, pc.1 + ph.1),
+            ),
+            make("authors-code: [0.5, 1.6] x [4, 12]", CODE_BOX.0, CODE_BOX.1),
+        ]
+    }
+}
 
 /// One labelled cell: for intermediate node `i`, two `(input, parameterized)` edges with
 /// the first input smaller than the second.

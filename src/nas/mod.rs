@@ -10,6 +10,10 @@
 //! * [`proxy`] — `lambda_min` of the three kernels per cell, rank-correlated with
 //!   accuracy (Kendall tau-b, Spearman rho) next to the paper's quantities.
 //! * [`darts`] — the DARTS op-class space, counted and deduplicated exactly.
+//! * [`cnn`] — the benchmark's real CIFAR networks at initialisation (forward pass,
+//!   parameters, FLOPs); [`naswot`] — the NASWOT score on them.
+//! * [`zero_cost`] — zero-cost proxies over a seeded sample of cells, their cache, rank
+//!   correlations and the authors' search protocol with the filter (Tables 1-3).
 //! * [`stats`] — the statistics used (rank correlations, least squares, summaries).
 //!
 //! Every result is a plain serde-serialisable struct; [`crate::report::nas`] turns them
@@ -33,6 +37,7 @@ pub mod net;
 pub mod proxy;
 pub mod stats;
 pub mod table;
+pub mod zero_cost;
 
 pub use darts::DartsSpace;
 pub use filter::{FilterStudy, SearchOptions};

@@ -14,6 +14,7 @@ pub mod rate;
 pub mod space;
 pub mod stepsize;
 pub mod theory;
+pub mod zero_cost;
 
 use serde::Serialize;
 use std::path::{Path, PathBuf};

@@ -370,6 +370,27 @@ pub fn darts_markdown(s: &DartsSpace) -> String {
         s.groups.len(),
         md_table(&["radius factor", "structures kept"], &kept),
         darts_difference(s)
+    ) + &darts_boxes(s)
+}
+
+/// The three boxes (`--convention paper-text | authors-code` and the space's own).
+fn darts_boxes(s: &DartsSpace) -> String {
+    let rows: Vec<Vec<String>> = s
+        .boxes()
+        .iter()
+        .map(|b| {
+            vec![
+                b.name.clone(),
+                format!("[{:.3}, {:.3}]", b.depth.0, b.depth.1),
+                format!("[{:.3}, {:.3}]", b.width.0, b.width.1),
+                format!("({:+.3}, {:+.3})", b.center_offset.0, b.center_offset.1),
+                b.structures.to_string(),
+            ]
+        })
+        .collect();
+    format!(
+        "\nFilter boxes by convention (both count paths from the two cell inputs, pooled, with convolutions 1 and skip/pooling 0; they differ in the box):\n\n{}",
+        md_table(&["box", "depth", "width", "center minus this space's", "structures inside"], &rows)
     )
 }
 
