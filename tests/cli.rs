@@ -103,6 +103,20 @@ fn reproduce_quick_writes_the_reports() {
     let js: serde_json::Value =
         serde_json::from_str(&std::fs::read_to_string(dir.join("report.json")).unwrap()).unwrap();
     assert!(js["sections"]["bounds"]["data"].as_array().unwrap().len() > 10);
+    // With the data directory, the training-free search on real networks runs (24 cells,
+    // 32 images) and writes its figure; without it, the step is listed as skipped.
+    if std::env::var_os("ARCHCONV_DATA")
+        .is_some_and(|d| std::path::Path::new(&d).join("cifar10-subset200").is_dir())
+    {
+        assert!(
+            md.contains("Training-free NAS on real NAS-Bench-201 networks"),
+            "{md}"
+        );
+        assert!(js["sections"]["nas-search"]["data"]["correlations"]["cells"] == 24);
+        assert!(dir.join("nas_search.svg").is_file() && dir.join("nas_search.png").is_file());
+    } else {
+        assert!(md.contains("training-free NAS search"), "{md}");
+    }
 }
 
 #[test]
