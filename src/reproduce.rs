@@ -407,7 +407,7 @@ fn step_nas_search(
         &kernel,
         Convention::AuthorsCode,
         options,
-    );
+    )?;
     report.sections.push(crate::report::zero_cost::section(
         &rep, &table, &records, &opts.out,
     )?);

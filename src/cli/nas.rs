@@ -177,7 +177,7 @@ fn search(
         }
     }
     let kernel = ProxyScores::compute(Default::default())?;
-    let rep = zero_cost::report(&table, &records, &settings, &kernel, convention, options);
+    let rep = zero_cost::report(&table, &records, &settings, &kernel, convention, options)?;
     if json {
         super::emit(&(serde_json::to_string_pretty(&rep)? + "\n"));
     } else {

@@ -93,6 +93,23 @@ impl Conv {
         Conv::from_torch(&w, cin, cout, k, stride)
     }
 
+    /// The same convolution with every weight replaced by its absolute value (SynFlow's
+    /// "linearised" network).
+    pub fn abs(&self) -> Conv {
+        Conv {
+            w: self.w.iter().map(|v| v.abs()).collect(),
+            ..self.clone()
+        }
+    }
+
+    #[cfg(test)]
+    pub(crate) fn zeroed(&self) -> Conv {
+        Conv {
+            w: vec![0.0; self.w.len()],
+            ..self.clone()
+        }
+    }
+
     /// Weights `C_out C_in k^2`.
     pub fn params(&self) -> usize {
         self.w.len()

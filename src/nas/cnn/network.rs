@@ -139,6 +139,88 @@ impl Reduction {
     }
 }
 
+/// SynFlow's pair of maps through the network without BN, all weights `|w|` and an
+/// all-ones input: `v`, the activation (every entry is a sum over input-to-unit paths of
+/// the product of weights along the path), and `u`, the same sum with each path weighted
+/// by the number of weight layers it has passed.
+#[derive(Debug, Clone)]
+struct Flow {
+    v: Maps,
+    u: Maps,
+}
+
+impl Flow {
+    /// Through a weight layer: `v' = f(v)`, `u' = f(u + v)` (each path gains one layer).
+    fn conv(&self, k: &Conv) -> Flow {
+        let mut s = self.u.clone();
+        s.add_assign(&self.v);
+        Flow {
+            v: k.forward(&self.v),
+            u: k.forward(&s),
+        }
+    }
+
+    /// Through a linear operation without weights.
+    fn map(&self, f: impl Fn(&Maps) -> Maps) -> Flow {
+        Flow {
+            v: f(&self.v),
+            u: f(&self.u),
+        }
+    }
+
+    fn add(&mut self, o: &Flow) {
+        self.v.add_assign(&o.v);
+        self.u.add_assign(&o.u);
+    }
+
+    /// Divides both maps by `max v` (when positive) and returns `ln max v`: the flows grow
+    /// by up to about 2e3 per cell, beyond `f32` after a few cells, so they are rescaled
+    /// at every cell boundary, where only one flow is live.
+    fn rescale(&mut self) -> f64 {
+        let m = self.v.data.iter().fold(0.0f32, |a, &b| a.max(b));
+        if m > 0.0 && m.is_finite() {
+            let inv = 1.0 / m;
+            self.v.data.iter_mut().for_each(|x| *x *= inv);
+            self.u.data.iter_mut().for_each(|x| *x *= inv);
+            f64::from(m).ln()
+        } else {
+            0.0
+        }
+    }
+}
+
+impl Cell {
+    fn flow(&self, x: Flow) -> Flow {
+        let mut nodes = vec![x];
+        for t in 1..=3 {
+            let mut acc: Option<Flow> = None;
+            for (from, to, e) in &self.edges {
+                if *to != t {
+                    continue;
+                }
+                // Every entry is >= 0, so each ReLU is the identity here.
+                let y = match e {
+                    Edge::None => continue,
+                    Edge::Skip => nodes[*from].clone(),
+                    Edge::Conv(k) => nodes[*from].conv(k),
+                    Edge::Pool => nodes[*from].map(avg_pool3),
+                };
+                match acc.as_mut() {
+                    Some(a) => a.add(&y),
+                    None => acc = Some(y),
+                }
+            }
+            let z = &nodes[0].v;
+            let zero = || Maps::zeros(z.batch, z.h, z.w, z.c);
+            nodes.push(acc.unwrap_or_else(|| Flow {
+                v: zero(),
+                u: zero(),
+            }));
+        }
+        nodes.pop().expect("node 3")
+    }
+}
+
 /// A NAS-Bench-201 network at initialisation.
 #[derive(Debug, Clone)]
 pub struct Nb201Network {
@@ -237,6 +319,92 @@ impl Nb201Network {
         convs + self.head_w.len()
     }
 
+    /// SynFlow (Tanaka et al. 2020, as the zero-cost-proxy benchmarks run it on
+    /// NAS-Bench-201: the network without BN, every weight and bias replaced by its
+    /// absolute value, one all-ones `3 x h x w` input, `R = sum of the logits`):
+    ///
+    /// ```text
+    /// SynFlow = sum over convolution and linear weights w of |w dR/dw|
+    /// ```
+    ///
+    /// returned as `ln SynFlow` (`-inf` when it is zero; the value itself, about `1e50` for
+    /// the all-3x3 cell, would overflow the `f32` maps, which are rescaled per cell). With positive weights and input every ReLU is the identity, so
+    /// `R` is linear in each layer's weights and `sum_{w in layer} w dR/dw` is the part of
+    /// `R` carried by paths through that layer: SynFlow is the sum over input-to-output
+    /// paths of the path's product times its number of weight layers, computed by one
+    /// forward pass carrying both sums, `v` and the layer-weighted `u` (no backward
+    /// pass). `h` and `w` must be positive multiples of 4.
+    ///
+    /// ```
+    /// use archconv::dag::format::Nb201Arch;
+    /// use archconv::nas::cnn::{Nb201Network, NetConfig};
+    /// let cfg = NetConfig::cifar10();
+    /// let big = Nb201Network::new(&Nb201Arch::from_ops(["nor_conv_3x3"; 6]), &cfg, 0)?;
+    /// let small = Nb201Network::new(&Nb201Arch::from_ops(["nor_conv_1x1"; 6]), &cfg, 0)?;
+    /// assert!(big.synflow(32, 32)? > small.synflow(32, 32)?);
+    /// # Ok::<(), archconv::nas::cnn::CnnError>(())
+    /// ```
+    pub fn synflow(&self, h: usize, w: usize) -> Result<f64, CnnError> {
+        Ok(self.synflow_parts(h, w)?.1)
+    }
+
+    /// `(ln R, ln SynFlow)` (see [`Nb201Network::synflow`]).
+    fn synflow_parts(&self, h: usize, w: usize) -> Result<(f64, f64), CnnError> {
+        if h == 0 || w == 0 || !h.is_multiple_of(4) || !w.is_multiple_of(4) {
+            return Err(CnnError::BadInput {
+                shape: vec![1, 3, h, w],
+                channels: 3,
+            });
+        }
+        let ones = Maps::from_nchw(&vec![1.0; 3 * h * w], 1, 3, h, w);
+        let zero = Maps::zeros(1, h, w, 3);
+        let mut f = Flow { v: ones, u: zero }.conv(&self.stem.abs());
+        let mut log = f.rescale();
+        for (red, cells) in &self.stages {
+            if let Some(r) = red {
+                let mut y = f.conv(&r.a.abs()).conv(&r.b.abs());
+                y.add(&f.map(avg_pool2).conv(&r.shortcut.abs()));
+                f = y;
+                log += f.rescale();
+            }
+            for c in cells {
+                let abs = Cell {
+                    edges: c
+                        .edges
+                        .iter()
+                        .map(|(a, b, e)| {
+                            let e = match e {
+                                Edge::Conv(k) => Edge::Conv(k.abs()),
+                                Edge::None => Edge::None,
+                                Edge::Skip => Edge::Skip,
+                                Edge::Pool => Edge::Pool,
+                            };
+                            (*a, *b, e)
+                        })
+                        .collect(),
+                };
+                f = abs.flow(f);
+                log += f.rescale();
+            }
+        }
+        let (pv, pu) = (f.v.global_mean(), f.u.global_mean());
+        let last = f.v.c;
+        let (mut r, mut s) = (0.0f64, 0.0f64);
+        for k in 0..self.cfg.classes {
+            let wk = &self.head_w[k * last..(k + 1) * last];
+            for c in 0..last {
+                let a = f64::from(wk[c].abs());
+                r += a * pv[c];
+                // The head is a weight layer: every path gains one.
+                s += a * (pu[c] + pv[c]);
+            }
+        }
+        // The head's bias adds |b| to R on paths without weights (not counted in SynFlow).
+        let bias: f64 = self.head_b.iter().map(|b| f64::from(b.abs())).sum();
+        let ln_r = (r + bias * (-log).exp()).ln() + log;
+        Ok((ln_r, s.ln() + log))
+    }
+
     /// Logits (`batch x classes`, row-major) of images `x` (`x.c = 3`; `H` and `W`
     /// positive multiples of 4), calling `hook` with the input of every ReLU (each cell
     /// node read by convolution edges, each reduction block's two, the head's).
@@ -287,5 +455,75 @@ impl Nb201Network {
             }
         }
         Ok(logits)
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    /// The network with weight layer `l` set to zero, in the order stem, then per stage
+    /// the reduction's `a`, `b`, shortcut and the cells' convolutions, then the head.
+    fn zero_layer(net: &Nb201Network, l: usize) -> Option<Nb201Network> {
+        let mut n = net.clone();
+        let mut i = 0usize;
+        let mut hit = |k: &mut Conv| {
+            if i == l {
+                *k = k.zeroed();
+            }
+            i += 1;
+        };
+        hit(&mut n.stem);
+        for (red, cells) in &mut n.stages {
+            if let Some(r) = red {
+                hit(&mut r.a);
+                hit(&mut r.b);
+                hit(&mut r.shortcut);
+            }
+            for c in cells {
+                for (_, _, e) in &mut c.edges {
+                    if let Edge::Conv(k) = e {
+                        hit(k);
+                    }
+                }
+            }
+        }
+        if i == l {
+            n.head_w.iter_mut().for_each(|w| *w = 0.0);
+        } else if l > i {
+            return None;
+        }
+        Some(n)
+    }
+
+    #[test]
+    fn synflow_equals_the_sum_of_layer_ablations() {
+        // R is linear in each layer's weights W_l (positive weights and input: ReLU is
+        // the identity), so sum_{w in l} w dR/dw = R - R(W_l = 0): SynFlow by one
+        // ablated forward pass per layer, a second route to the path count.
+        let cfg = NetConfig {
+            channels: 3,
+            cells_per_stage: 2,
+            classes: 4,
+        };
+        for cell in [
+            "|nor_conv_3x3~0|+|nor_conv_1x1~0|avg_pool_3x3~1|+|skip_connect~0|nor_conv_3x3~1|none~2|",
+            "|nor_conv_3x3~0|+|nor_conv_3x3~0|nor_conv_3x3~1|+|nor_conv_3x3~0|nor_conv_3x3~1|nor_conv_3x3~2|",
+        ] {
+            let net = Nb201Network::new(&Nb201Arch::parse(cell).unwrap(), &cfg, 4).unwrap();
+            let (ln_r, ln_s) = net.synflow_parts(8, 8).unwrap();
+            let r = ln_r.exp();
+            let mut sum = 0.0;
+            let mut l = 0;
+            while let Some(z) = zero_layer(&net, l) {
+                sum += r - z.synflow_parts(8, 8).unwrap().0.exp();
+                l += 1;
+            }
+            // f32 forward passes of about 40 layers: each R to a few 1e-6 relative; the
+            // differences lose at most the ratio R / (R - R_l), below 1e2 here.
+            let rel = (sum - ln_s.exp()).abs() / ln_s.exp();
+            assert!(rel < 1e-3, "{cell}: ablations {sum} vs flow {} (rel {rel:e})", ln_s.exp());
+            assert!(l > 10);
+        }
     }
 }

@@ -5,7 +5,9 @@
 //!
 //! Per cell ([`CellScore`]): NASWOT ([`super::naswot`], one batch of `B` CIFAR-10 images,
 //! network weights from `net_seed`), the parameter count and the FLOPs (multiply-adds of
-//! one image), and the seconds the NASWOT evaluation took (what the filter saves).
+//! one image), and the seconds the NASWOT evaluation took (what the filter saves). SynFlow
+//! ([`synflow_scores`]) takes one forward pass of one image and is recomputed for the
+//! report instead of cached.
 //!
 //! **Sample.** Space indices `0..15625` ([`Nb201Arch::all`] order) shuffled by a ChaCha8
 //! stream of `sample_seed` (Fisher-Yates), the first `sample` kept ([`sample_indices`]).
@@ -335,7 +337,23 @@ pub struct ZcReport {
     pub search: Option<search::SearchStudy>,
 }
 
-/// Builds the [`ZcReport`] of `records`.
+/// `ln SynFlow` ([`Nb201Network::synflow`], 32 x 32 input) of each record's network
+/// (same configuration and weights seed as its NASWOT score), computed in parallel. It
+/// needs one forward pass of one image, so it is recomputed rather than cached.
+pub fn synflow_scores(records: &[CellScore], settings: &ZcSettings) -> Result<Vec<f64>, ZcError> {
+    use rayon::prelude::*;
+    let archs: Vec<Nb201Arch> = Nb201Arch::all().collect();
+    records
+        .par_iter()
+        .map(|r| {
+            let net =
+                Nb201Network::new(&archs[r.index], &settings.net_config(), settings.net_seed)?;
+            Ok(net.synflow(32, 32)?)
+        })
+        .collect()
+}
+
+/// Builds the [`ZcReport`] of `records` (computing SynFlow, see [`synflow_scores`]).
 pub fn report(
     table: &crate::nas::Nb201Table,
     records: &[CellScore],
@@ -343,13 +361,20 @@ pub fn report(
     kernel: &crate::nas::ProxyScores,
     convention: search::Convention,
     options: search::SearchOptions,
-) -> ZcReport {
-    ZcReport {
+) -> Result<ZcReport, ZcError> {
+    let synflow = synflow_scores(records, settings)?;
+    Ok(ZcReport {
         settings: settings.clone(),
         convention,
-        correlations: study::ZeroCostStudy::compute(table, records, settings.sample, kernel),
+        correlations: study::ZeroCostStudy::compute(
+            table,
+            records,
+            Some(&synflow),
+            settings.sample,
+            kernel,
+        ),
         search: search::SearchStudy::compute(table, records, &filters(convention), options),
-    }
+    })
 }
 
 impl ZcReport {

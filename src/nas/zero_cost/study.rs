@@ -11,7 +11,9 @@
 //!
 //! Published Kendall tau (as issue 16 quotes them, over CIFAR-10 / CIFAR-100 /
 //! ImageNet16-120): NASWOT 0.56-0.58, #params 0.52-0.58, TE-NAS 0.49-0.54, SynFlow
-//! 0.56-0.57. SynFlow and TE-NAS (which need gradients) are listed as not computed.
+//! 0.56-0.57. SynFlow is [`crate::nas::cnn::Nb201Network::synflow`] (no BN, `|w|`, one
+//! all-ones image); TE-NAS (NTK condition number on a batch: per-image gradients) is
+//! listed as not computed yet.
 
 use super::CellScore;
 use crate::kernel::KernelKind;
@@ -56,22 +58,34 @@ pub struct ZeroCostStudy {
 }
 
 impl ZeroCostStudy {
-    /// Correlations over the `records` that have accuracies in `table`.
+    /// Correlations over the `records` that have accuracies in `table`; `synflow`, when
+    /// given, holds `ln SynFlow` of each record (same order).
+    ///
+    /// # Panics
+    /// When `synflow` is not as long as `records`.
     pub fn compute(
         table: &Nb201Table,
         records: &[CellScore],
+        synflow: Option<&[f64]>,
         sample: usize,
         kernel: &ProxyScores,
     ) -> ZeroCostStudy {
+        if let Some(s) = synflow {
+            assert_eq!(s.len(), records.len(), "one SynFlow score per record");
+        }
         let acc: HashMap<usize, [f64; 3]> = table
             .records()
             .iter()
             .map(|r| (r.space_index, r.accuracies))
             .collect();
-        let used: Vec<(&CellScore, [f64; 3])> = records
+        let used: Vec<(usize, &CellScore, [f64; 3])> = records
             .iter()
-            .filter_map(|r| Some((r, *acc.get(&r.index)?)))
+            .enumerate()
+            .filter_map(|(i, r)| Some((i, r, *acc.get(&r.index)?)))
             .collect();
+        let synflow: Option<Vec<f64>> =
+            synflow.map(|s| used.iter().map(|(i, _, _)| s[*i]).collect());
+        let used: Vec<(&CellScore, [f64; 3])> = used.into_iter().map(|(_, r, a)| (r, a)).collect();
         let exact = KernelKind::ALL
             .iter()
             .position(|k| *k == KernelKind::Exact)
@@ -107,7 +121,7 @@ impl ZeroCostStudy {
             ),
             ("exact-kernel lambda_min", Some(lambda), None),
             ("rank(lambda_min) + rank(#params)", Some(combo), None),
-            ("SynFlow", None, Some((0.56, 0.57))),
+            ("SynFlow", synflow, Some((0.56, 0.57))),
             (
                 "TE-NAS (NTK condition number, linear regions)",
                 None,
@@ -174,7 +188,7 @@ impl ZeroCostStudy {
                 ));
             } else {
                 s.push_str(&format!(
-                    "| {} | not computed yet (needs gradients) | | | | | | {p} |\n",
+                    "| {} | not computed yet (needs per-image gradients) | | | | | | {p} |\n",
                     r.proxy
                 ));
             }
