@@ -4,7 +4,7 @@
 //! dataset, cells inside and outside the authors' box in two colours.
 
 use super::Section;
-use crate::nas::zero_cost::search::{SearchFilter, AUTHORS_BOX};
+use crate::nas::zero_cost::search::{Convention, SearchFilter};
 use crate::nas::zero_cost::{CellScore, ZcReport};
 use crate::nas::{Dataset, Nb201Table};
 use crate::plot::{
@@ -15,23 +15,11 @@ use std::path::Path;
 
 /// NASWOT (finite scores) against each dataset's accuracy, split by the authors' box.
 pub fn scatter(table: &Nb201Table, records: &[CellScore]) -> ScatterData {
-    let acc: HashMap<usize, [f64; 3]> = table
-        .records()
-        .iter()
-        .map(|r| (r.space_index, r.accuracies))
-        .collect();
+    let acc: HashMap<usize, [f64; 3]> = crate::nas::zero_cost::accuracies(table);
     let points = crate::space::nb201_points();
-    let inside = |i: usize| {
-        let p = &points[i];
-        match (p.depth, p.width) {
-            (Some(d), Some(m)) => {
-                let (d, m) = (d.to_f64(), m.to_f64());
-                (AUTHORS_BOX.0 .0..=AUTHORS_BOX.0 .1).contains(&d)
-                    && (AUTHORS_BOX.1 .0..=AUTHORS_BOX.1 .1).contains(&m)
-            }
-            _ => false,
-        }
-    };
+    let space = crate::space::summarize(&points).filter;
+    let authors = Convention::AuthorsCode.nb201_filter();
+    let inside = |i: usize| authors.keeps(&points[i], &space);
     let panels = Dataset::ALL
         .iter()
         .enumerate()

@@ -133,15 +133,6 @@ impl CellOp {
             _ => return None,
         })
     }
-
-    /// The kernel size of a convolution edge (`None` for the others).
-    pub fn kernel(self) -> Option<usize> {
-        match self {
-            CellOp::Conv1x1 => Some(1),
-            CellOp::Conv3x3 => Some(3),
-            CellOp::None | CellOp::Skip | CellOp::AvgPool3x3 => None,
-        }
-    }
 }
 
 /// Sizes of the skeleton.

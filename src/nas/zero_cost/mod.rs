@@ -182,6 +182,15 @@ pub enum ZcError {
     },
 }
 
+/// Accuracies per dataset by space index, for the cells `table` holds.
+pub fn accuracies(table: &crate::nas::Nb201Table) -> std::collections::HashMap<usize, [f64; 3]> {
+    table
+        .records()
+        .iter()
+        .map(|r| (r.space_index, r.accuracies))
+        .collect()
+}
+
 /// The sample's space indices, in sample order (see the module docs).
 ///
 /// ```

@@ -81,7 +81,9 @@ impl SearchFilter {
         }
     }
 
-    fn keeps(&self, p: &CellPoint, space: &crate::space::Filter) -> bool {
+    /// Whether the filter scores cell `p`; `space` is the space's filter (for
+    /// [`SearchFilter::Radius`]).
+    pub fn keeps(&self, p: &CellPoint, space: &crate::space::Filter) -> bool {
         if *self == SearchFilter::None {
             return true;
         }
@@ -176,11 +178,7 @@ impl SearchStudy {
         filters: &[SearchFilter],
         options: SearchOptions,
     ) -> Option<SearchStudy> {
-        let acc: HashMap<usize, [f64; 3]> = table
-            .records()
-            .iter()
-            .map(|r| (r.space_index, r.accuracies))
-            .collect();
+        let acc: HashMap<usize, [f64; 3]> = super::accuracies(table);
         let pool: Vec<(&CellScore, [f64; 3])> = records
             .iter()
             .filter_map(|r| Some((r, *acc.get(&r.index)?)))

@@ -73,11 +73,7 @@ impl ZeroCostStudy {
         if let Some(s) = synflow {
             assert_eq!(s.len(), records.len(), "one SynFlow score per record");
         }
-        let acc: HashMap<usize, [f64; 3]> = table
-            .records()
-            .iter()
-            .map(|r| (r.space_index, r.accuracies))
-            .collect();
+        let acc: HashMap<usize, [f64; 3]> = super::accuracies(table);
         let used: Vec<(usize, &CellScore, [f64; 3])> = records
             .iter()
             .enumerate()
