@@ -364,10 +364,13 @@ fn step_nas_search(
         &crate::data::CIFAR_NORMALIZE.0,
         &crate::data::CIFAR_NORMALIZE.1,
     );
-    let (sample, batch, options) = if opts.quick {
+    // Quick: a smaller TE-NAS NTK (8 images) and linear-region sample (3 x 200).
+    let (sample, batch, ntk_batch, region_samples, options) = if opts.quick {
         (
             24,
             32,
+            8,
+            200,
             SearchOptions {
                 runs: 50,
                 per_run: 10,
@@ -375,11 +378,16 @@ fn step_nas_search(
             },
         )
     } else {
-        (1000, 128, SearchOptions::default())
+        (1000, 128, 16, 1000, SearchOptions::default())
     };
     let settings = ZcSettings {
         sample,
         batch,
+        ntk_batch,
+        regions: crate::nas::tenas::LinearRegionSettings {
+            samples: region_samples,
+            ..Default::default()
+        },
         images: ds.source.clone(),
         ..ZcSettings::default()
     };

@@ -5,7 +5,7 @@ mod common;
 use archconv::dag::format::Nb201Arch;
 use archconv::nas::cnn::Maps;
 use archconv::nas::stats::kendall_tau_b;
-use archconv::nas::zero_cost::search::{SearchFilter, SearchOptions, SearchStudy};
+use archconv::nas::zero_cost::search::{SearchFilter, SearchOptions, SearchProxy, SearchStudy};
 use archconv::nas::zero_cost::study::ZeroCostStudy;
 use archconv::nas::zero_cost::{self, cache, sample_indices, CellScore, ZcError, ZcSettings};
 use archconv::nas::{Nb201Table, ProxyScores};
@@ -28,6 +28,12 @@ fn tiny() -> (ZcSettings, Maps) {
         channels: 2,
         cells_per_stage: 1,
         images: "synthetic".into(),
+        ntk_batch: 4,
+        regions: archconv::nas::tenas::LinearRegionSettings {
+            samples: 50,
+            batches: 2,
+            ..Default::default()
+        },
         ..ZcSettings::default()
     };
     let v: Vec<f32> = (0..4 * 3 * 32 * 32)
@@ -100,7 +106,12 @@ fn caches_from_other_settings_damaged_or_foreign_are_refused() {
         "{e}"
     );
     // Another format or version.
-    let bumped = good.replacen("\"format\":1", "\"format\":0", 1);
+    let bumped = good.replacen(
+        &format!("\"format\":{}", cache::FORMAT),
+        &format!("\"format\":{}", cache::FORMAT + 100),
+        1,
+    );
+    assert_ne!(bumped, good);
     std::fs::write(&f, &bumped).unwrap();
     assert!(zero_cost::collect(&dir, &s)
         .unwrap_err()
@@ -187,6 +198,10 @@ fn record(index: usize, naswot: Option<f64>, params: usize) -> CellScore {
         params,
         flops: params * 3,
         seconds: 1.0,
+        // TE-NAS prefers many parameters here: lower kappa, more regions.
+        ntk_condition: Some(10.0 / params as f64),
+        regions: 100 * params,
+        tenas_seconds: 2.0,
     }
 }
 
@@ -217,7 +232,14 @@ fn search_draws_whole_pools_and_filters_as_the_authors_do() {
         depth: (5.0, 6.0),
         width: (5.0, 6.0),
     };
-    let s = SearchStudy::compute(&t, &recs, &[SearchFilter::Radius(1.0), empty], opts).unwrap();
+    let s = SearchStudy::compute(
+        &t,
+        &recs,
+        &[SearchFilter::Radius(1.0), empty],
+        opts,
+        SearchProxy::Naswot,
+    )
+    .unwrap();
     // Every run draws the whole pool. No filter: the no-path cell has the best score.
     let r0 = &s.rows[0];
     assert_eq!(
@@ -233,7 +255,33 @@ fn search_draws_whole_pools_and_filters_as_the_authors_do() {
     // A box that keeps nothing scores nothing and saves all the time.
     assert_eq!((s.rows[2].scored, s.rows[2].saved), (0.0, 1.0));
     // A pool smaller than one search is not searched.
-    assert!(SearchStudy::compute(&t, &recs, &[], SearchOptions { per_run: 4, ..opts }).is_none());
+    assert!(SearchStudy::compute(
+        &t,
+        &recs,
+        &[],
+        SearchOptions { per_run: 4, ..opts },
+        SearchProxy::Naswot
+    )
+    .is_none());
+    // TE-NAS ranks by rank(kappa) + rank(regions) among the scored cells: the all-3x3
+    // cell (3 parameters: lowest kappa, most regions) wins with or without the filter;
+    // the singular NASWOT kernel of `mixed` does not matter to it.
+    let te = SearchStudy::compute(
+        &t,
+        &recs,
+        &[SearchFilter::Radius(1.0), empty],
+        opts,
+        SearchProxy::TeNas,
+    )
+    .unwrap();
+    assert_eq!(
+        (te.rows[0].accuracy[0].mean, te.rows[1].accuracy[0].mean),
+        (93.0, 93.0)
+    );
+    assert!((te.rows[1].saved - 1.0 / 3.0).abs() < 1e-15);
+    assert_eq!(te.rows[1].paper_cifar100, None);
+    // Nothing scored: the first drawn cell, as with NASWOT's all -1 scores.
+    assert_eq!(te.rows[2].accuracy[0].mean, s.rows[2].accuracy[0].mean);
 }
 
 #[test]
@@ -267,12 +315,15 @@ fn rank_correlations_equal_those_of_the_raw_values() {
     assert!(close(row("NASWOT").tau[1], kendall_tau_b(&naswot, &half)));
     // SynFlow's row ranks the values it is given: here an increasing function of #params.
     assert_eq!(row("SynFlow").tau, row("#params").tau);
-    let te = st
-        .rows
-        .iter()
-        .find(|r| r.proxy.starts_with("TE-NAS"))
-        .unwrap();
-    assert!(!te.computed && te.tau[0].is_none());
+    // TE-NAS: kappa = 10 / params and regions = 100 params both order cells as #params
+    // does, and so does their rank sum.
+    for name in [
+        "TE-NAS -kappa (NTK condition number)",
+        "TE-NAS linear regions",
+        "TE-NAS -(rank(kappa) + rank(regions))",
+    ] {
+        assert!(close(row(name).tau[0], row("#params").tau[0]), "{name}");
+    }
 }
 
 fn archconv() -> Command {
@@ -302,6 +353,10 @@ fn nas_search_cli_scores_real_networks_resumes_and_refuses_stale_caches() {
                 "5",
                 "--per-run",
                 "3",
+                "--ntk-batch",
+                "4",
+                "--region-samples",
+                "100",
                 "--cache",
             ])
             .arg(&cache)

@@ -57,6 +57,12 @@ enum Study {
         /// Seed of the network weights.
         #[arg(long, default_value_t = 0)]
         net_seed: u64,
+        /// Images of the TE-NAS NTK (the first of the NASWOT batch; TE-NAS uses 16).
+        #[arg(long, default_value_t = 16)]
+        ntk_batch: usize,
+        /// Gaussian inputs per batch of TE-NAS's linear-region count (3 batches).
+        #[arg(long, default_value_t = 1000)]
+        region_samples: usize,
         /// Score only shard K of M (`K/M`, 0-based), then stop unless every shard is done.
         #[arg(long, value_parser = parse_shard)]
         shard: Option<(usize, usize)>,
@@ -246,6 +252,8 @@ pub fn run(a: Args) -> CliResult {
             sample_seed,
             batch,
             net_seed,
+            ntk_batch,
+            region_samples,
             shard,
             runs,
             per_run,
@@ -258,6 +266,11 @@ pub fn run(a: Args) -> CliResult {
                 sample_seed,
                 batch,
                 net_seed,
+                ntk_batch,
+                regions: archconv::nas::tenas::LinearRegionSettings {
+                    samples: region_samples,
+                    ..Default::default()
+                },
                 ..ZcSettings::default()
             };
             let options = SearchOptions {

@@ -37,6 +37,7 @@ pub mod net;
 pub mod proxy;
 pub mod stats;
 pub mod table;
+pub mod tenas;
 pub mod zero_cost;
 
 pub use darts::DartsSpace;

@@ -64,7 +64,20 @@ struct ConvBn {
 fn uniform(rng: &mut rand_chacha::ChaCha8Rng, shape: &[usize], fan_in: usize) -> R<Tensor> {
     let n: usize = shape.iter().product();
     let v = super::cnn::conv::uniform(rng, n, fan_in);
-    Tensor::from_vec(v, shape, &Device::Cpu).map_err(terr("initialising weights"))
+    let t = Tensor::from_vec(v, shape, &Device::Cpu).map_err(terr("initialising weights"))?;
+    variable(t)
+}
+
+/// A tensor autograd differentiates ([`ntk`]).
+fn variable(t: Tensor) -> R<Tensor> {
+    Ok(candle_core::Var::from_tensor(&t)
+        .map_err(terr("initialising weights"))?
+        .as_tensor()
+        .clone())
+}
+
+fn ones(n: usize) -> R<Tensor> {
+    variable(Tensor::ones(n, DType::F32, &Device::Cpu).map_err(terr("BN"))?)
 }
 
 impl ConvBn {
@@ -78,7 +91,7 @@ impl ConvBn {
     ) -> R<ConvBn> {
         Ok(ConvBn {
             w: uniform(rng, &[cout, cin, k, k], cin * k * k)?,
-            gamma: Tensor::ones(cout, DType::F32, &Device::Cpu).map_err(terr("BN"))?,
+            gamma: ones(cout)?,
             beta: Tensor::zeros(cout, DType::F32, &Device::Cpu).map_err(terr("BN"))?,
             stride,
             pad,
@@ -140,10 +153,22 @@ fn avg_pool3(x: &Tensor) -> R<Tensor> {
         .pad_with_zeros(D::Minus1, 1, 1)
         .and_then(|t| t.pad_with_zeros(D::Minus2, 1, 1))
         .map_err(&e)?;
-    let sums = padded
-        .avg_pool2d_with_stride((3, 3), (1, 1))
-        .and_then(|t| t.affine(9.0, 0.0))
-        .map_err(&e)?;
+    // The window sum as nine shifted views (candle's pooling has no backward pass for
+    // stride 1).
+    let mut sums: Option<Tensor> = None;
+    for dy in 0..3 {
+        for dx in 0..3 {
+            let v = padded
+                .narrow(2, dy, h)
+                .and_then(|t| t.narrow(3, dx, w))
+                .map_err(&e)?;
+            sums = Some(match sums {
+                None => v,
+                Some(s) => (s + v).map_err(&e)?,
+            });
+        }
+    }
+    let sums = sums.expect("nine taps");
     // Entries of each window inside the image: (rows in) x (columns in).
     let count = |i: usize, n: usize| (3 - usize::from(i == 0) - usize::from(i + 1 == n)) as f32;
     let counts: Vec<f32> = (0..h)
@@ -302,7 +327,7 @@ impl Nb201Net {
             cell: cell.to_string(),
             stem,
             stages,
-            head_gamma: Tensor::ones(last, DType::F32, dev).map_err(terr("BN"))?,
+            head_gamma: ones(last)?,
             head_beta: Tensor::zeros(last, DType::F32, dev).map_err(terr("BN"))?,
             head_w: uniform(&mut rng, &[cfg.classes, last], last)?,
             head_b: uniform(&mut rng, &[cfg.classes], last)?,
@@ -379,6 +404,70 @@ pub fn naswot(net: &Nb201Net, images: &Tensor) -> Result<NaswotScore, NetError> 
         Ok(())
     })?;
     Ok(k.finish()?)
+}
+
+impl Nb201Net {
+    /// The weights TE-NAS differentiates (convolution and head weights, BN scales).
+    fn weights(&self) -> Vec<&Tensor> {
+        let mut out = vec![&self.stem.w, &self.stem.gamma];
+        for (r, cells) in &self.stages {
+            if let Some(r) = r {
+                out.extend([&r.a.w, &r.a.gamma, &r.b.w, &r.b.gamma, &r.shortcut]);
+            }
+            for c in cells {
+                for (_, _, e) in &c.edges {
+                    if let Edge::Conv(k) = e {
+                        out.push(&k.w);
+                        out.push(&k.gamma);
+                    }
+                }
+            }
+        }
+        out.push(&self.head_gamma);
+        out.push(&self.head_w);
+        out
+    }
+}
+
+/// The empirical NTK `Theta_ij = <J_i, J_j>` (`B x B`, row-major, sums in `f64`) of
+/// [`super::cnn::grad`] by candle's autograd: one backward pass of each image's summed
+/// logits through the batch's graph (training-mode BN), as TE-NAS computes it.
+pub fn ntk(net: &Nb201Net, images: &Tensor) -> Result<Vec<f64>, NetError> {
+    let logits = net.forward(images, &mut |_| Ok(()))?;
+    let b = images.dims().first().copied().unwrap_or(0);
+    let e = terr("the NTK's backward pass");
+    let weights = net.weights();
+    let mut j: Vec<Vec<f32>> = Vec::with_capacity(b);
+    for i in 0..b {
+        let s = logits
+            .narrow(0, i, 1)
+            .and_then(|t| t.sum_all())
+            .map_err(&e)?;
+        let g = s.backward().map_err(&e)?;
+        let mut v = Vec::new();
+        for w in &weights {
+            match g.get(w) {
+                Some(d) => v.extend(
+                    d.flatten_all()
+                        .and_then(|t| t.to_vec1::<f32>())
+                        .map_err(&e)?,
+                ),
+                None => v.extend(std::iter::repeat_n(0.0, w.elem_count())),
+            }
+        }
+        j.push(v);
+    }
+    let mut gram = vec![0.0f64; b * b];
+    for p in 0..b {
+        for q in 0..b {
+            gram[p * b + q] = j[p]
+                .iter()
+                .zip(&j[q])
+                .map(|(x, y)| f64::from(*x) * f64::from(*y))
+                .sum();
+        }
+    }
+    Ok(gram)
 }
 
 /// The first `b` images of a CIFAR dataset as a `b x 3 x 32 x 32` tensor.

@@ -79,6 +79,16 @@ pub fn section(
             .collect::<Vec<_>>()
             .join("; "))
     ));
+    if let Some(t) = &rep.tenas_search {
+        md.push_str(&format!(
+            "TE-NAS ranking on the same draws (the paper's TE-NAS rows use TE-NAS's supernet pruning, not reproduced here): {}.\n",
+            t.rows
+                .iter()
+                .map(|r| format!("{} {:.2} (saved {:.0}%)", r.filter.describe(), r.accuracy[1].mean, 100.0 * r.saved))
+                .collect::<Vec<_>>()
+                .join("; ")
+        ));
+    }
     Ok(Section {
         id: "nas-search".into(),
         title: "Training-free NAS on real NAS-Bench-201 networks (Tables 1-3)".into(),

@@ -102,6 +102,25 @@ impl Conv {
         }
     }
 
+    /// The weights in PyTorch's order and `(cin, cout, k, stride)` (for tests that
+    /// rebuild a perturbed convolution with [`Conv::from_torch`]).
+    #[cfg(test)]
+    pub(crate) fn to_torch(&self) -> (Vec<f32>, (usize, usize, usize, usize)) {
+        let (cin, cout, k) = (self.cin, self.cout, self.k);
+        let mut out = vec![0.0f32; self.w.len()];
+        for o in 0..cout {
+            for i in 0..cin {
+                for dy in 0..k {
+                    for dx in 0..k {
+                        out[((o * cin + i) * k + dy) * k + dx] =
+                            self.w[((dy * k + dx) * cin + i) * cout + o];
+                    }
+                }
+            }
+        }
+        (out, (cin, cout, k, self.stride))
+    }
+
     #[cfg(test)]
     pub(crate) fn zeroed(&self) -> Conv {
         Conv {
@@ -229,6 +248,199 @@ impl Conv {
     }
 }
 
+/// The backward pass: the adjoint of the input-to-output map and the gradient of
+/// `<dy, out>` with respect to the weights.
+impl Conv {
+    /// The adjoint of a stride-1 convolution: the stride-1 convolution `C_out -> C_in`
+    /// whose tap `(dy, dx)` is this one's tap `(k-1-dy, k-1-dx)` transposed, so that
+    /// `<conv(x), g> = <x, adjoint(g)>` for maps with zero borders.
+    fn adjoint(&self) -> Conv {
+        let (k, cin, cout) = (self.k, self.cin, self.cout);
+        let mut w = vec![0.0f32; self.w.len()];
+        for dy in 0..k {
+            for dx in 0..k {
+                let (fy, fx) = (k - 1 - dy, k - 1 - dx);
+                for o in 0..cout {
+                    for i in 0..cin {
+                        w[((dy * k + dx) * cout + o) * cin + i] =
+                            self.w[((fy * k + fx) * cin + i) * cout + o];
+                    }
+                }
+            }
+        }
+        Conv {
+            cin: cout,
+            cout: cin,
+            k,
+            stride: 1,
+            w,
+        }
+    }
+
+    /// The gradient with respect to the input of `<g, forward(x)>`: the adjoint map
+    /// applied to `g` (`g.c = C_out`, of the output's size, zero border),
+    ///
+    /// ```text
+    /// dx[b, q, i] = sum_{taps t} sum_o g[b, (q - t) / s, o] w[o, i, t]
+    /// ```
+    ///
+    /// (positions `(q - t) / s` that are not whole output pixels contribute nothing).
+    /// Stride 1 is the flipped, transposed convolution; stride 2 scatters each output
+    /// pixel's product back to its nine taps. `h, w` are the input's size.
+    pub fn backward_data(&self, g: &Maps, h: usize, w: usize) -> Maps {
+        assert_eq!(g.c, self.cout, "gradient channels");
+        if self.stride == 1 {
+            return self.adjoint().forward(g);
+        }
+        let (cin, cout) = (self.cin, self.cout);
+        let (ho, wo) = (g.h, g.w);
+        assert_eq!((ho * 2, wo * 2), (h, w), "stride-2 sizes");
+        let mut dx = Maps::zeros(g.batch, h, w, cin);
+        let block = dx.image_len();
+        dx.data
+            .par_chunks_mut(block)
+            .enumerate()
+            .for_each(|(b, img)| {
+                let ipw = w + 2;
+                for yo in 0..ho {
+                    let s0 = g.pixel(b, yo + 1, 1) * cout;
+                    let rows = MatRef::from_row_major_slice(&g.data[s0..s0 + wo * cout], wo, cout);
+                    for dy in 0..3 {
+                        for dxx in 0..3 {
+                            // Output (yo, xo) read padded input pixel (2 yo + dy, 2 xo + dx).
+                            let first = ((2 * yo + dy) * ipw + dxx) * cin;
+                            let t = (dy * 3 + dxx) * cin;
+                            let wt = MatRef::from_row_major_slice(
+                                &self.w[t * cout..(t + cin) * cout],
+                                cin,
+                                cout,
+                            );
+                            // Rows 2 cin apart: the last written ends at padded pixel
+                            // (2 yo + dy, 2 (wo - 1) + dx) + 1, inside the image's block.
+                            let last = first + 2 * cin * (wo - 1) + cin;
+                            let dst = &mut img[first..last];
+                            // SAFETY: `dst` spans every row written (row r at 2 cin r, cin
+                            // floats), rows do not overlap, and nothing else aliases it.
+                            let out = unsafe {
+                                MatMut::from_raw_parts_mut(
+                                    dst.as_mut_ptr(),
+                                    wo,
+                                    cin,
+                                    (2 * cin) as isize,
+                                    1,
+                                )
+                            };
+                            matmul(out, Accum::Add, rows, wt.transpose(), 1.0f32, Par::Seq);
+                        }
+                    }
+                }
+            });
+        dx.zero_border();
+        dx
+    }
+
+    /// The gradient with respect to the weights of `<g, forward(x)>`, in PyTorch's order
+    /// `[cout][cin][k][k]`:
+    ///
+    /// ```text
+    /// dw[o, i, t] = sum_{b, p} x[b, s p + t - pad, i] g[b, p, o]
+    /// ```
+    ///
+    /// `g` must have a zero border (as every gradient map here has).
+    pub fn weight_grad(&self, x: &Maps, g: &Maps) -> Vec<f32> {
+        assert_eq!((x.c, g.c), (self.cin, self.cout), "channels");
+        let (cin, cout, k) = (self.cin, self.cout, self.k);
+        let kk = k * k * cin;
+        let zero = || vec![0.0f32; kk * cout];
+        let add = |mut a: Vec<f32>, b: Vec<f32>| {
+            a.iter_mut().zip(&b).for_each(|(a, b)| *a += b);
+            a
+        };
+        // `acc (kk x cout) += A^T G` with A the `m x n` rows at `a` (row stride `rs`)
+        // and G `m x cout` rows of `g`.
+        let prod = |acc: &mut [f32], a: *const f32, rs: usize, n: usize, w0: usize, gr: &[f32]| {
+            let m = gr.len() / cout;
+            if m == 0 {
+                return;
+            }
+            // SAFETY: callers pass rows inside `x.data`.
+            let lhs = unsafe { MatRef::from_raw_parts(a, m, n, rs as isize, 1) };
+            let rhs = MatRef::from_row_major_slice(gr, m, cout);
+            let out =
+                MatMut::from_row_major_slice_mut(&mut acc[w0 * cout..(w0 + n) * cout], n, cout);
+            matmul(out, Accum::Add, lhs.transpose(), rhs, 1.0f32, Par::Seq);
+        };
+        let m = match (k, self.stride) {
+            (1, _) => g
+                .data
+                .par_chunks(CHUNK * cout)
+                .enumerate()
+                .fold(zero, |mut acc, (ci, gr)| {
+                    prod(
+                        &mut acc,
+                        x.data[ci * CHUNK * cin..].as_ptr(),
+                        cin,
+                        cin,
+                        0,
+                        gr,
+                    );
+                    acc
+                })
+                .reduce(zero, add),
+            (_, 1) => {
+                let pw = x.w + 2;
+                let total = x.batch * x.image_pixels();
+                let (start, end) = (pw + 1, total - pw - 1);
+                g.data[start * cout..end * cout]
+                    .par_chunks(CHUNK * cout)
+                    .enumerate()
+                    .fold(zero, |mut acc, (ci, gr)| {
+                        let p0 = start + ci * CHUNK;
+                        for dy in 0..3 {
+                            let first = (p0 + dy * pw - pw - 1) * cin;
+                            prod(
+                                &mut acc,
+                                x.data[first..].as_ptr(),
+                                cin,
+                                3 * cin,
+                                dy * 3 * cin,
+                                gr,
+                            );
+                        }
+                        acc
+                    })
+                    .reduce(zero, add)
+            }
+            _ => (0..g.batch)
+                .into_par_iter()
+                .fold(zero, |mut acc, b| {
+                    for yo in 0..g.h {
+                        let s0 = g.pixel(b, yo + 1, 1) * cout;
+                        let gr = &g.data[s0..s0 + g.w * cout];
+                        for dy in 0..3 {
+                            let a = x.data[x.pixel(b, 2 * yo + dy, 0) * cin..].as_ptr();
+                            prod(&mut acc, a, 2 * cin, 3 * cin, dy * 3 * cin, gr);
+                        }
+                    }
+                    acc
+                })
+                .reduce(zero, add),
+        };
+        let mut out = vec![0.0f32; m.len()];
+        for o in 0..cout {
+            for i in 0..cin {
+                for dy in 0..k {
+                    for dx in 0..k {
+                        out[((o * cin + i) * k + dy) * k + dx] =
+                            m[((dy * k + dx) * cin + i) * cout + o];
+                    }
+                }
+            }
+        }
+        out
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -264,6 +476,71 @@ mod tests {
             }
         }
         out
+    }
+
+    fn dot(a: &Maps, b: &Maps) -> f64 {
+        a.data
+            .iter()
+            .zip(&b.data)
+            .map(|(x, y)| f64::from(*x) * f64::from(*y))
+            .sum()
+    }
+
+    fn pseudo(n: usize, mul: usize, m: usize) -> Vec<f32> {
+        (0..n)
+            .map(|i| ((i * mul) % m) as f32 / (m as f32 / 2.0) - 1.0)
+            .collect()
+    }
+
+    #[test]
+    fn the_backward_maps_are_the_adjoints_of_the_forward_map() {
+        // <conv(x), g> = <x, backward_data(g)> (linear in x) and = <w, weight_grad(x, g)>
+        // (linear in w). Both sides are f64 sums of the same f32 products, reordered: they
+        // agree to the f32 rounding of the products' partial sums (a few 1e-6 of the sum
+        // of magnitudes).
+        let (b, cin, cout, h, w) = (3, 5, 7, 6, 10);
+        let x = Maps::from_nchw(&pseudo(b * cin * h * w, 7919, 23), b, cin, h, w);
+        for (k, s) in [(1, 1), (3, 1), (3, 2)] {
+            let wv = pseudo(cout * cin * k * k, 104729, 17);
+            let conv = Conv::from_torch(&wv, cin, cout, k, s);
+            let y = conv.forward(&x);
+            let g = Maps::from_nchw(&pseudo(b * cout * y.h * y.w, 31, 13), b, cout, y.h, y.w);
+            let lhs = dot(&y, &g);
+            let scale: f64 = y
+                .data
+                .iter()
+                .zip(&g.data)
+                .map(|(a, b)| f64::from(*a * *b).abs())
+                .sum();
+            let dx = conv.backward_data(&g, h, w);
+            assert_eq!((dx.h, dx.w, dx.c), (h, w, cin));
+            let rhs = dot(&x, &dx);
+            assert!(
+                (lhs - rhs).abs() < 1e-5 * scale,
+                "k {k} s {s} data: {lhs} vs {rhs}"
+            );
+            let dw = conv.weight_grad(&x, &g);
+            let rhs_w: f64 = wv
+                .iter()
+                .zip(&dw)
+                .map(|(a, b)| f64::from(*a) * f64::from(*b))
+                .sum();
+            assert!(
+                (lhs - rhs_w).abs() < 1e-5 * scale,
+                "k {k} s {s} weights: {lhs} vs {rhs_w}"
+            );
+            // The data gradient keeps the zero border.
+            let interior: f64 = (0..b)
+                .flat_map(|bb| {
+                    dx.image_rows(bb)
+                        .flatten()
+                        .map(|v| f64::from(*v).abs())
+                        .collect::<Vec<_>>()
+                })
+                .sum();
+            let all: f64 = dx.data.iter().map(|v| f64::from(*v).abs()).sum();
+            assert_eq!(interior, all, "k {k} s {s}: nonzero border");
+        }
     }
 
     #[test]

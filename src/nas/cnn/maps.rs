@@ -36,8 +36,15 @@ crate::simd::avx2_dispatch! {
     }
 }
 
+crate::simd::avx2_dispatch! {
+    /// `g = g (x > 0)`.
+    fn mask(g: &mut [f32], x: &[f32]) {
+        g.iter_mut().zip(x).for_each(|(g, x)| if *x <= 0.0 { *g = 0.0 })
+    }
+}
+
 /// A batch of feature maps (see the module docs for the layout).
-#[derive(Debug, Clone, PartialEq)]
+#[derive(Debug, Clone, PartialEq, Default)]
 pub struct Maps {
     pub(crate) data: Vec<f32>,
     /// Images.
@@ -93,6 +100,16 @@ impl Maps {
                 }
             });
         m
+    }
+
+    /// The first `n` images (`n <= batch`).
+    pub fn first(&self, n: usize) -> Maps {
+        let n = n.min(self.batch);
+        Maps {
+            data: self.data[..n * self.image_len()].to_vec(),
+            batch: n,
+            ..*self
+        }
     }
 
     /// Padded pixels per image `(H + 2)(W + 2)`.
@@ -164,6 +181,14 @@ impl Maps {
             .zip(self.data.par_chunks(1 << 14))
             .for_each(|(o, x)| relu(o, x));
         Maps { data, ..*self }
+    }
+
+    /// `self *= (x > 0)` elementwise: the backward pass of `max(x, 0)` (same size).
+    pub(crate) fn mask_by_positive(&mut self, x: &Maps) {
+        self.data
+            .par_chunks_mut(1 << 14)
+            .zip(x.data.par_chunks(1 << 14))
+            .for_each(|(g, x)| mask(g, x));
     }
 
     /// Mean of each image's interior per channel (`batch x C`, row-major): global average

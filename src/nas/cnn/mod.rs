@@ -41,6 +41,7 @@
 //! * [`norm`] — training-mode batch norm.
 //! * [`pool`] — 3x3 average pooling (stride 1) and 2x2 (stride 2).
 //! * [`network`] — the skeleton, its forward pass, parameters and FLOPs.
+//! * [`grad`] — the backward pass and the empirical NTK (TE-NAS).
 //!
 //! ```
 //! use archconv::dag::format::Nb201Arch;
@@ -52,6 +53,7 @@
 //! ```
 
 pub mod conv;
+pub mod grad;
 pub mod maps;
 pub mod network;
 pub mod norm;

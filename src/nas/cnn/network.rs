@@ -15,7 +15,7 @@
 //! ```
 
 use super::conv::{uniform, Conv};
-use super::norm::batch_norm;
+use super::norm::normalise;
 use super::pool::{avg_pool2, avg_pool3};
 use super::{cell_ops, CellOp, CnnError, Maps, NetConfig};
 use crate::dag::format::Nb201Arch;
@@ -25,9 +25,50 @@ use rand::SeedableRng;
 /// (convolution edges leaving one cell node all apply ReLU to it), in forward order.
 pub type ReluHook<'a> = &'a mut dyn FnMut(&Maps, usize) -> Result<(), CnnError>;
 
+/// A training-mode BN's output (`xhat`, scale 1 and shift 0 at initialisation) and its
+/// per-channel `1 / sqrt(var + eps)`: what its backward pass needs.
+#[derive(Debug, Clone, Default)]
+pub(super) struct Bn {
+    pub(super) xhat: Maps,
+    pub(super) scale: Vec<f32>,
+}
+
+/// A cell's forward pass as the backward pass needs it: nodes 0, 1, 2 and each
+/// convolution edge's BN (by edge position).
+#[derive(Debug, Clone, Default)]
+pub(super) struct CellRecord {
+    pub(super) nodes: Vec<Maps>,
+    pub(super) bn: Vec<Option<Bn>>,
+}
+
+/// A reduction block's input and its two BNs.
+#[derive(Debug, Clone, Default)]
+pub(super) struct ReductionRecord {
+    pub(super) x: Maps,
+    pub(super) a: Bn,
+    pub(super) b: Bn,
+}
+
+/// One stage's records.
+#[derive(Debug, Clone, Default)]
+pub(super) struct StageRecord {
+    pub(super) reduction: Option<ReductionRecord>,
+    pub(super) cells: Vec<CellRecord>,
+}
+
+/// The whole forward pass's records (see [`super::grad`]).
+#[derive(Debug, Clone, Default)]
+pub(super) struct Record {
+    pub(super) stem: Option<Bn>,
+    pub(super) stages: Vec<StageRecord>,
+    pub(super) head: Option<Bn>,
+    /// Globally pooled ReLU of the head's BN, `batch x 4C`.
+    pub(super) pooled: Vec<f64>,
+}
+
 /// One cell edge with its parameters.
 #[derive(Debug, Clone)]
-enum Edge {
+pub(super) enum Edge {
     None,
     Skip,
     Conv(Conv),
@@ -36,8 +77,8 @@ enum Edge {
 
 /// A cell at one width: its edges `(from, to, edge)`.
 #[derive(Debug, Clone)]
-struct Cell {
-    edges: Vec<(usize, usize, Edge)>,
+pub(super) struct Cell {
+    pub(super) edges: Vec<(usize, usize, Edge)>,
 }
 
 impl Cell {
@@ -58,7 +99,15 @@ impl Cell {
         Cell { edges }
     }
 
-    fn forward(&self, x: Maps, hook: ReluHook<'_>) -> Result<Maps, CnnError> {
+    pub(super) fn forward(
+        &self,
+        x: Maps,
+        hook: ReluHook<'_>,
+        mut rec: Option<&mut CellRecord>,
+    ) -> Result<Maps, CnnError> {
+        if let Some(r) = rec.as_deref_mut() {
+            r.bn = vec![None; self.edges.len()];
+        }
         let mut nodes: Vec<Maps> = vec![x];
         for t in 1..=3 {
             // ReLU of each source node, computed once for all its convolution edges.
@@ -75,7 +124,7 @@ impl Cell {
                 }
             }
             let mut acc: Option<Maps> = None;
-            for (from, to, e) in &self.edges {
+            for (ei, (from, to, e)) in self.edges.iter().enumerate() {
                 if *to != t {
                     continue;
                 }
@@ -84,7 +133,13 @@ impl Cell {
                     Edge::Skip => None,
                     Edge::Conv(c) => {
                         let mut y = c.forward(relu[*from].as_ref().expect("ReLU computed above"));
-                        batch_norm(&mut y);
+                        let scale = normalise(&mut y);
+                        if let Some(r) = rec.as_deref_mut() {
+                            r.bn[ei] = Some(Bn {
+                                xhat: y.clone(),
+                                scale,
+                            });
+                        }
                         Some(y)
                     }
                     Edge::Pool => Some(avg_pool3(&nodes[*from])),
@@ -99,7 +154,11 @@ impl Cell {
             // A node with only `none` inputs carries zeros.
             nodes.push(acc.unwrap_or_else(|| Maps::zeros(x0.batch, x0.h, x0.w, x0.c)));
         }
-        Ok(nodes.pop().expect("node 3"))
+        let out = nodes.pop().expect("node 3");
+        if let Some(r) = rec {
+            r.nodes = nodes;
+        }
+        Ok(out)
     }
 
     fn convs(&self) -> impl Iterator<Item = &Conv> {
@@ -112,10 +171,10 @@ impl Cell {
 
 /// The residual reduction block `cin -> cout`, stride 2.
 #[derive(Debug, Clone)]
-struct Reduction {
-    a: Conv,
-    b: Conv,
-    shortcut: Conv,
+pub(super) struct Reduction {
+    pub(super) a: Conv,
+    pub(super) b: Conv,
+    pub(super) shortcut: Conv,
 }
 
 impl Reduction {
@@ -127,13 +186,28 @@ impl Reduction {
         }
     }
 
-    fn forward(&self, x: &Maps, hook: ReluHook<'_>) -> Result<Maps, CnnError> {
+    pub(super) fn forward(
+        &self,
+        x: &Maps,
+        hook: ReluHook<'_>,
+        rec: Option<&mut ReductionRecord>,
+    ) -> Result<Maps, CnnError> {
         hook(x, 1)?;
-        let mut y = self.a.forward(&x.relu());
-        batch_norm(&mut y);
-        hook(&y, 1)?;
-        let mut y = self.b.forward(&y.relu());
-        batch_norm(&mut y);
+        let mut a = self.a.forward(&x.relu());
+        let sa = normalise(&mut a);
+        hook(&a, 1)?;
+        let mut y = self.b.forward(&a.relu());
+        let sb = normalise(&mut y);
+        if let Some(r) = rec {
+            *r = ReductionRecord {
+                x: x.clone(),
+                a: Bn { xhat: a, scale: sa },
+                b: Bn {
+                    xhat: y.clone(),
+                    scale: sb,
+                },
+            };
+        }
         y.add_assign(&self.shortcut.forward(&avg_pool2(x)));
         Ok(y)
     }
@@ -225,12 +299,12 @@ impl Cell {
 #[derive(Debug, Clone)]
 pub struct Nb201Network {
     cell: String,
-    cfg: NetConfig,
-    stem: Conv,
-    stages: Vec<(Option<Reduction>, Vec<Cell>)>,
+    pub(super) cfg: NetConfig,
+    pub(super) stem: Conv,
+    pub(super) stages: Vec<(Option<Reduction>, Vec<Cell>)>,
     /// `classes x 4C`, row-major.
-    head_w: Vec<f32>,
-    head_b: Vec<f32>,
+    pub(super) head_w: Vec<f32>,
+    pub(super) head_b: Vec<f32>,
 }
 
 impl Nb201Network {
@@ -270,7 +344,7 @@ impl Nb201Network {
         &self.cfg
     }
 
-    fn convs(&self) -> impl Iterator<Item = (&Conv, usize)> {
+    pub(super) fn convs(&self) -> impl Iterator<Item = (&Conv, usize)> {
         // (convolution, its output resolution divisor: 1, 2 or 4).
         std::iter::once((&self.stem, 1)).chain(self.stages.iter().enumerate().flat_map(
             |(s, (r, cells))| {
@@ -409,6 +483,16 @@ impl Nb201Network {
     /// positive multiples of 4), calling `hook` with the input of every ReLU (each cell
     /// node read by convolution edges, each reduction block's two, the head's).
     pub fn forward(&self, x: &Maps, hook: ReluHook<'_>) -> Result<Vec<f32>, CnnError> {
+        self.forward_recorded(x, hook, None)
+    }
+
+    /// [`Nb201Network::forward`], keeping what the backward pass needs in `rec`.
+    pub(super) fn forward_recorded(
+        &self,
+        x: &Maps,
+        hook: ReluHook<'_>,
+        mut rec: Option<&mut Record>,
+    ) -> Result<Vec<f32>, CnnError> {
         if x.c != 3
             || x.batch == 0
             || x.h == 0
@@ -432,16 +516,34 @@ impl Nb201Network {
             one.and_then(|b| b.checked_mul(12)),
         )?;
         let mut h = self.stem.forward(x);
-        batch_norm(&mut h);
+        let scale = normalise(&mut h);
+        if let Some(r) = rec.as_deref_mut() {
+            r.stem = Some(Bn {
+                xhat: h.clone(),
+                scale,
+            });
+            r.stages.clear();
+        }
         for (red, cells) in &self.stages {
+            let mut stage = StageRecord::default();
+            let recording = rec.is_some();
             if let Some(r) = red {
-                h = r.forward(&h, hook)?;
+                let mut rr = ReductionRecord::default();
+                h = r.forward(&h, hook, recording.then_some(&mut rr))?;
+                stage.reduction = recording.then_some(rr);
             }
             for c in cells {
-                h = c.forward(h, hook)?;
+                let mut cr = CellRecord::default();
+                h = c.forward(h, hook, recording.then_some(&mut cr))?;
+                if recording {
+                    stage.cells.push(cr);
+                }
+            }
+            if let Some(r) = rec.as_deref_mut() {
+                r.stages.push(stage);
             }
         }
-        batch_norm(&mut h);
+        let scale = normalise(&mut h);
         hook(&h, 1)?;
         let pooled = h.relu().global_mean();
         let (last, classes) = (h.c, self.cfg.classes);
@@ -453,6 +555,10 @@ impl Nb201Network {
                 let dot: f64 = p.iter().zip(wk).map(|(a, w)| a * f64::from(*w)).sum();
                 *o = (dot + f64::from(self.head_b[k])) as f32;
             }
+        }
+        if let Some(r) = rec {
+            r.head = Some(Bn { xhat: h, scale });
+            r.pooled = pooled;
         }
         Ok(logits)
     }

@@ -31,7 +31,7 @@ use std::path::{Path, PathBuf};
 pub const KIND: &str = "archconv nas zero-cost scores";
 
 /// Bumped whenever a score's definition or the file layout changes.
-pub const FORMAT: u32 = 1;
+pub const FORMAT: u32 = 2;
 
 /// The header line.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]

@@ -5,7 +5,9 @@
 //!
 //! Per cell ([`CellScore`]): NASWOT ([`super::naswot`], one batch of `B` CIFAR-10 images,
 //! network weights from `net_seed`), the parameter count and the FLOPs (multiply-adds of
-//! one image), and the seconds the NASWOT evaluation took (what the filter saves). SynFlow
+//! one image), TE-NAS's two indicators ([`super::tenas`]: the NTK condition number on
+//! the batch's first `ntk_batch` images, and the linear regions of the thin network), and
+//! the seconds each evaluation took (what the filter saves). SynFlow
 //! ([`synflow_scores`]) takes one forward pass of one image and is recomputed for the
 //! report instead of cached.
 //!
@@ -32,7 +34,7 @@ pub mod search;
 pub mod study;
 
 use super::cnn::{CnnError, Maps, Nb201Network, NetConfig};
-use super::naswot;
+use super::{naswot, tenas};
 use crate::dag::format::Nb201Arch;
 use rand::{Rng, SeedableRng};
 use serde::{Deserialize, Serialize};
@@ -58,11 +60,16 @@ pub struct ZcSettings {
     pub cells_per_stage: usize,
     /// Where the images came from ([`crate::data::Dataset::source`]).
     pub images: String,
+    /// Images of the TE-NAS NTK (the first of the NASWOT batch; TE-NAS uses 16).
+    pub ntk_batch: usize,
+    /// TE-NAS's linear-region count.
+    pub regions: crate::nas::tenas::LinearRegionSettings,
 }
 
 impl Default for ZcSettings {
     /// 1,000 cells (seed 0), 128 images, weights seed 0, the benchmark's `C = 16`, `N = 5`;
-    /// `images` empty (the caller names them).
+    /// TE-NAS's NTK on 16 images and its default linear regions; `images` empty (the
+    /// caller names them).
     fn default() -> Self {
         ZcSettings {
             sample: 1000,
@@ -72,6 +79,8 @@ impl Default for ZcSettings {
             channels: 16,
             cells_per_stage: 5,
             images: String::new(),
+            ntk_batch: 16,
+            regions: crate::nas::tenas::LinearRegionSettings::default(),
         }
     }
 }
@@ -100,6 +109,17 @@ impl ZcSettings {
                 self.batch
             )));
         }
+        if self.ntk_batch < 2 || self.ntk_batch > self.batch {
+            return Err(ZcError::BadSettings(format!(
+                "the TE-NAS NTK needs 2 to {} images (the NASWOT batch), not {}",
+                self.batch, self.ntk_batch
+            )));
+        }
+        if self.regions.samples == 0 || self.regions.batches == 0 {
+            return Err(ZcError::BadSettings(
+                "linear regions need at least one batch of one input".into(),
+            ));
+        }
         Ok(())
     }
 }
@@ -121,6 +141,12 @@ pub struct CellScore {
     pub flops: usize,
     /// Seconds of the NASWOT evaluation (building the network and scoring it).
     pub seconds: f64,
+    /// TE-NAS's NTK condition number `kappa`; `None` when the NTK is singular.
+    pub ntk_condition: Option<f64>,
+    /// TE-NAS's linear regions (distinct activation patterns).
+    pub regions: usize,
+    /// Seconds of the TE-NAS evaluation (building both networks, both indicators).
+    pub tenas_seconds: f64,
 }
 
 impl CellScore {
@@ -224,6 +250,11 @@ pub fn score_cell(
     let t = std::time::Instant::now();
     let net = Nb201Network::new(arch, &settings.net_config(), settings.net_seed)?;
     let s = naswot::score(&net, images)?;
+    let seconds = t.elapsed().as_secs_f64();
+    let t = std::time::Instant::now();
+    let net = Nb201Network::new(arch, &settings.net_config(), settings.net_seed)?;
+    let ntk_condition = tenas::ntk_condition(&net, &images.first(settings.ntk_batch))?;
+    let regions = tenas::linear_regions(arch, &settings.regions, settings.net_seed)?;
     Ok(CellScore {
         index,
         arch: arch.to_string(),
@@ -231,7 +262,10 @@ pub fn score_cell(
         relus: s.relus,
         params: net.num_params(),
         flops: net.flops(32, 32),
-        seconds: t.elapsed().as_secs_f64(),
+        seconds,
+        ntk_condition,
+        regions,
+        tenas_seconds: t.elapsed().as_secs_f64(),
     })
 }
 
@@ -342,8 +376,10 @@ pub struct ZcReport {
     pub convention: search::Convention,
     /// Rank correlations.
     pub correlations: study::ZeroCostStudy,
-    /// The searches (`None` when fewer cells are scored than one search draws).
+    /// The NASWOT searches (`None` when fewer cells are scored than one search draws).
     pub search: Option<search::SearchStudy>,
+    /// The TE-NAS searches (same draws).
+    pub tenas_search: Option<search::SearchStudy>,
 }
 
 /// `ln SynFlow` ([`Nb201Network::synflow`], 32 x 32 input) of each record's network
@@ -382,7 +418,20 @@ pub fn report(
             settings.sample,
             kernel,
         ),
-        search: search::SearchStudy::compute(table, records, &filters(convention), options),
+        search: search::SearchStudy::compute(
+            table,
+            records,
+            &filters(convention),
+            options,
+            search::SearchProxy::Naswot,
+        ),
+        tenas_search: search::SearchStudy::compute(
+            table,
+            records,
+            &filters(convention),
+            options,
+            search::SearchProxy::TeNas,
+        ),
     })
 }
 
@@ -390,12 +439,19 @@ impl ZcReport {
     /// Both tables as Markdown.
     pub fn markdown(&self) -> String {
         let mut s = format!(
-            "Networks: NAS-Bench-201 CIFAR skeleton (C = {}, N = {}) at initialisation, weights seed {}; NASWOT on {} images: {}. Sample: {} cells, seed {}. Filter convention: {:?}.\n\n",
+            "Networks: NAS-Bench-201 CIFAR skeleton (C = {}, N = {}) at initialisation, weights seed {}; NASWOT on {} images: {}; TE-NAS NTK on the first {} of them, linear regions of the thin network (C = {}, N = {}) over {} x {} Gaussian {}x{} inputs. Sample: {} cells, seed {}. Filter convention: {:?}.\n\n",
             self.settings.channels,
             self.settings.cells_per_stage,
             self.settings.net_seed,
             self.settings.batch,
             self.settings.images,
+            self.settings.ntk_batch,
+            self.settings.regions.channels,
+            self.settings.regions.cells_per_stage,
+            self.settings.regions.batches,
+            self.settings.regions.samples,
+            self.settings.regions.size,
+            self.settings.regions.size,
             self.settings.sample,
             self.settings.sample_seed,
             self.convention
@@ -405,6 +461,10 @@ impl ZcReport {
         match &self.search {
             Some(x) => s.push_str(&x.markdown()),
             None => s.push_str("Search: not run (fewer scored cells than one search draws).\n"),
+        }
+        if let Some(x) = &self.tenas_search {
+            s.push('\n');
+            s.push_str(&x.markdown());
         }
         s
     }

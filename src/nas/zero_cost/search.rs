@@ -46,6 +46,28 @@ pub enum SearchFilter {
     Radius(f64),
 }
 
+/// The score a search ranks the scored cells of a run by.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
+pub enum SearchProxy {
+    /// NASWOT, highest first (the authors' `search.py`).
+    Naswot,
+    /// TE-NAS: the sum of the ranks by NTK condition number (ascending) and by linear
+    /// regions (descending) among the run's scored cells, lowest first
+    /// ([`crate::nas::tenas::rank_combination`]). TE-NAS itself prunes a supernet; this is
+    /// its ranking applied to the same sampled-cell protocol.
+    TeNas,
+}
+
+impl SearchProxy {
+    /// Its name in tables.
+    pub fn name(self) -> &'static str {
+        match self {
+            SearchProxy::Naswot => "NASWOT",
+            SearchProxy::TeNas => "TE-NAS",
+        }
+    }
+}
+
 /// Which filter box a convention means (`--convention`).
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
 pub enum Convention {
@@ -152,6 +174,8 @@ pub struct SearchRow {
 /// Searches under several filters.
 #[derive(Debug, Clone, PartialEq, Serialize)]
 pub struct SearchStudy {
+    /// The score ranked by.
+    pub proxy: SearchProxy,
     /// Options.
     pub options: SearchOptions,
     /// Cells in the pool (scored, with accuracies).
@@ -177,6 +201,7 @@ impl SearchStudy {
         records: &[CellScore],
         filters: &[SearchFilter],
         options: SearchOptions,
+        proxy: SearchProxy,
     ) -> Option<SearchStudy> {
         let acc: HashMap<usize, [f64; 3]> = super::accuracies(table);
         let pool: Vec<(&CellScore, [f64; 3])> = records
@@ -208,22 +233,43 @@ impl SearchStudy {
                     rand::seq::index::sample(&mut rng, pool.len(), options.per_run).into_vec();
                 keep.iter()
                     .map(|k| {
-                        let (mut best, mut best_score, mut scored, mut secs) =
-                            (drawn[0], f64::NAN, 0, 0.0);
-                        for &p in &drawn {
-                            let s = if k[p] {
-                                scored += 1;
-                                secs += pool[p].0.seconds;
-                                pool[p].0.naswot_value()
-                            } else {
-                                -1.0
-                            };
-                            if best_score.is_nan() || s > best_score {
-                                best = p;
-                                best_score = s;
+                        let scored: Vec<usize> = drawn.iter().copied().filter(|p| k[*p]).collect();
+                        let best = match proxy {
+                            SearchProxy::Naswot => {
+                                // Unscored cells score -1 (first best on ties).
+                                let (mut best, mut best_score) = (drawn[0], f64::NAN);
+                                for &p in &drawn {
+                                    let s = if k[p] { pool[p].0.naswot_value() } else { -1.0 };
+                                    if best_score.is_nan() || s > best_score {
+                                        best = p;
+                                        best_score = s;
+                                    }
+                                }
+                                best
                             }
-                        }
-                        (best, scored, secs)
+                            SearchProxy::TeNas => {
+                                let kappa: Vec<Option<f64>> =
+                                    scored.iter().map(|p| pool[*p].0.ntk_condition).collect();
+                                let regions: Vec<usize> =
+                                    scored.iter().map(|p| pool[*p].0.regions).collect();
+                                let r = crate::nas::tenas::rank_combination(&kappa, &regions);
+                                let mut best = None::<(usize, f64)>;
+                                for (p, v) in scored.iter().zip(r) {
+                                    if best.is_none_or(|(_, b)| v < b) {
+                                        best = Some((*p, v));
+                                    }
+                                }
+                                best.map_or(drawn[0], |(p, _)| p)
+                            }
+                        };
+                        let secs: f64 = scored
+                            .iter()
+                            .map(|p| match proxy {
+                                SearchProxy::Naswot => pool[*p].0.seconds,
+                                SearchProxy::TeNas => pool[*p].0.tenas_seconds,
+                            })
+                            .sum();
+                        (best, scored.len(), secs)
                     })
                     .collect()
             })
@@ -250,14 +296,15 @@ impl SearchStudy {
                     } else {
                         0.0
                     },
-                    paper_cifar100: match filter {
-                        SearchFilter::Radius(phi) => paper_table3(*phi),
-                        SearchFilter::None | SearchFilter::Box { .. } => None,
+                    paper_cifar100: match (filter, proxy) {
+                        (SearchFilter::Radius(phi), SearchProxy::Naswot) => paper_table3(*phi),
+                        _ => None,
                     },
                 }
             })
             .collect();
         Some(SearchStudy {
+            proxy,
             options,
             pool: pool.len(),
             rows,
@@ -270,8 +317,10 @@ impl SearchStudy {
             Some(s) => format!("{:.2} ± {:.2}", m.mean, s),
             None => format!("{:.2}", m.mean),
         };
-        let mut s = format!(
-            "NASWOT search: {} runs of {} cells drawn from a pool of {} scored cells (seed {}).\n\n",
+        let mut s =
+            format!(
+            "{} search: {} runs of {} cells drawn from a pool of {} scored cells (seed {}).\n\n",
+            self.proxy.name(),
             self.options.runs, self.options.per_run, self.pool, self.options.seed
         );
         s.push_str(&format!(
