@@ -65,17 +65,18 @@ pub fn batch_norm(m: &mut Maps) {
     normalise(m);
 }
 
-/// Normalises `m` in place and returns each channel's `1 / sqrt(var + eps)`.
-pub fn normalise(m: &mut Maps) -> Vec<f32> {
-    let c = m.c;
-    let n = (m.batch * m.h * m.w) as f64;
-    let (s, q) = (0..m.batch)
+/// Two per-channel `f64` sums over a batch: `add(b, s, q)` adds image `b`'s terms; images
+/// in parallel, their sums added.
+fn per_channel(
+    batch: usize,
+    c: usize,
+    add: impl Fn(usize, &mut [f64], &mut [f64]) + Sync,
+) -> (Vec<f64>, Vec<f64>) {
+    (0..batch)
         .into_par_iter()
         .map(|b| {
             let (mut s, mut q) = (vec![0.0f64; c], vec![0.0f64; c]);
-            for row in m.image_rows(b) {
-                row_sums(row, c, &mut s, &mut q);
-            }
+            add(b, &mut s, &mut q);
             (s, q)
         })
         .reduce(
@@ -85,7 +86,18 @@ pub fn normalise(m: &mut Maps) -> Vec<f32> {
                 q.iter_mut().zip(&q2).for_each(|(a, b)| *a += b);
                 (s, q)
             },
-        );
+        )
+}
+
+/// Normalises `m` in place and returns each channel's `1 / sqrt(var + eps)`.
+pub fn normalise(m: &mut Maps) -> Vec<f32> {
+    let c = m.c;
+    let n = (m.batch * m.h * m.w) as f64;
+    let (s, q) = per_channel(m.batch, c, |b, s, q| {
+        for row in m.image_rows(b) {
+            row_sums(row, c, s, q);
+        }
+    });
     let mean: Vec<f64> = s.iter().map(|s| s / n).collect();
     let scale: Vec<f32> = q
         .iter()
@@ -149,23 +161,11 @@ crate::simd::avx2_dispatch! {
 pub fn normalise_backward(xhat: &Maps, scale: &[f32], g: &mut Maps) -> Vec<f64> {
     let c = g.c;
     let n = (g.batch * g.h * g.w) as f64;
-    let (sg, sgx) = (0..g.batch)
-        .into_par_iter()
-        .map(|b| {
-            let (mut s, mut q) = (vec![0.0f64; c], vec![0.0f64; c]);
-            for (gr, xr) in g.image_rows(b).zip(xhat.image_rows(b)) {
-                row_grad_sums(gr, xr, c, &mut s, &mut q);
-            }
-            (s, q)
-        })
-        .reduce(
-            || (vec![0.0; c], vec![0.0; c]),
-            |(mut s, mut q), (s2, q2)| {
-                s.iter_mut().zip(&s2).for_each(|(a, b)| *a += b);
-                q.iter_mut().zip(&q2).for_each(|(a, b)| *a += b);
-                (s, q)
-            },
-        );
+    let (sg, sgx) = per_channel(g.batch, c, |b, s, q| {
+        for (gr, xr) in g.image_rows(b).zip(xhat.image_rows(b)) {
+            row_grad_sums(gr, xr, c, s, q);
+        }
+    });
     let mg: Vec<f32> = sg.iter().map(|v| (v / n) as f32).collect();
     let mgx: Vec<f32> = sgx.iter().map(|v| (v / n) as f32).collect();
     let (h, w) = (g.h, g.w);
