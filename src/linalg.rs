@@ -5,6 +5,14 @@
 use faer::{Mat, MatRef, Par};
 use ndarray::{Array2, ArrayView2};
 
+#[cfg_attr(feature = "lapack", allow(dead_code))]
+mod two_stage;
+
+/// Order from which [`sym_eigenvalues`] uses the two-stage reduction
+/// ([`two_stage::eigenvalues`]) instead of faer's one-stage solver.
+#[cfg(not(feature = "lapack"))]
+const TWO_STAGE_MIN: usize = 512;
+
 /// Views a standard-layout `ndarray` matrix as a `faer` matrix (row-major; for a
 /// symmetric matrix the view equals its transpose).
 pub(crate) fn as_faer<'a>(a: &'a ArrayView2<'_, f64>) -> Option<MatRef<'a, f64>> {
@@ -71,7 +79,9 @@ pub const BACKEND: &str = if cfg!(feature = "lapack") {
     "faer"
 };
 
-/// All eigenvalues of a symmetric matrix, ascending.
+/// All eigenvalues of a symmetric matrix, ascending (lower triangle read). Default
+/// backend: faer below [`TWO_STAGE_MIN`], the two-stage reduction from it; LAPACK
+/// `dsyevd` with feature `lapack`.
 pub(crate) fn sym_eigenvalues(k: ArrayView2<'_, f64>) -> Option<Vec<f64>> {
     #[cfg(feature = "lapack")]
     {
@@ -83,6 +93,12 @@ pub(crate) fn sym_eigenvalues(k: ArrayView2<'_, f64>) -> Option<Vec<f64>> {
     }
     #[cfg(not(feature = "lapack"))]
     {
+        let n = k.nrows();
+        if n >= TWO_STAGE_MIN && k.ncols() == n {
+            let ks = k.as_standard_layout();
+            let lower = Mat::<f64>::from_fn(n, n, |i, j| if i >= j { ks[[i, j]] } else { 0.0 });
+            return two_stage::eigenvalues(lower, Par::rayon(0));
+        }
         let ks = k.as_standard_layout();
         let kv = ks.view();
         let m = as_faer(&kv)?;
