@@ -95,9 +95,10 @@ pub(crate) fn sym_eigenvalues(k: ArrayView2<'_, f64>) -> Option<Vec<f64>> {
     {
         let n = k.nrows();
         if n >= TWO_STAGE_MIN && k.ncols() == n {
-            let ks = k.as_standard_layout();
-            let lower = Mat::<f64>::from_fn(n, n, |i, j| if i >= j { ks[[i, j]] } else { 0.0 });
-            return two_stage::eigenvalues(lower, Par::rayon(0));
+            let mut buf = lower_column_major(k);
+            let s = buf.as_slice_mut().expect("standard layout");
+            let a = faer::MatMut::from_column_major_slice_mut(s, n, n);
+            return two_stage::eigenvalues(a, Par::rayon(0));
         }
         let ks = k.as_standard_layout();
         let kv = ks.view();
@@ -534,6 +535,35 @@ pub(crate) fn zeros_fast(rows: usize, cols: usize) -> Array2<f64> {
     // SAFETY: every element of the first `len` slots was initialised just above.
     unsafe { v.set_len(len) };
     Array2::from_shape_vec((rows, cols), v).expect("length matches shape")
+}
+
+/// The lower triangle of the square `k` (row-major) copied into column-major storage:
+/// the returned buffer's memory, read column by column (`N` entries each), holds column
+/// `j` of `tril(k)` (zeros above the diagonal). [`zeros_fast`]-allocated (huge pages,
+/// touched in parallel) and copied in 32 x 32 blocks, one strip of 32 columns per task.
+#[cfg(not(feature = "lapack"))]
+fn lower_column_major(k: ArrayView2<'_, f64>) -> Array2<f64> {
+    use rayon::prelude::*;
+    const B: usize = 32;
+    let n = k.nrows();
+    let ks = k.as_standard_layout();
+    let mut buf = zeros_fast(n, n);
+    let s = buf.as_slice_mut().expect("standard layout");
+    s.par_chunks_mut(n * B)
+        .enumerate()
+        .for_each(|(strip, cols)| {
+            let j0 = strip * B;
+            let j1 = (j0 + B).min(n);
+            for i0 in (j0..n).step_by(B) {
+                for i in i0..(i0 + B).min(n) {
+                    let row = ks.row(i);
+                    for j in j0..j1.min(i + 1) {
+                        cols[(j - j0) * n + i] = row[j];
+                    }
+                }
+            }
+        });
+    buf
 }
 
 /// A parallel copy of `a` into a [`zeros_fast`]-allocated matrix.
