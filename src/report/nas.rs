@@ -207,7 +207,7 @@ pub fn study_sections(s: &Nb201Study) -> Vec<Section> {
          {} seeded trials per budget (seed {}). \"sim.\" = simulated mean; \"E\" = closed-form expectation; \
          B' = smallest filtered budget whose expected best reaches the unfiltered search's expected best at B. \
          This is the project's data-driven stand-in for the paper's Tables 2-3, which ran NAS-WOT and TE-NAS \
-         (training-free scores not computable here) inside the filter.\n\n{svtable}",
+         inside the filter (`archconv nas search` runs both on the real networks).\n\n{svtable}",
         f.filter.center.0, f.filter.center.1, f.filter.radius.0, f.filter.radius.1, f.options.trials, f.options.seed
     );
     // Proxy.
