@@ -70,30 +70,21 @@ fn dot(a: &[f64], b: &[f64]) -> f64 {
     ((acc[0] + acc[4]) + (acc[1] + acc[5])) + ((acc[2] + acc[6]) + (acc[3] + acc[7])) + tail
 }
 
-/// Householder reflector of `x` in place (LAPACK `dlarfg`): on return `x[0] = 1` and
-/// `x[1..]` is the reflector's tail `v`, with `(I - tau v v^T) x_in = beta e_1`. Returns
-/// `(tau, beta)`; `tau = 0` (identity) when the tail is already zero.
+/// Householder reflector of `x` in place, by faer's `make_householder_in_place` (which
+/// writes `H = I - v v^T / tau_faer`): on return `x[0] = 1` and `x[1..]` is the
+/// reflector's tail `v`, with `(I - tau v v^T) x_in = beta e_1`. Returns `(tau, beta)`,
+/// `tau = 1 / tau_faer`; `tau = 0` (identity) when the tail is zero (faer's infinite
+/// `tau_faer`).
 #[inline(always)]
 fn householder(x: &mut [f64]) -> (f64, f64) {
-    let alpha = x[0];
-    let tail = &mut x[1..];
-    let scale = tail.iter().fold(0.0f64, |m, v| m.max(v.abs()));
-    if scale == 0.0 {
-        x[0] = 1.0;
-        return (0.0, alpha);
-    }
-    let xnorm = scale
-        * tail
-            .iter()
-            .map(|v| (v / scale) * (v / scale))
-            .sum::<f64>()
-            .sqrt();
-    let beta = -alpha.hypot(xnorm).copysign(alpha);
-    let tau = (beta - alpha) / beta;
-    let inv = 1.0 / (alpha - beta);
-    tail.iter_mut().for_each(|v| *v *= inv);
-    x[0] = 1.0;
-    (tau, beta)
+    let (head, tail) = x.split_first_mut().expect("a reflector of length >= 1");
+    let info = faer::linalg::householder::make_householder_in_place(
+        head,
+        faer::ColMut::from_slice_mut(tail),
+    );
+    let beta = *head;
+    *head = 1.0;
+    (1.0 / info.tau, beta)
 }
 
 /// Stage 1: reduces the symmetric matrix (lower triangle of `a`) to a symmetric band of
@@ -109,9 +100,8 @@ fn householder(x: &mut [f64]) -> (f64, f64) {
 pub(crate) fn to_band(mut a: MatMut<'_, f64>, b: usize, par: Par) {
     let n = a.nrows();
     // Work arrays sized for the first (largest) panel and reused by every panel through
-    // views of their top `m` rows: one allocation each per call rather than per panel
-    // (fresh allocations of this size are page-faulted in, which cost a first call in a
-    // process 0.27 s at N = 4000 when each panel allocated its own).
+    // views of their top `m` rows: one allocation (and one round of page faults) each per
+    // call rather than per panel.
     let threads = par.degree().max(1);
     let mut pv_buf = vec![0.0; n * b];
     let mut y = Mat::<f64>::zeros(n, b);
@@ -151,9 +141,6 @@ pub(crate) fn to_band(mut a: MatMut<'_, f64>, b: usize, par: Par) {
             for t in c + 1..m {
                 a[(s + t, k + c)] = 0.0;
             }
-        }
-        for c in r..b {
-            pv[c * m..(c + 1) * m].iter_mut().for_each(|x| *x = 0.0);
         }
         let v = faer::MatRef::from_column_major_slice(&pv[..m * r], m, r);
         // T (dlarft, forward columnwise): T[c][c] = tau_c,
